@@ -1,0 +1,3 @@
+export * from './device-protocol';
+export * from './topics';
+export * from './priority';

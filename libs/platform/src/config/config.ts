@@ -1,0 +1,108 @@
+import { z } from 'zod';
+
+const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
+const optionalUrl = (protocols: string[]) =>
+  z.string().trim().min(1).optional().refine(
+    (v) => v === undefined || protocols.some((p) => v.startsWith(`${p}://`)),
+    { message: `must start with ${protocols.map((p) => `${p}://`).join(' or ')}` },
+  );
+
+const envSchema = z.object({
+  PORT: port(3000),
+  HTTP_HOST: z.string().default('0.0.0.0'),
+  MQTT_PORT: port(1883),
+  MQTT_HOST: z.string().default('0.0.0.0'),
+  DC09_PORT: port(9000),
+  DATA_DIR: z.string().min(1).default('./data'),
+  ADMIN_USERNAME: z.string().regex(/^[A-Za-z0-9._-]{3,32}$/, '3–32 characters of A-Z a-z 0-9 . _ -').default('admin'),
+  ADMIN_PASSWORD: z.string().min(8, 'at least 8 characters').optional(),
+  JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
+  JWT_TTL_S: z.coerce.number().int().positive().default(12 * 3600),
+  DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
+  DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  KAFKA_BROKERS: z.string().trim().min(1).optional().refine(
+    (v) => v === undefined || v.split(',').every((b) => /^[^\s:,]+:\d+$/.test(b.trim())),
+    { message: 'must be host:port[,host:port...]' },
+  ),
+  REDIS_URL: optionalUrl(['redis', 'rediss']),
+  MQTT_URL: optionalUrl(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']),
+  BUS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
+  BUS_POLL_MS: z.coerce.number().int().min(10).default(500),
+  ESCALATION_ACK_TIMEOUT_S: z.coerce.number().positive().default(60),
+  ESCALATION_MAX_ROUNDS: z.coerce.number().int().min(0).default(3),
+  TIMER_POLL_MS: z.coerce.number().int().min(10).default(1000),
+  CONSUMER_MAX_ATTEMPTS: z.coerce.number().int().min(1).default(5),
+  CONSUMER_RETRY_BASE_MS: z.coerce.number().int().min(1).default(200),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  LOG_PRETTY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
+  SMS_PROVIDER: z.enum(['fake']).default('fake'),
+});
+
+export type RawEnv = Record<string, string | undefined>;
+
+export interface AppConfig {
+  readonly http: { readonly port: number; readonly host: string };
+  readonly mqtt: { readonly port: number; readonly host: string; readonly url?: string };
+  readonly dc09: { readonly port: number };
+  readonly dataDir: string;
+  readonly admin: { readonly username: string; readonly password?: string };
+  readonly jwt: { readonly secret?: string; readonly ttlSeconds: number };
+  readonly database: { readonly url?: string; readonly poolSize: number };
+  readonly kafka: { readonly brokers?: readonly string[] };
+  readonly redis: { readonly url?: string };
+  readonly bus: { readonly partitions: number; readonly pollMs: number; readonly maxAttempts: number; readonly retryBaseMs: number };
+  readonly escalation: { readonly ackTimeoutMs: number; readonly maxRounds: number; readonly pollMs: number };
+  readonly log: { readonly level: string; readonly pretty: boolean };
+  readonly sms: { readonly provider: 'fake' };
+  /** Embedded when no external service is configured. */
+  readonly mode: 'embedded' | 'distributed';
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object') {
+    Object.values(o).forEach(deepFreeze);
+    Object.freeze(o);
+  }
+  return o;
+}
+
+/** Validates the whole environment at once; every bad key is reported. The only reader of process.env is the caller. */
+export function loadConfig(env: RawEnv): AppConfig {
+  const blanked = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
+  const r = envSchema.safeParse(blanked);
+  if (!r.success) {
+    throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = r.data;
+  const external = [e.DATABASE_URL, e.KAFKA_BROKERS, e.REDIS_URL, e.MQTT_URL].some((v) => v !== undefined);
+  return deepFreeze({
+    http: { port: e.PORT, host: e.HTTP_HOST },
+    mqtt: { port: e.MQTT_PORT, host: e.MQTT_HOST, url: e.MQTT_URL },
+    dc09: { port: e.DC09_PORT },
+    dataDir: e.DATA_DIR,
+    admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },
+    jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_S },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
+    kafka: { brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()) },
+    redis: { url: e.REDIS_URL },
+    bus: { partitions: e.BUS_PARTITIONS, pollMs: e.BUS_POLL_MS, maxAttempts: e.CONSUMER_MAX_ATTEMPTS, retryBaseMs: e.CONSUMER_RETRY_BASE_MS },
+    escalation: { ackTimeoutMs: Math.round(e.ESCALATION_ACK_TIMEOUT_S * 1000), maxRounds: e.ESCALATION_MAX_ROUNDS, pollMs: e.TIMER_POLL_MS },
+    log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
+    sms: { provider: e.SMS_PROVIDER },
+    mode: external ? 'distributed' : 'embedded',
+  });
+}
+
+/**
+ * The class half of the AppConfig declaration merge: Nest injects the frozen config by this class,
+ * so consumers write `constructor(private readonly config: AppConfig)`.
+ */
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class
+export abstract class AppConfig {}

@@ -1,0 +1,84 @@
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig } from './config/config';
+import { Cache } from './cache/cache';
+import { MemoryCache } from './cache/memory.cache';
+import { RootLogger } from './logging/root-logger';
+import { Database } from './persistence/database';
+import { openDatabase, type Entities, type OpenedDatabase } from './persistence/open-database';
+import { UnitOfWork } from './persistence/unit-of-work';
+import { EmbeddedBus } from './messaging/embedded-bus';
+import { MessageBus, Outbox } from './messaging/message-bus';
+import { Metrics } from './metrics/metrics';
+import { Clock, SystemClock } from './time/clock';
+
+export interface PlatformOptions {
+  config: AppConfig;
+  logger: RootLogger;
+  entities: Entities;
+  clock?: Clock;
+  metrics?: Metrics;
+}
+
+const OPENED = Symbol('opened-database');
+
+@Injectable()
+class PlatformLifecycle implements OnApplicationShutdown {
+  constructor(
+    @Inject(OPENED) private readonly opened: OpenedDatabase,
+    private readonly bus: MessageBus,
+    private readonly cache: Cache,
+  ) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.bus.close();
+    if (this.cache instanceof MemoryCache) this.cache.close();
+    await this.opened.close();
+  }
+}
+
+/**
+ * Binds the platform ports to adapters: the embedded ones unless the configuration names real services.
+ * Everything here is global, so contexts inject `Database`, `MessageBus`, `Outbox`, `Cache`, `Clock`, `Metrics`.
+ */
+@Global()
+@Module({})
+export class PlatformModule {
+  static forRoot(options: PlatformOptions): DynamicModule {
+    const { config } = options;
+    const unsupported = (['kafka', 'redis'] as const).filter((k) => (k === 'kafka' ? config.kafka.brokers : config.redis.url));
+    if (unsupported.length) {
+      throw new Error(
+        `${unsupported.map((k) => (k === 'kafka' ? 'KAFKA_BROKERS' : 'REDIS_URL')).join(' and ')} set, but this build ` +
+          'has only the embedded bus and cache; unset them to run embedded.',
+      );
+    }
+    return {
+      module: PlatformModule,
+      providers: [
+        { provide: AppConfig, useValue: config },
+        { provide: RootLogger, useValue: options.logger },
+        { provide: Clock, useValue: options.clock ?? new SystemClock() },
+        { provide: Metrics, useValue: options.metrics ?? new Metrics() },
+        { provide: OPENED, useFactory: () => openDatabase(config, options.entities) },
+        { provide: Database, useFactory: (o: OpenedDatabase) => o.database, inject: [OPENED] },
+        { provide: UnitOfWork, useExisting: Database },
+        {
+          provide: MessageBus,
+          useFactory: (db: Database, log: RootLogger) =>
+            new EmbeddedBus(db, {
+              partitions: config.bus.partitions,
+              pollMs: config.bus.pollMs,
+              retry: { maxAttempts: config.bus.maxAttempts, baseDelayMs: config.bus.retryBaseMs },
+            }, log.child({ component: 'bus' })),
+          inject: [Database, RootLogger],
+        },
+        { provide: Outbox, useExisting: MessageBus },
+        { provide: Cache, useFactory: (clock: Clock) => new MemoryCache(clock), inject: [Clock] },
+        PlatformLifecycle,
+      ],
+      exports: [AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, OPENED],
+    };
+  }
+}
+
+export { OPENED as OPENED_DATABASE };
