@@ -1,3 +1,4 @@
 export * from './device-protocol';
 export * from './topics';
 export * from './priority';
+export * from './errors';

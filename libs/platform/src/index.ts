@@ -1,6 +1,6 @@
 export * from './config/config';
 export * from './time/clock';
-export * from './errors/domain-error';
+export { DomainError, PermanentMessageError, notFound, conflict, invalid, forbidden, type ErrorKind } from '@linan/contracts';
 export * from './logging/logger';
 export * from './logging/root-logger';
 export * from './persistence/database';

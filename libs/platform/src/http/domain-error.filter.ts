@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { DomainError, type ErrorKind } from '../errors/domain-error';
+import { DomainError, type ErrorKind } from '@linan/contracts';
 import { RootLogger } from '../logging/root-logger';
 
 const STATUS: Record<ErrorKind, number> = {

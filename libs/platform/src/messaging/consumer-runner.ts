@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { PermanentMessageError } from '../errors/domain-error';
+import { PermanentMessageError } from '@linan/contracts';
 import { deadLetterTopic } from '@linan/contracts';
 import type { InboundMessage, OutgoingMessage, Subscription } from './message-bus';
 

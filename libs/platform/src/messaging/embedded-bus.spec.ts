@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { eventually, openTestDatabase, testBus } from '@linan/testing';
-import { PermanentMessageError } from '../errors/domain-error';
+import { PermanentMessageError } from '@linan/contracts';
 import type { OpenedDatabase } from '../persistence/open-database';
 import type { InboundMessage } from './message-bus';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Envelope, TopicPayloads } from '@linan/contracts';
-import { PermanentMessageError } from '../errors/domain-error';
+import { PermanentMessageError } from '@linan/contracts';
 import type { InboundMessage, OutgoingMessage } from './message-bus';
 
 export interface EnvelopeMeta {

@@ -1,0 +1,42 @@
+import { Module } from '@nestjs/common';
+import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
+import { JwtModule } from '@nestjs/jwt';
+import { AppConfig, Database } from '@linan/platform';
+import { CreateUserUseCase } from './application/create-user.use-case';
+import { EnsureAdminUseCase } from './application/ensure-admin.use-case';
+import { LoginUseCase } from './application/login.use-case';
+import { PasswordHasher, TokenIssuer, UserRepository } from './application/ports/user.repository';
+import { resolveJwtSecret } from './adapters/jwt-secret';
+import { JwtTokenIssuer } from './adapters/jwt.token-issuer';
+import { ScryptPasswordHasher } from './adapters/scrypt.password-hasher';
+import { TypeOrmUserRepository } from './adapters/typeorm.user.repository';
+import { AuditInterceptor } from './http/audit.interceptor';
+import { AuthController } from './http/auth.controller';
+import { AuthGuard } from './http/auth.guard';
+
+/** Users, login, the global token and role guard, and the audit trail of every action. */
+@Module({
+  imports: [
+    JwtModule.registerAsync({
+      inject: [AppConfig, Database],
+      useFactory: async (config: AppConfig, db: Database) => ({
+        secret: await resolveJwtSecret(config.jwt.secret, db),
+        signOptions: { expiresIn: config.jwt.ttlSeconds },
+      }),
+    }),
+  ],
+  controllers: [AuthController],
+  providers: [
+    { provide: UserRepository, useClass: TypeOrmUserRepository },
+    { provide: PasswordHasher, useValue: new ScryptPasswordHasher() },
+    JwtTokenIssuer,
+    { provide: TokenIssuer, useExisting: JwtTokenIssuer },
+    LoginUseCase,
+    CreateUserUseCase,
+    EnsureAdminUseCase,
+    { provide: APP_GUARD, useClass: AuthGuard },
+    { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
+  ],
+  exports: [EnsureAdminUseCase, JwtTokenIssuer, PasswordHasher],
+})
+export class AuthModule {}

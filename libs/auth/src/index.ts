@@ -1,0 +1,10 @@
+export * from './domain/user';
+export * from './http/auth.decorators';
+export * from './application/ensure-admin.use-case';
+export * from './application/ports/user.repository';
+export * from './adapters/jwt.token-issuer';
+export * from './adapters/scrypt.password-hasher';
+export { UserOrmEntity, AuditOrmEntity } from './adapters/user.orm-entity';
+export * from './auth.module';
+import { AuditOrmEntity as Audit, UserOrmEntity as Users } from './adapters/user.orm-entity';
+export const AUTH_ENTITIES = [Users, Audit];

@@ -1,0 +1,43 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from '@linan/platform';
+import type { Device, DeviceKind, DeviceProtocol, DeviceStatus } from '../domain/device';
+import { DeviceRepository, DeviceWithSecret } from '../application/ports/device.repository';
+import { DeviceOrmEntity } from './device.orm-entity';
+
+const toDevice = (e: DeviceOrmEntity): DeviceWithSecret => ({
+  id: e.id, serial: e.serial, type: e.type as DeviceKind, model: e.model, protocol: e.protocol as DeviceProtocol,
+  status: e.status as DeviceStatus, householdId: e.householdId, registeredAt: e.registeredAt, installedAt: e.installedAt,
+  decommissionedAt: e.decommissionedAt, secretHash: e.secretHash,
+});
+
+@Injectable()
+export class TypeOrmDeviceRepository extends DeviceRepository {
+  constructor(private readonly db: Database) {
+    super();
+  }
+  private repo() {
+    return this.db.manager().getRepository(DeviceOrmEntity);
+  }
+  async insert(d: DeviceWithSecret): Promise<void> {
+    await this.repo().insert({ ...d, lastSeenAt: null });
+  }
+  async findById(id: string): Promise<Device | null> {
+    const e = await this.repo().findOneBy({ id });
+    if (!e) return null;
+    const { secretHash: _s, ...d } = toDevice(e);
+    return d;
+  }
+  async findBySerial(serial: string): Promise<DeviceWithSecret | null> {
+    const e = await this.repo().findOneBy({ serial });
+    return e ? toDevice(e) : null;
+  }
+  async update(id: string, patch: Partial<DeviceWithSecret>): Promise<void> {
+    await this.repo().update({ id }, patch);
+  }
+  async listByHousehold(householdId: string): Promise<Device[]> {
+    return (await this.repo().findBy({ householdId })).map((e) => {
+      const { secretHash: _s, ...d } = toDevice(e);
+      return d;
+    });
+  }
+}

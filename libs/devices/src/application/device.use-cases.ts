@@ -1,0 +1,85 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { Clock, conflict, notFound } from '@linan/platform';
+import { PasswordHasher, type Actor } from '@linan/auth';
+import { GetHouseholdUseCase } from '@linan/people';
+import type { Device, DeviceKind, DeviceProtocol } from '../domain/device';
+import { DeviceRepository, DeviceSessionControl } from './ports/device.repository';
+
+export interface MqttCredentials {
+  clientId: string;
+  username: string;
+  password: string;
+}
+
+const hasMqttCredentials = (protocol: DeviceProtocol, type: DeviceKind) => protocol === 'native' || type === 'hub';
+const newSecret = () => randomBytes(18).toString('base64url');
+
+@Injectable()
+export class RegisterDeviceUseCase {
+  constructor(private readonly devices: DeviceRepository, private readonly hasher: PasswordHasher, private readonly clock: Clock) {}
+
+  /** The secret is returned here once and stored only as a scrypt hash. */
+  async execute(input: { serial: string; type: DeviceKind; model?: string; protocol?: DeviceProtocol }): Promise<{ device: Device; mqtt?: MqttCredentials }> {
+    const protocol = input.protocol ?? 'native';
+    if (await this.devices.findBySerial(input.serial)) {
+      throw conflict('DEVICE.DUPLICATE_SERIAL', `a device with serial "${input.serial}" is already registered`, { field: 'serial' });
+    }
+    const secret = hasMqttCredentials(protocol, input.type) ? newSecret() : null;
+    const device: Device = {
+      id: randomUUID(), serial: input.serial, type: input.type, model: input.model ?? null, protocol, status: 'registered',
+      householdId: null, registeredAt: new Date(this.clock.now()), installedAt: null, decommissionedAt: null,
+    };
+    await this.devices.insert({ ...device, secretHash: secret ? await this.hasher.hash(secret) : null });
+    return { device, mqtt: secret ? { clientId: device.serial, username: device.serial, password: secret } : undefined };
+  }
+}
+
+@Injectable()
+export class InstallDeviceUseCase {
+  constructor(private readonly devices: DeviceRepository, private readonly households: GetHouseholdUseCase, private readonly clock: Clock) {}
+
+  async execute(actor: Actor, deviceId: string, householdId: string): Promise<Device> {
+    const device = await this.devices.findById(deviceId);
+    if (!device) throw notFound('DEVICE.NOT_FOUND', `device ${deviceId} does not exist`);
+    if (device.status === 'decommissioned') throw conflict('DEVICE.DECOMMISSIONED', 'a decommissioned device cannot be installed');
+    if (device.status === 'active' && device.householdId !== householdId) {
+      throw conflict('DEVICE.INSTALLED_ELSEWHERE', 'the device is installed in another household; decommission or move it first');
+    }
+    await this.households.execute(actor, householdId);
+    const installedAt = new Date(this.clock.now());
+    await this.devices.update(deviceId, { status: 'active', householdId, installedAt });
+    return { ...device, status: 'active', householdId, installedAt };
+  }
+}
+
+@Injectable()
+export class DecommissionDeviceUseCase {
+  constructor(private readonly devices: DeviceRepository, private readonly sessions: DeviceSessionControl, private readonly clock: Clock) {}
+
+  async execute(deviceId: string): Promise<Device> {
+    const device = await this.devices.findById(deviceId);
+    if (!device) throw notFound('DEVICE.NOT_FOUND', `device ${deviceId} does not exist`);
+    if (device.status === 'decommissioned') throw conflict('DEVICE.DECOMMISSIONED', 'the device is already decommissioned');
+    const decommissionedAt = new Date(this.clock.now());
+    await this.devices.update(deviceId, { status: 'decommissioned', decommissionedAt, secretHash: null });
+    await this.sessions.disconnect(device.serial, 'decommissioned');
+    return { ...device, status: 'decommissioned', decommissionedAt };
+  }
+}
+
+@Injectable()
+export class RotateDeviceSecretUseCase {
+  constructor(private readonly devices: DeviceRepository, private readonly hasher: PasswordHasher, private readonly sessions: DeviceSessionControl) {}
+
+  async execute(deviceId: string): Promise<MqttCredentials> {
+    const device = await this.devices.findById(deviceId);
+    if (!device) throw notFound('DEVICE.NOT_FOUND', `device ${deviceId} does not exist`);
+    if (device.status === 'decommissioned') throw conflict('DEVICE.DECOMMISSIONED', 'a decommissioned device has no credentials');
+    if (!hasMqttCredentials(device.protocol, device.type)) throw conflict('DEVICE.NO_MQTT', 'this device does not connect over MQTT');
+    const secret = newSecret();
+    await this.devices.update(deviceId, { secretHash: await this.hasher.hash(secret) });
+    await this.sessions.disconnect(device.serial, 'secret rotated');
+    return { clientId: device.serial, username: device.serial, password: secret };
+  }
+}

@@ -1,0 +1,89 @@
+import { Injectable } from '@nestjs/common';
+import {
+  DUPLICATE_WINDOW_MS, MAX_EVENT_PAYLOAD_BYTES, Topics, parseDeviceEvent, parseDeviceTopic,
+  type DeviceEventRejected, type RejectReason,
+} from '@linan/contracts';
+import { Cache, Clock, MessageBus, Metrics, envelope } from '@linan/platform';
+import { mayPublish, type Device } from '../domain/device';
+
+export type IngestOutcome =
+  | { kind: 'accepted'; eventId: string }
+  | { kind: 'duplicate' }
+  | { kind: 'rejected'; reason: RejectReason; detail: string }
+  | { kind: 'presence' };
+
+export interface DeviceMessage {
+  /** The authenticated device (null when the broker could not tell who sent it). */
+  device: Device | null;
+  /** The serial the connection authenticated as. */
+  serial: string;
+  topic: string;
+  payload: Buffer;
+}
+
+const PRESENCE_TTL_MS = 3 * 300_000;
+
+/**
+ * The gateway's decision for one device message: reject with a reason (kept on the rejected-events topic),
+ * drop a duplicate, or publish the device event keyed by household. Resolves only when the outcome is durable,
+ * so the caller may acknowledge the device afterwards.
+ */
+@Injectable()
+export class IngestDeviceMessageUseCase {
+  constructor(
+    private readonly bus: MessageBus,
+    private readonly cache: Cache,
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+  ) {}
+
+  async execute(msg: DeviceMessage): Promise<IngestOutcome> {
+    const now = this.clock.now();
+    const route = parseDeviceTopic(msg.topic);
+    this.metrics.messagesIn.inc({ channel: route?.channel ?? 'other' });
+    if (!msg.device) return this.reject(msg, now, 'unknown_device', 'the device is not registered');
+    if (msg.device.status === 'decommissioned') return this.reject(msg, now, 'decommissioned_device', 'the device is decommissioned');
+    if (msg.device.status !== 'active' || !msg.device.householdId) {
+      return this.reject(msg, now, 'device_not_installed', 'the device is not installed in a household');
+    }
+    if (!mayPublish(msg.serial, msg.topic) || route?.deviceId !== msg.serial) {
+      return this.reject(msg, now, 'topic_mismatch', `device ${msg.serial} may not publish to ${msg.topic}`);
+    }
+    if (route.channel === 'heartbeat' || route.channel === 'status') {
+      await this.cache.set(`presence:${msg.serial}`, JSON.stringify({ at: now, via: route.channel }), PRESENCE_TTL_MS);
+      return { kind: 'presence' };
+    }
+    if (route.channel !== 'events') return this.reject(msg, now, 'unsupported_topic', `devices do not publish to ${route.channel}`);
+
+    const parsed = parseDeviceEvent(msg.payload, now);
+    if (!parsed.ok) return this.reject(msg, now, parsed.reason, parsed.detail, parsed.field);
+    const e = parsed.value;
+    const dedupKey = `dedup:${msg.serial}:${e.id}`;
+    if (!(await this.cache.setIfAbsent(dedupKey, String(now), DUPLICATE_WINDOW_MS))) {
+      this.metrics.duplicates.inc();
+      return { kind: 'duplicate' };
+    }
+    const out = envelope(Topics.deviceEvents, msg.device.householdId, {
+      deviceId: msg.device.id, serial: msg.serial, householdId: msg.device.householdId, deviceEventId: e.id, type: e.type,
+      state: e.state, deviceTs: e.ts, receivedAt: now, late: e.late, battery: e.battery, signal: e.signal, data: e.data,
+    }, { correlationId: `${msg.serial}:${e.id}`, occurredAt: now });
+    try {
+      await this.bus.publish(Topics.deviceEvents, [out]);
+    } catch (err) {
+      await this.cache.delete(dedupKey);
+      throw err;
+    }
+    return { kind: 'accepted', eventId: out.headers!.eventId };
+  }
+
+  /** A refusal is counted and stored on the rejected-events topic, durably, before the device is answered. */
+  async reject(msg: Pick<DeviceMessage, 'serial' | 'topic' | 'payload'>, now: number, reason: RejectReason, detail: string, field?: string): Promise<IngestOutcome> {
+    this.metrics.rejected.inc({ reason });
+    const record: DeviceEventRejected = {
+      serial: msg.serial, topic: msg.topic, reason, field, detail, receivedAt: now,
+      payloadBase64: msg.payload.subarray(0, MAX_EVENT_PAYLOAD_BYTES).toString('base64'),
+    };
+    await this.bus.publish(Topics.rejectedEvents, [envelope(Topics.rejectedEvents, msg.serial || 'unknown', record, { occurredAt: now })]);
+    return { kind: 'rejected', reason, detail };
+  }
+}

@@ -1,0 +1,64 @@
+import { Injectable } from '@nestjs/common';
+import { Database } from '@linan/platform';
+import type { Aide, Area, Funding, Household, SubsidyCategory } from '../domain/household';
+import { AideRepository, HouseholdRepository } from '../application/ports/people.repository';
+import { AideOrmEntity, HouseholdOrmEntity } from './people.orm-entity';
+
+const toHousehold = (e: HouseholdOrmEntity): Household => ({
+  ...e, subsidyCategory: e.subsidyCategory as SubsidyCategory, funding: e.funding as Funding, createdAt: new Date(e.createdAt),
+});
+
+@Injectable()
+export class TypeOrmHouseholdRepository extends HouseholdRepository {
+  constructor(private readonly db: Database) {
+    super();
+  }
+  private repo() {
+    return this.db.manager().getRepository(HouseholdOrmEntity);
+  }
+  async insert(h: Household): Promise<void> {
+    await this.repo().insert({ ...h, contacts: h.contacts as never });
+  }
+  async findById(id: string): Promise<Household | null> {
+    const e = await this.repo().findOneBy({ id });
+    return e ? toHousehold(e) : null;
+  }
+  async search(filter: { district?: string; q?: string; limit: number }): Promise<Household[]> {
+    const qb = this.repo().createQueryBuilder('h').orderBy('h.created_at', 'DESC').limit(filter.limit);
+    if (filter.district) qb.andWhere('h.district = :district', { district: filter.district });
+    if (filter.q) qb.andWhere('(h.name LIKE :q OR h.address LIKE :q OR h.phone LIKE :q)', { q: `%${filter.q}%` });
+    return (await qb.getMany()).map(toHousehold);
+  }
+}
+
+@Injectable()
+export class TypeOrmAideRepository extends AideRepository {
+  constructor(private readonly db: Database) {
+    super();
+  }
+  private repo() {
+    return this.db.manager().getRepository(AideOrmEntity);
+  }
+  async insert(a: Aide): Promise<void> {
+    await this.repo().insert(a);
+  }
+  findById(id: string): Promise<Aide | null> {
+    return this.repo().findOneBy({ id });
+  }
+  async setOnDuty(id: string, onDuty: boolean): Promise<void> {
+    await this.repo().update({ id }, { onDuty });
+  }
+  list(filter: { district?: string }): Promise<Aide[]> {
+    return this.repo().find({ where: filter.district ? { district: filter.district } : {}, order: { createdAt: 'ASC' } });
+  }
+  onDutyNear(area: Area, limit: number): Promise<Aide[]> {
+    return this.repo()
+      .createQueryBuilder('a')
+      .where('a.on_duty AND a.district = :district', { district: area.district })
+      .orderBy('CASE WHEN a.community = :community AND a.street = :street THEN 0 WHEN a.street = :street THEN 1 ELSE 2 END', 'ASC')
+      .addOrderBy('a.created_at', 'ASC')
+      .setParameters({ community: area.community, street: area.street })
+      .limit(limit)
+      .getMany();
+  }
+}

@@ -1,0 +1,16 @@
+import type { Aide, Area, Household } from '../../domain/household';
+
+export abstract class HouseholdRepository {
+  abstract insert(h: Household): Promise<void>;
+  abstract findById(id: string): Promise<Household | null>;
+  abstract search(filter: { district?: string; q?: string; limit: number }): Promise<Household[]>;
+}
+
+export abstract class AideRepository {
+  abstract insert(a: Aide): Promise<void>;
+  abstract findById(id: string): Promise<Aide | null>;
+  abstract setOnDuty(id: string, onDuty: boolean): Promise<void>;
+  abstract list(filter: { district?: string }): Promise<Aide[]>;
+  /** On-duty aides of an area, nearest first: same community, then same street, then same district. */
+  abstract onDutyNear(area: Area, limit: number): Promise<Aide[]>;
+}
