@@ -57,6 +57,8 @@ export interface DispatchRequested {
   /** 0 for the first call-out, 1.. for each escalation round. */
   round: number;
   reason: 'opened' | 'escalated';
+  /** False once the policy's aide rounds are used up: only the operators are called again. */
+  callAides: boolean;
   priority: Priority;
   alertType: DeviceEventType;
   deviceTs: number;
@@ -66,6 +68,7 @@ export interface DispatchRequested {
 export interface AlertChanged {
   alertId: string;
   householdId: string;
+  district: string;
   status: string;
   priority: Priority;
   kind: string;

@@ -15,4 +15,7 @@ export * from './cache/memory.cache';
 export * from './metrics/metrics';
 export * from './http/domain-error.filter';
 export * from './http/validation';
+export * from './http/public.decorator';
+export * from './health/health-registry';
 export * from './platform.module';
+export * from './http/bootstrap';

@@ -1,4 +1,7 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { HealthRegistry } from './health/health-registry';
+import { ObservabilityController } from './health/observability.controller';
 import { AppConfig } from './config/config';
 import { Cache } from './cache/cache';
 import { MemoryCache } from './cache/memory.cache';
@@ -54,7 +57,21 @@ export class PlatformModule {
     }
     return {
       module: PlatformModule,
+      imports: [TerminusModule.forRoot({ logger: false })],
+      controllers: [ObservabilityController],
       providers: [
+        {
+          provide: HealthRegistry,
+          useFactory: (db: Database) => {
+            const r = new HealthRegistry();
+            r.register('database', async () => {
+              await db.query('SELECT 1');
+              return { up: true };
+            });
+            return r;
+          },
+          inject: [Database],
+        },
         { provide: AppConfig, useValue: config },
         { provide: RootLogger, useValue: options.logger },
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
@@ -76,7 +93,7 @@ export class PlatformModule {
         { provide: Cache, useFactory: (clock: Clock) => new MemoryCache(clock), inject: [Clock] },
         PlatformLifecycle,
       ],
-      exports: [AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, OPENED],
+      exports: [HealthRegistry, AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, OPENED],
     };
   }
 }

@@ -1,1 +1,2 @@
 export * from './test-platform';
+export * from './platform-harness';

@@ -5,7 +5,8 @@ import { CreateUserUseCase } from '../application/create-user.use-case';
 import { LoginUseCase } from '../application/login.use-case';
 import { UserRepository } from '../application/ports/user.repository';
 import { ROLES, type Actor, type Role, type User } from '../domain/user';
-import { CurrentActor, Public, Roles } from './auth.decorators';
+import { Public } from '@linan/platform';
+import { CurrentActor, Roles } from './auth.decorators';
 
 export class LoginDto {
   @ApiProperty({ example: 'admin' }) @IsString() @Length(1, 64) username!: string;

@@ -2,11 +2,8 @@ import { createParamDecorator, ExecutionContext, SetMetadata } from '@nestjs/com
 import type { Request } from 'express';
 import type { Actor, Role } from '../domain/user';
 
-export const PUBLIC_KEY = 'linan:public';
+export { Public, PUBLIC_KEY } from '@linan/platform';
 export const ROLES_KEY = 'linan:roles';
-
-/** No token needed (login, health, metrics, the console page). */
-export const Public = () => SetMetadata(PUBLIC_KEY, true);
 /** Only these roles may call the handler; admin may call everything. */
 export const Roles = (...roles: Role[]) => SetMetadata(ROLES_KEY, roles);
 

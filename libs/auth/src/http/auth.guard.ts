@@ -2,7 +2,8 @@ import { CanActivate, ExecutionContext, ForbiddenException, Injectable, Unauthor
 import { Reflector } from '@nestjs/core';
 import type { Role } from '../domain/user';
 import { JwtTokenIssuer } from '../adapters/jwt.token-issuer';
-import { AuthedRequest, PUBLIC_KEY, ROLES_KEY } from './auth.decorators';
+import { PUBLIC_KEY } from '@linan/platform';
+import { AuthedRequest, ROLES_KEY } from './auth.decorators';
 
 /** Global guard: a valid bearer token on every route not marked @Public (401), and the route's roles (403). */
 @Injectable()

@@ -123,10 +123,14 @@ export class InitialSchema1764000000000 implements MigrationInterface {
         attempts integer NOT NULL DEFAULT 0,
         last_error text NULL,
         provider_ref text NULL,
+        destination text NULL,
+        body text NOT NULL,
+        context jsonb NOT NULL DEFAULT '{}',
         created_at timestamptz NOT NULL,
         updated_at timestamptz NOT NULL
       );
       CREATE UNIQUE INDEX dispatches_once_idx ON dispatches (alert_id, round, recipient_kind, recipient_id, channel);
+      CREATE INDEX dispatches_pending_idx ON dispatches (created_at) WHERE status = 'pending';
       CREATE TABLE audit_log (
         id bigserial PRIMARY KEY,
         at timestamptz NOT NULL DEFAULT now(),

@@ -1,0 +1,91 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { IsIn, IsOptional, IsString, IsUUID, Length } from 'class-validator';
+import { CurrentActor, Roles, type Actor } from '@linan/auth';
+import { AcknowledgeAlertUseCase, AlertQueries, DeviceEventLog, OUTCOMES, ResolveAlertUseCase, type Outcome } from '@linan/alerting';
+import { GetHouseholdUseCase } from '@linan/people';
+import { DispatchRepository } from '@linan/dispatch';
+import { invalid } from '@linan/platform';
+
+const uuid = new ParseUUIDPipe({ version: '4' });
+
+export class ResolveDto {
+  @ApiProperty({ enum: OUTCOMES }) @IsIn(OUTCOMES) outcome!: Outcome;
+  @ApiPropertyOptional({ example: '老人误按，已电话确认平安' }) @IsOptional() @IsString() @Length(0, 1000) note?: string;
+}
+
+export class ListAlertsQuery {
+  @IsOptional() @IsIn(['open', 'closed', 'all']) status?: 'open' | 'closed' | 'all';
+  @IsOptional() @IsUUID() householdId?: string;
+}
+
+const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+@ApiTags('alerts')
+@ApiBearerAuth()
+@Controller('api/v1')
+export class AlertsController {
+  constructor(
+    private readonly queries: AlertQueries,
+    private readonly ack: AcknowledgeAlertUseCase,
+    private readonly resolveAlert: ResolveAlertUseCase,
+    private readonly households: GetHouseholdUseCase,
+    private readonly dispatches: DispatchRepository,
+    private readonly events: DeviceEventLog,
+  ) {}
+
+  @Roles('operator', 'aide')
+  @Get('alerts')
+  @ApiQuery({ name: 'status', required: false, enum: ['open', 'closed', 'all'] })
+  @ApiQuery({ name: 'householdId', required: false })
+  async list(@CurrentActor() actor: Actor, @Query() q: ListAlertsQuery) {
+    const items = await this.queries.list(actor, { status: q.status ?? 'open', householdId: q.householdId, limit: 500 });
+    return {
+      items: items.map((a) => ({
+        id: a.id, type: a.type, priority: a.priority, status: a.status, householdId: a.householdId, deviceId: a.deviceId,
+        householdName: a.householdName, address: a.address, district: a.district, community: a.community,
+        createdAt: iso(a.openedAt), deviceTime: iso(a.firstDeviceTs), eventCount: a.eventCount, escalationRound: a.escalationRound,
+        acknowledgedAt: iso(a.acknowledgedAt), resolvedAt: iso(a.resolvedAt), outcome: a.outcome,
+      })),
+    };
+  }
+
+  @Roles('operator', 'aide')
+  @Get('alerts/:id')
+  async one(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+    const { alert, timeline } = await this.queries.get(actor, id);
+    const household = await this.households.execute(actor, alert.householdId);
+    return {
+      ...alert,
+      createdAt: iso(alert.openedAt), openedAt: iso(alert.openedAt), deviceTime: iso(alert.firstDeviceTs),
+      acknowledgedAt: iso(alert.acknowledgedAt), resolvedAt: iso(alert.resolvedAt), escalationDueAt: iso(alert.escalationDueAt),
+      household,
+      timeline: timeline.map((t) => ({ at: iso(t.at), kind: t.kind, actor: t.actor, details: t.details ?? {} })),
+      dispatches: (await this.dispatches.list({ alertId: id, limit: 200 })).map(({ destination: _d, body: _b, ...d }) => d),
+      recentEvents: await this.events.recentForHousehold(alert.householdId, 10),
+    };
+  }
+
+  @Roles('operator', 'aide')
+  @Post('alerts/:id/acknowledge')
+  @HttpCode(200)
+  acknowledge(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+    return this.ack.execute(actor, id);
+  }
+
+  @Roles('operator', 'aide')
+  @Post('alerts/:id/resolve')
+  @HttpCode(200)
+  resolve(@CurrentActor() actor: Actor, @Param('id', uuid) id: string, @Body() dto: ResolveDto) {
+    return this.resolveAlert.execute(actor, id, dto.outcome, dto.note?.trim() || null);
+  }
+
+  @Roles('operator')
+  @Get('dispatches')
+  @ApiQuery({ name: 'alertId', required: false })
+  async dispatchList(@Query('alertId') alertId?: string) {
+    if (alertId !== undefined && !/^[0-9a-f-]{36}$/i.test(alertId)) throw invalid('REQUEST.INVALID', 'alertId must be a UUID', { fields: [{ field: 'alertId', problems: ['must be a UUID'] }] });
+    const items = await this.dispatches.list({ alertId, limit: 500 });
+    return { items: items.map(({ destination: _d, ...d }) => ({ ...d, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt) })) };
+  }
+}

@@ -1,0 +1,20 @@
+import { Controller, Get, NotFoundException } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { Roles } from '@linan/auth';
+import { FakeSmsSender, SmsSender } from '@linan/dispatch';
+import { maskPhone } from '@linan/platform';
+
+/** What the fake SMS provider "sent": for embedded mode and demos (404 with a real provider). */
+@ApiTags('embedded')
+@ApiBearerAuth()
+@Controller('api/v1/embedded/sms')
+export class DevSmsController {
+  constructor(private readonly sms: SmsSender) {}
+
+  @Roles('operator')
+  @Get()
+  list() {
+    if (!(this.sms instanceof FakeSmsSender)) throw new NotFoundException('only the fake SMS provider keeps sent messages');
+    return { items: [...this.sms.messages()].reverse().map((m) => ({ ...m, to: maskPhone(m.to), at: new Date(m.at).toISOString() })) };
+  }
+}

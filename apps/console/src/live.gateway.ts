@@ -1,0 +1,79 @@
+import type { IncomingMessage } from 'node:http';
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { OnGatewayConnection, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
+import type { Server, WebSocket } from 'ws';
+import { Topics } from '@linan/contracts';
+import { ConsumerHandle, MessageBus, RootLogger, openEnvelope } from '@linan/platform';
+import { canAccessDistrict, JwtTokenIssuer, type Actor } from '@linan/auth';
+import { InProcessConsoleNotifier } from '@linan/dispatch';
+
+const CONSOLE_ROLES = new Set(['admin', 'operator', 'aide']);
+interface LiveSocket extends WebSocket {
+  actor?: Actor;
+}
+
+/**
+ * The consoles' live channel at /ws?token=…: every alert change (from the alert-changes topic) and every operator
+ * notice from dispatch, each sent only to consoles whose district covers the alert.
+ */
+@Injectable()
+@WebSocketGateway({ path: '/ws' })
+export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap, OnApplicationShutdown {
+  @WebSocketServer() server!: Server;
+  private consumer: ConsumerHandle | null = null;
+  private readonly unsubscribe: () => void;
+  private readonly districtOfAlert = new Map<string, string>();
+
+  constructor(
+    private readonly tokens: JwtTokenIssuer,
+    private readonly bus: MessageBus,
+    notifier: InProcessConsoleNotifier,
+    private readonly log: RootLogger,
+  ) {
+    this.unsubscribe = notifier.subscribe((n) => this.broadcast({ ...n, alertType: n.type, type: 'operator.notice' }, this.districtOfAlert.get(n.alertId)));
+  }
+
+  async handleConnection(socket: LiveSocket, req: IncomingMessage): Promise<void> {
+    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
+    const actor = token ? await this.tokens.verify(token) : null;
+    if (!actor || !CONSOLE_ROLES.has(actor.role)) {
+      socket.close(4401, 'a valid console token is required');
+      return;
+    }
+    socket.actor = actor;
+    socket.send(JSON.stringify({ type: 'hello', user: actor.username }));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.consumer = await this.bus.subscribe({
+      groupId: 'console-live',
+      topics: [Topics.alertChanges],
+      handle: async (m) => {
+        const e = openEnvelope(Topics.alertChanges, m);
+        this.districtOfAlert.set(e.payload.alertId, e.payload.district);
+        if (this.districtOfAlert.size > 10_000) this.districtOfAlert.delete(this.districtOfAlert.keys().next().value!);
+        this.broadcast({ type: 'alert.changed', ...e.payload, at: e.occurredAt }, e.payload.district);
+      },
+    });
+  }
+
+  /** Returns how many consoles received the message. */
+  private broadcast(message: object, district: string | undefined): number {
+    if (!this.server) return 0;
+    const text = JSON.stringify(message);
+    let n = 0;
+    for (const c of this.server.clients as Set<LiveSocket>) {
+      if (c.readyState !== c.OPEN || !c.actor) continue;
+      if (district !== undefined && !canAccessDistrict(c.actor, district)) continue;
+      c.send(text);
+      n++;
+    }
+    return n;
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.unsubscribe();
+    await this.consumer?.stop();
+    this.log.debug('live gateway stopped');
+  }
+}

@@ -1,0 +1,37 @@
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { AppConfig, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
+import { AuthenticateDeviceUseCase, InProcessDeviceSessions, IngestDeviceMessageUseCase } from '@linan/devices';
+import { EmbeddedBroker } from './embedded-broker';
+
+/** Starts the embedded MQTT broker with the application and stops it first on shutdown. */
+@Injectable()
+export class BrokerHost implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly broker: EmbeddedBroker;
+  /** The port actually bound (MQTT_PORT=0 binds a free one). */
+  port = 0;
+
+  constructor(
+    private readonly config: AppConfig,
+    auth: AuthenticateDeviceUseCase,
+    ingest: IngestDeviceMessageUseCase,
+    metrics: Metrics,
+    log: RootLogger,
+    sessions: InProcessDeviceSessions,
+    health: HealthRegistry,
+  ) {
+    this.broker = new EmbeddedBroker(auth, ingest, metrics, log.child({ component: 'mqtt' }));
+    sessions.attach((serial, reason) => this.broker.disconnect(serial, reason));
+    health.register('mqtt', async () => ({ up: this.broker.listening, detail: { port: this.port } }));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    if (this.config.mqtt.url) {
+      throw new Error('MQTT_URL is set, but this build has only the embedded broker; unset MQTT_URL to run embedded.');
+    }
+    this.port = await this.broker.start(this.config.mqtt.port, this.config.mqtt.host);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.broker.stop();
+  }
+}

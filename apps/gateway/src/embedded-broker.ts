@@ -1,0 +1,128 @@
+import { createServer, type Server } from 'node:net';
+import { Aedes, type AuthenticateError, type Client } from 'aedes';
+import type { Logger } from 'pino';
+import { Metrics } from '@linan/platform';
+import { AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, maySubscribe, type Device } from '@linan/devices';
+
+/** aedes' CONNACK codes: 4 bad user name or password, 5 not authorized. */
+const BAD_CREDENTIALS = 4;
+const NOT_AUTHORIZED = 5;
+
+function authError(message: string, returnCode: number): AuthenticateError {
+  return Object.assign(new Error(message), { returnCode }) as AuthenticateError;
+}
+
+type DeviceClient = Client & { linanDevice?: Device };
+
+export class PortInUseError extends Error {
+  constructor(readonly port: number, host: string) {
+    super(
+      `MQTT port ${port} on ${host} is already in use (another broker such as Mosquitto may be running). ` +
+        'Set MQTT_PORT to a free port, e.g. MQTT_PORT=18830 npm start.',
+    );
+    this.name = 'PortInUseError';
+  }
+}
+
+/**
+ * The embedded MQTT broker (aedes) in front of the gateway: devices authenticate against the registry, the
+ * per-device ACL is enforced, and a device event is PUBACKed only after the gateway has made it durable — the
+ * durable write happens inside `authorizePublish`, which aedes completes before it sends the PUBACK.
+ */
+export class EmbeddedBroker {
+  private broker!: Aedes;
+  private server!: Server;
+
+  constructor(
+    private readonly auth: AuthenticateDeviceUseCase,
+    private readonly ingest: IngestDeviceMessageUseCase,
+    private readonly metrics: Metrics,
+    private readonly log: Logger,
+  ) {}
+
+  async start(port: number, host: string): Promise<number> {
+    this.broker = await Aedes.createBroker({
+      authenticate: (client, username, password, done) => void this.authenticate(client as DeviceClient, username, password, done),
+      authorizePublish: (client, packet, done) => void this.authorizePublish(client as DeviceClient | null, packet, done),
+      authorizeSubscribe: (client, sub, done) => {
+        const serial = (client as DeviceClient).linanDevice?.serial;
+        if (serial && maySubscribe(serial, sub.topic)) return done(null, sub);
+        this.metrics.aclDenied.inc({ action: 'subscribe' });
+        this.log.warn({ deviceId: serial, topic: sub.topic }, 'subscription refused by ACL');
+        done(null, null);
+      },
+    });
+    this.broker.on('clientError', (client, err) => this.log.debug({ deviceId: client.id, err: err.message }, 'mqtt client error'));
+    this.server = createServer(this.broker.handle);
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new PortInUseError(port, host) : e));
+      this.server.listen(port, host, () => resolve());
+    });
+    const addr = this.server.address();
+    return typeof addr === 'object' && addr ? addr.port : port;
+  }
+
+  get listening(): boolean {
+    return this.server?.listening ?? false;
+  }
+
+  private async authenticate(
+    client: DeviceClient,
+    username: string | undefined,
+    password: Buffer | undefined,
+    done: (error: AuthenticateError | null, success: boolean | null) => void,
+  ): Promise<void> {
+    try {
+      const r = await this.auth.execute({ clientId: client.id, username, password });
+      if (r.ok) {
+        client.linanDevice = r.device;
+        return done(null, true);
+      }
+      this.metrics.connectRefused.inc({ reason: r.reason });
+      this.log.warn({ deviceId: client.id, reason: r.reason }, 'mqtt connection refused');
+      done(authError(r.reason, r.reason === 'bad_credentials' ? BAD_CREDENTIALS : NOT_AUTHORIZED), false);
+    } catch (err) {
+      this.log.error({ err, deviceId: client.id }, 'device authentication failed');
+      done(authError('server unavailable', 3), false);
+    }
+  }
+
+  private async authorizePublish(
+    client: DeviceClient | null,
+    packet: { topic: string; payload: Buffer | string; retain?: boolean },
+    done: (error?: Error | null) => void,
+  ): Promise<void> {
+    if (!client) return done(null);
+    const serial = client.linanDevice?.serial ?? client.id;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    try {
+      const outcome = await this.ingest.execute({ device: client.linanDevice ?? null, serial, topic: packet.topic, payload });
+      if (outcome.kind === 'rejected' && outcome.reason === 'topic_mismatch') {
+        this.metrics.aclDenied.inc({ action: 'publish' });
+        this.log.warn({ deviceId: serial, topic: packet.topic }, 'publish refused by ACL; closing the connection');
+        return done(new Error('not authorized'));
+      }
+      if (outcome.kind === 'rejected') this.log.info({ deviceId: serial, reason: outcome.reason }, 'device event rejected');
+      done(null);
+    } catch (err) {
+      // not durable: no PUBACK; the connection closes and the device sends the message again
+      this.log.error({ err, deviceId: serial }, 'device message could not be stored; closing the connection so it is resent');
+      done(err as Error);
+    }
+  }
+
+  async disconnect(serial: string, reason: string): Promise<void> {
+    const clients = (this.broker as unknown as { clients: Record<string, Client> }).clients;
+    const c = clients[serial];
+    if (c) {
+      this.log.info({ deviceId: serial, reason }, 'closing device session');
+      c.close();
+    }
+  }
+
+  async stop(): Promise<void> {
+    if (!this.broker) return;
+    await new Promise<void>((r) => this.broker.close(() => r()));
+    await new Promise<void>((r) => (this.server.listening ? this.server.close(() => r()) : r()));
+  }
+}

@@ -1,0 +1,107 @@
+import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
+import { CurrentActor, Roles, type Actor } from '@linan/auth';
+import { AideRepository, CreateAideUseCase, CreateHouseholdUseCase, GetHouseholdUseCase, HouseholdRepository, SetAideDutyUseCase } from '@linan/people';
+import {
+  DecommissionDeviceUseCase, DeviceRepository, InstallDeviceUseCase, RegisterDeviceUseCase, RotateDeviceSecretUseCase,
+} from '@linan/devices';
+import { CreateAideDto, CreateHouseholdDto, DutyDto, InstallDeviceDto, RegisterDeviceDto } from './provisioning.dto';
+
+const uuid = new ParseUUIDPipe({ version: '4' });
+
+@ApiTags('households')
+@ApiBearerAuth()
+@Controller('api/v1/households')
+export class HouseholdsController {
+  constructor(
+    private readonly create: CreateHouseholdUseCase,
+    private readonly get: GetHouseholdUseCase,
+    private readonly households: HouseholdRepository,
+    private readonly devices: DeviceRepository,
+  ) {}
+
+  @Roles('operator', 'installer')
+  @Post()
+  add(@CurrentActor() actor: Actor, @Body() dto: CreateHouseholdDto) {
+    return this.create.execute(actor, dto);
+  }
+
+  @Roles('operator', 'installer')
+  @Get()
+  async search(@CurrentActor() actor: Actor, @Query('q') q?: string) {
+    return { items: await this.households.search({ district: actor.district ?? undefined, q: q?.slice(0, 64), limit: 50 }) };
+  }
+
+  @Roles('operator', 'installer')
+  @Get(':id')
+  async one(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+    return { ...(await this.get.execute(actor, id)), devices: await this.devices.listByHousehold(id) };
+  }
+}
+
+@ApiTags('devices')
+@ApiBearerAuth()
+@Controller('api/v1/devices')
+export class DevicesController {
+  constructor(
+    private readonly register: RegisterDeviceUseCase,
+    private readonly install: InstallDeviceUseCase,
+    private readonly decommission: DecommissionDeviceUseCase,
+    private readonly rotate: RotateDeviceSecretUseCase,
+  ) {}
+
+  /** The MQTT password is in this response only. */
+  @Roles('installer')
+  @Post()
+  async add(@Body() dto: RegisterDeviceDto) {
+    const { device, mqtt } = await this.register.execute(dto);
+    return { ...device, mqtt };
+  }
+
+  @Roles('installer')
+  @Post(':id/install')
+  @HttpCode(200)
+  bind(@CurrentActor() actor: Actor, @Param('id', uuid) id: string, @Body() dto: InstallDeviceDto) {
+    return this.install.execute(actor, id, dto.householdId);
+  }
+
+  @Roles('installer')
+  @Post(':id/decommission')
+  @HttpCode(200)
+  retire(@Param('id', uuid) id: string) {
+    return this.decommission.execute(id);
+  }
+
+  @Roles('installer')
+  @Post(':id/rotate-secret')
+  @HttpCode(200)
+  async rotateSecret(@Param('id', uuid) id: string) {
+    return { id, mqtt: await this.rotate.execute(id) };
+  }
+}
+
+@ApiTags('aides')
+@ApiBearerAuth()
+@Controller('api/v1/aides')
+export class AidesController {
+  constructor(private readonly create: CreateAideUseCase, private readonly duty: SetAideDutyUseCase, private readonly aides: AideRepository) {}
+
+  @Roles('operator')
+  @Post()
+  add(@CurrentActor() actor: Actor, @Body() dto: CreateAideDto) {
+    return this.create.execute(actor, dto);
+  }
+
+  @Roles('operator')
+  @Get()
+  async list(@CurrentActor() actor: Actor) {
+    return { items: await this.aides.list({ district: actor.district ?? undefined }) };
+  }
+
+  @Roles('operator', 'aide')
+  @Post(':id/duty')
+  @HttpCode(200)
+  setDuty(@CurrentActor() actor: Actor, @Param('id', uuid) id: string, @Body() dto: DutyDto) {
+    return this.duty.execute(actor, id, dto.onDuty);
+  }
+}

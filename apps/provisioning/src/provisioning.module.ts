@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { AuthModule } from '@linan/auth';
+import { DevicesModule } from '@linan/devices';
+import { PeopleModule } from '@linan/people';
+import { AidesController, DevicesController, HouseholdsController } from './provisioning.controller';
+
+/** Households, devices and their credentials, aides: the installers' and administrators' API. */
+@Module({
+  imports: [AuthModule, PeopleModule, DevicesModule],
+  controllers: [HouseholdsController, DevicesController, AidesController],
+})
+export class ProvisioningModule {}

@@ -1,0 +1,30 @@
+import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Topics } from '@linan/contracts';
+import { ConsumerHandle, MessageBus, RootLogger, openEnvelope } from '@linan/platform';
+import { HandleDeviceEventUseCase } from '@linan/alerting';
+
+export const TRIAGE_GROUP = 'triage';
+
+/** Consumes accepted device events (group "triage"): parse, then hand to the use case. */
+@Injectable()
+export class DeviceEventConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
+  private handle: ConsumerHandle | null = null;
+
+  constructor(private readonly bus: MessageBus, private readonly useCase: HandleDeviceEventUseCase, private readonly log: RootLogger) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.handle = await this.bus.subscribe({
+      groupId: TRIAGE_GROUP,
+      topics: [Topics.deviceEvents],
+      handle: async (m) => {
+        const e = openEnvelope(Topics.deviceEvents, m);
+        const outcome = await this.useCase.execute(e);
+        this.log.debug({ eventId: e.eventId, householdId: e.payload.householdId, correlationId: e.correlationId, outcome }, 'device event triaged');
+      },
+    });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.handle?.stop();
+  }
+}

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import type { DispatchRequested, Envelope } from '@linan/contracts';
+import { Clock, PermanentMessageError, UnitOfWork } from '@linan/platform';
+import { AideRepository, HouseholdRepository, type Household } from '@linan/people';
+import { aideSms, EVENT_LABEL_ZH, familySms } from '../domain/message-text';
+import { chooseRecipients, type Recipient } from '../domain/recipients';
+import { DispatchRepository, type Dispatch } from './ports/dispatch.repository';
+import { SendDispatchesUseCase } from './send-dispatches.use-case';
+
+function bodyFor(recipient: Recipient, r: DispatchRequested, household: Household): string {
+  const alertRef = r.alertId.slice(0, 8);
+  switch (recipient.kind) {
+    case 'family':
+      return familySms({ type: r.alertType, elderName: household.name, alertRef });
+    case 'aide':
+      return aideSms({ type: r.alertType, elderName: household.name, community: household.community, address: household.address, alertRef, round: r.round });
+    case 'operators':
+      return `${r.priority} ${EVENT_LABEL_ZH[r.alertType]} · ${household.community}${r.round > 0 ? ` · 第${r.round}次升级，无人确认` : ''}`;
+  }
+}
+
+/**
+ * Reaches the people for one dispatch request: chooses recipients and records one dispatch per recipient and
+ * channel (idempotent per alert, round and recipient), then sends once the record has committed. A crash between
+ * the two leaves pending dispatches that the sweeper sends later; a redelivered request sends nothing twice.
+ */
+@Injectable()
+export class HandleDispatchRequestUseCase {
+  constructor(
+    private readonly uow: UnitOfWork,
+    private readonly dispatches: DispatchRepository,
+    private readonly households: HouseholdRepository,
+    private readonly aides: AideRepository,
+    private readonly sender: SendDispatchesUseCase,
+    private readonly clock: Clock,
+  ) {}
+
+  async execute(msg: Envelope<DispatchRequested>): Promise<Dispatch[]> {
+    const r = msg.payload;
+    const household = await this.households.findById(r.householdId);
+    if (!household) throw new PermanentMessageError('unknown_household', `household ${r.householdId} does not exist`);
+    const [candidates, alreadyCalled] = await Promise.all([
+      this.aides.onDutyNear(household, 20),
+      this.dispatches.calledAides(r.alertId),
+    ]);
+    const recipients = chooseRecipients({
+      round: r.round, callAides: r.callAides, priority: r.priority, community: household.community,
+      aides: candidates, contacts: household.contacts, alreadyCalled,
+    });
+    const now = this.clock.now();
+    const context = { householdId: r.householdId, priority: r.priority, type: r.alertType, reason: r.reason, deviceTs: r.deviceTs };
+    const stored = await this.uow.run(() => this.dispatches.insertMissing(recipients.map((recipient) => ({
+      id: randomUUID(), alertId: r.alertId, round: r.round, recipientKind: recipient.kind, recipientId: recipient.id,
+      recipientName: recipient.name, channel: recipient.channel, status: 'pending', attempts: 0, lastError: null,
+      providerRef: null, destination: recipient.phone, body: bodyFor(recipient, r, household), context, createdAt: now, updatedAt: now,
+    }))));
+    const pending = stored.filter((d) => d.status === 'pending');
+    this.uow.afterCommit(() => void this.sender.execute(pending));
+    return stored;
+  }
+}

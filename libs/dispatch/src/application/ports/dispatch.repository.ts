@@ -1,0 +1,42 @@
+import type { Channel, RecipientKind } from '../../domain/recipients';
+
+export interface DispatchContext {
+  householdId: string;
+  priority: string;
+  type: string;
+  reason: 'opened' | 'escalated';
+  deviceTs: number;
+}
+
+export type DispatchStatus = 'pending' | 'sent' | 'failed';
+
+export interface Dispatch {
+  id: string;
+  alertId: string;
+  round: number;
+  recipientKind: RecipientKind;
+  recipientId: string;
+  recipientName: string;
+  channel: Channel;
+  status: DispatchStatus;
+  attempts: number;
+  lastError: string | null;
+  providerRef: string | null;
+  /** Phone number for SMS; null for the console. */
+  destination: string | null;
+  /** The text sent (names and addresses already masked). */
+  body: string;
+  context: DispatchContext;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export abstract class DispatchRepository {
+  /** Inserts the ones not yet recorded (same alert, round, recipient and channel); returns every matching row. */
+  abstract insertMissing(rows: Dispatch[]): Promise<Dispatch[]>;
+  abstract update(id: string, patch: Pick<Dispatch, 'status' | 'attempts' | 'lastError' | 'providerRef' | 'updatedAt'>): Promise<void>;
+  abstract calledAides(alertId: string): Promise<Set<string>>;
+  abstract list(filter: { alertId?: string; limit: number }): Promise<Dispatch[]>;
+  abstract pendingOlderThan(before: number, limit: number): Promise<Dispatch[]>;
+  abstract hasSent(alertId: string): Promise<boolean>;
+}

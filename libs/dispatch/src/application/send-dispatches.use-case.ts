@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { Clock, Metrics, RootLogger } from '@linan/platform';
+import { RecordDispatchesUseCase } from '@linan/alerting';
+import { DispatchRepository, type Dispatch } from './ports/dispatch.repository';
+import { ConsoleNotifier, DeliveryError, SmsSender } from './ports/notification.ports';
+
+export const MAX_SEND_ATTEMPTS = 3;
+
+/**
+ * Sends recorded dispatches through their channel, retrying transient failures, never retrying permanent ones,
+ * records every attempt on the dispatch and reports the results on the alert's timeline.
+ */
+@Injectable()
+export class SendDispatchesUseCase {
+  private readonly inFlight = new Set<string>();
+
+  constructor(
+    private readonly dispatches: DispatchRepository,
+    private readonly sms: SmsSender,
+    private readonly consoles: ConsoleNotifier,
+    private readonly record: RecordDispatchesUseCase,
+    private readonly clock: Clock,
+    private readonly metrics: Metrics,
+    private readonly log: RootLogger,
+  ) {}
+
+  async execute(pending: Dispatch[]): Promise<Dispatch[]> {
+    const mine = pending.filter((d) => d.status === 'pending' && !this.inFlight.has(d.id));
+    mine.forEach((d) => this.inFlight.add(d.id));
+    try {
+      const done = await Promise.all(mine.map((d) => this.sendOne(d)));
+      const byAlert = new Map<string, Dispatch[]>();
+      for (const d of done) byAlert.set(d.alertId, [...(byAlert.get(d.alertId) ?? []), d]);
+      for (const [alertId, list] of byAlert) await this.report(alertId, list);
+      return done;
+    } finally {
+      mine.forEach((d) => this.inFlight.delete(d.id));
+    }
+  }
+
+  private async report(alertId: string, list: Dispatch[]): Promise<void> {
+    const first = list.filter((d) => d.status === 'sent' && d.round === 0 && d.recipientKind !== 'operators');
+    if (first.length) {
+      const earliest = Math.min(...first.map((d) => d.updatedAt));
+      this.metrics.deviceToFirstDispatch.observe(Math.max(0, earliest - first[0].context.deviceTs) / 1000);
+    }
+    try {
+      await this.record.execute(alertId, list.map((d) => ({
+        dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
+        status: d.status, attempts: d.attempts, round: d.round, error: d.lastError ?? undefined,
+      })));
+    } catch (err) {
+      this.log.error({ err, alertId }, 'dispatches sent but not yet on the timeline');
+    }
+  }
+
+  private async sendOne(d: Dispatch): Promise<Dispatch> {
+    let attempts = d.attempts;
+    let lastError: string | null = null;
+    let providerRef: string | null = null;
+    let status: Dispatch['status'] = 'failed';
+    while (attempts < MAX_SEND_ATTEMPTS) {
+      attempts++;
+      try {
+        if (d.channel === 'sms') {
+          if (!d.destination) throw new DeliveryError('permanent', 'recipient has no phone number');
+          providerRef = (await this.sms.send({ to: d.destination, text: d.body, reference: d.id })).providerRef;
+        } else {
+          await this.consoles.notify({
+            alertId: d.alertId, householdId: d.context.householdId, priority: d.context.priority, type: d.context.type,
+            round: d.round, reason: d.context.reason, text: d.body,
+          });
+        }
+        status = 'sent';
+        lastError = null;
+        break;
+      } catch (err) {
+        lastError = err instanceof Error ? err.message : String(err);
+        const kind = err instanceof DeliveryError ? err.kind : 'transient';
+        this.log.warn({ alertId: d.alertId, dispatchId: d.id, channel: d.channel, attempts, kind }, 'dispatch attempt failed');
+        if (kind === 'permanent' || kind === 'unsupported') break;
+      }
+    }
+    const updated: Dispatch = { ...d, status, attempts, lastError, providerRef, updatedAt: this.clock.now() };
+    await this.dispatches.update(d.id, updated);
+    this.metrics.dispatches.inc({ channel: d.channel, status });
+    return updated;
+  }
+}
+
+/** The sweeper: dispatches still pending a while after they were recorded (the process stopped before sending). */
+@Injectable()
+export class SendPendingDispatchesUseCase {
+  constructor(private readonly dispatches: DispatchRepository, private readonly sender: SendDispatchesUseCase, private readonly clock: Clock) {}
+
+  async execute(olderThanMs: number, limit = 100): Promise<number> {
+    const pending = await this.dispatches.pendingOlderThan(this.clock.now() - olderThanMs, limit);
+    await this.sender.execute(pending);
+    return pending.length;
+  }
+}

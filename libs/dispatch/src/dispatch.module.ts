@@ -1,0 +1,32 @@
+import { Module } from '@nestjs/common';
+import { AppConfig, Clock } from '@linan/platform';
+import { AlertingModule } from '@linan/alerting';
+import { PeopleModule } from '@linan/people';
+import { HandleDispatchRequestUseCase } from './application/handle-dispatch-request.use-case';
+import { DispatchRepository } from './application/ports/dispatch.repository';
+import { ConsoleNotifier, SmsSender } from './application/ports/notification.ports';
+import { SendDispatchesUseCase, SendPendingDispatchesUseCase } from './application/send-dispatches.use-case';
+import { InProcessConsoleNotifier } from './adapters/in-process.console-notifier';
+import { FakeSmsSender } from './adapters/sms/fake.sms-sender';
+import { TypeOrmDispatchRepository } from './adapters/typeorm.dispatch.repository';
+
+function smsSender(config: AppConfig, clock: Clock): SmsSender {
+  switch (config.sms.provider) {
+    case 'fake':
+      return new FakeSmsSender(clock);
+  }
+}
+
+/** Reaching people: recipient choice, dispatch records, SMS and console channels, retries and the pending sweeper. */
+@Module({
+  imports: [AlertingModule, PeopleModule],
+  providers: [
+    { provide: DispatchRepository, useClass: TypeOrmDispatchRepository },
+    { provide: SmsSender, useFactory: smsSender, inject: [AppConfig, Clock] },
+    InProcessConsoleNotifier,
+    { provide: ConsoleNotifier, useExisting: InProcessConsoleNotifier },
+    HandleDispatchRequestUseCase, SendDispatchesUseCase, SendPendingDispatchesUseCase,
+  ],
+  exports: [DispatchRepository, SmsSender, InProcessConsoleNotifier, HandleDispatchRequestUseCase, SendPendingDispatchesUseCase],
+})
+export class DispatchModule {}

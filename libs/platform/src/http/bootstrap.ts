@@ -1,0 +1,35 @@
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { WsAdapter } from '@nestjs/platform-ws';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { RootLogger } from '../logging/root-logger';
+import { DomainErrorFilter } from './domain-error.filter';
+import { createValidationPipe } from './validation';
+
+export interface HttpAppOptions {
+  title: string;
+  staticDir?: string;
+  websockets?: boolean;
+}
+
+/** One way to build every HTTP app: pino logs, validation, error mapping, OpenAPI at /api/docs. */
+export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<INestApplication> {
+  const app = await NestFactory.create<NestExpressApplication>(module as never, { bufferLogs: true });
+  app.useLogger(app.get(PinoNestLogger));
+  app.useGlobalPipes(createValidationPipe());
+  app.useGlobalFilters(new DomainErrorFilter(app.get(RootLogger)));
+  app.disable('x-powered-by');
+  if (options.websockets) app.useWebSocketAdapter(new WsAdapter(app));
+  if (options.staticDir) app.useStaticAssets(options.staticDir, { index: 'index.html', maxAge: 0 });
+  const doc = new DocumentBuilder()
+    .setTitle(options.title)
+    .setDescription('邻安 Lin\'an HTTP API v1')
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
+  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs/openapi.json' });
+  app.enableShutdownHooks();
+  return app;
+}
