@@ -35,7 +35,7 @@ export async function startEmbedded(env: RawEnv, options: StartOptions = {}): Pr
     await app.listen(config.http.port, config.http.host);
     const address = app.getHttpServer().address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
-    const mqttPort = app.get(BrokerHost).port;
+    const mqttPort = config.apps.includes('gateway') ? app.get(BrokerHost).port : 0;
     const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     return {
       app, config, admin, httpPort, mqttPort,

@@ -12,7 +12,8 @@ async function main(): Promise<void> {
     `  Console       ${p.httpUrl}/`,
     `  API docs      ${p.httpUrl}/api/docs`,
     `  Health        ${p.httpUrl}/health      Metrics ${p.httpUrl}/metrics`,
-    `  MQTT broker   ${p.mqttUrl}`,
+    p.config.apps.includes('gateway') ? `  MQTT broker   ${p.mqttUrl}` : '  MQTT broker   (gateway not in APPS)',
+    `  Apps          ${p.config.apps.join(', ')}`,
     `  Data folder   ${p.config.dataDir === 'memory://' ? '(in memory)' : p.config.dataDir}`,
     `  Admin user    ${p.admin.username}`,
     p.admin.generatedPassword

@@ -1,2 +1,3 @@
 export * from './test-platform';
 export * from './platform-harness';
+export * from './child-platform';

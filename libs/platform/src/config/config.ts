@@ -1,5 +1,9 @@
 import { z } from 'zod';
 
+/** The apps of the platform; embedded mode runs the ones listed in APPS (all by default) in one process. */
+export const APP_NAMES = ['gateway', 'triage', 'dispatch', 'provisioning', 'console'] as const;
+export type AppName = (typeof APP_NAMES)[number];
+
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 const optionalUrl = (protocols: string[]) =>
   z.string().trim().min(1).optional().refine(
@@ -36,6 +40,14 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   LOG_PRETTY: z.enum(['true', 'false']).default('false').transform((v) => v === 'true'),
   SMS_PROVIDER: z.enum(['fake']).default('fake'),
+  APPS: z.string().default(APP_NAMES.join(',')).transform((v, ctx) => {
+    const list = v.split(',').map((a) => a.trim()).filter(Boolean);
+    const unknown = list.filter((a) => !(APP_NAMES as readonly string[]).includes(a));
+    if (unknown.length || list.length === 0) {
+      ctx.addIssue({ code: 'custom', message: `unknown app(s) "${unknown.join(', ')}"; choose from ${APP_NAMES.join(', ')}` });
+    }
+    return list as AppName[];
+  }),
 });
 
 export type RawEnv = Record<string, string | undefined>;
@@ -56,6 +68,7 @@ export interface AppConfig {
   readonly sms: { readonly provider: 'fake' };
   /** Embedded when no external service is configured. */
   readonly mode: 'embedded' | 'distributed';
+  readonly apps: readonly AppName[];
 }
 
 export class ConfigError extends Error {
@@ -97,6 +110,7 @@ export function loadConfig(env: RawEnv): AppConfig {
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     sms: { provider: e.SMS_PROVIDER },
     mode: external ? 'distributed' : 'embedded',
+    apps: e.APPS,
   });
 }
 
