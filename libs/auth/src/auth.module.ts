@@ -11,6 +11,7 @@ import { JwtTokenIssuer } from './adapters/jwt.token-issuer';
 import { ScryptPasswordHasher } from './adapters/scrypt.password-hasher';
 import { TypeOrmUserRepository } from './adapters/typeorm.user.repository';
 import { AuditInterceptor } from './http/audit.interceptor';
+import { AuditTrail } from './http/audit-trail';
 import { AuthController } from './http/auth.controller';
 import { AuthGuard } from './http/auth.guard';
 
@@ -34,6 +35,7 @@ import { AuthGuard } from './http/auth.guard';
     LoginUseCase,
     CreateUserUseCase,
     EnsureAdminUseCase,
+    AuditTrail,
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_INTERCEPTOR, useClass: AuditInterceptor },
   ],
