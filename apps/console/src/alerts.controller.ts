@@ -83,9 +83,9 @@ export class AlertsController {
   @Roles('operator')
   @Get('dispatches')
   @ApiQuery({ name: 'alertId', required: false })
-  async dispatchList(@Query('alertId') alertId?: string) {
+  async dispatchList(@CurrentActor() actor: Actor, @Query('alertId') alertId?: string) {
     if (alertId !== undefined && !/^[0-9a-f-]{36}$/i.test(alertId)) throw invalid('REQUEST.INVALID', 'alertId must be a UUID', { fields: [{ field: 'alertId', problems: ['must be a UUID'] }] });
-    const items = await this.dispatches.list({ alertId, limit: 500 });
+    const items = await this.dispatches.list({ alertId, district: actor.district, limit: 500 });
     return { items: items.map(({ destination: _d, ...d }) => ({ ...d, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt) })) };
   }
 }

@@ -33,8 +33,11 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
     const rows = await this.repo().find({ select: { recipientId: true }, where: { alertId, recipientKind: 'aide' } });
     return new Set(rows.map((r) => r.recipientId));
   }
-  async list(f: { alertId?: string; limit: number }): Promise<Dispatch[]> {
-    return (await this.repo().find({ where: f.alertId ? { alertId: f.alertId } : {}, order: { createdAt: 'DESC' }, take: f.limit })).map(toDispatch);
+  async list(f: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]> {
+    const qb = this.repo().createQueryBuilder('d').orderBy('d.created_at', 'DESC').limit(f.limit);
+    if (f.alertId) qb.andWhere('d.alert_id = :alertId', { alertId: f.alertId });
+    if (f.district) qb.andWhere('d.alert_id IN (SELECT a.id FROM alerts a WHERE a.district = :district)', { district: f.district });
+    return (await qb.getMany()).map(toDispatch);
   }
   async pendingOlderThan(before: number, limit: number): Promise<Dispatch[]> {
     return (await this.repo().createQueryBuilder('d').where("d.status = 'pending' AND d.created_at < :before", { before: new Date(before) })

@@ -36,7 +36,8 @@ export abstract class DispatchRepository {
   abstract insertMissing(rows: Dispatch[]): Promise<Dispatch[]>;
   abstract update(id: string, patch: Pick<Dispatch, 'status' | 'attempts' | 'lastError' | 'providerRef' | 'updatedAt'>): Promise<void>;
   abstract calledAides(alertId: string): Promise<Set<string>>;
-  abstract list(filter: { alertId?: string; limit: number }): Promise<Dispatch[]>;
+  /** Newest first; `district` keeps only dispatches of alerts in that district. */
+  abstract list(filter: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]>;
   abstract pendingOlderThan(before: number, limit: number): Promise<Dispatch[]>;
   abstract hasSent(alertId: string): Promise<boolean>;
 }
