@@ -78,18 +78,15 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
   constructor(private readonly db: Database) {
     super();
   }
-  async recordOnce(eventId: string, e: DeviceEventReceived): Promise<boolean> {
+  async recordOnce(eventId: string, e: DeviceEventReceived, alertId: string | null): Promise<boolean> {
     const rows = await this.db.query(
-      `INSERT INTO device_events (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb)
+      `INSERT INTO device_events (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, alert_id, payload)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
        ON CONFLICT (device_id, device_event_id) DO NOTHING RETURNING id`,
-      [eventId, e.deviceId, e.deviceEventId, e.householdId, e.type, e.state, new Date(e.deviceTs), new Date(e.receivedAt), e.late,
+      [eventId, e.deviceId, e.deviceEventId, e.householdId, e.type, e.state, new Date(e.deviceTs), new Date(e.receivedAt), e.late, alertId,
         JSON.stringify({ battery: e.battery, signal: e.signal, data: e.data })],
     );
     return rows.length === 1;
-  }
-  async linkToAlert(deviceId: string, deviceEventId: string, alertId: string): Promise<void> {
-    await this.db.query('UPDATE device_events SET alert_id = $1 WHERE device_id = $2 AND device_event_id = $3', [alertId, deviceId, deviceEventId]);
   }
   async recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>> {
     const rows = await this.db.manager().getRepository(DeviceEventOrmEntity).find({ where: { householdId }, order: { receivedAt: 'DESC' }, take: limit });

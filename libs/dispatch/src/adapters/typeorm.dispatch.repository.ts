@@ -26,8 +26,19 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
     const wanted = new Set(rows.map((d) => `${d.recipientKind}/${d.recipientId}/${d.channel}`));
     return (await this.repo().findBy({ alertId, round })).map(toDispatch).filter((d) => wanted.has(`${d.recipientKind}/${d.recipientId}/${d.channel}`));
   }
-  async update(id: string, p: Pick<Dispatch, 'status' | 'attempts' | 'lastError' | 'providerRef' | 'updatedAt'>): Promise<void> {
-    await this.repo().update({ id }, { status: p.status, attempts: p.attempts, lastError: p.lastError, providerRef: p.providerRef, updatedAt: new Date(p.updatedAt) });
+  async saveResults(results: Dispatch[]): Promise<void> {
+    if (!results.length) return;
+    const params: unknown[] = [];
+    const rows = results.map((d, i) => {
+      params.push(d.id, d.status, d.attempts, d.lastError, d.providerRef, new Date(d.updatedAt));
+      const b = i * 6;
+      return `($${b + 1}::uuid, $${b + 2}::text, $${b + 3}::int, $${b + 4}::text, $${b + 5}::text, $${b + 6}::timestamptz)`;
+    });
+    await this.db.query(
+      `UPDATE dispatches AS d SET status = v.status, attempts = v.attempts, last_error = v.last_error, provider_ref = v.provider_ref, updated_at = v.updated_at
+       FROM (VALUES ${rows.join(', ')}) AS v (id, status, attempts, last_error, provider_ref, updated_at) WHERE d.id = v.id`,
+      params,
+    );
   }
   async calledAides(alertId: string): Promise<Set<string>> {
     const rows = await this.repo().find({ select: { recipientId: true }, where: { alertId, recipientKind: 'aide' } });

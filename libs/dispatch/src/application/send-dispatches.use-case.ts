@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Clock, Metrics, RootLogger } from '@linan/platform';
+import { Clock, Metrics, RootLogger, UnitOfWork } from '@linan/platform';
 import { RecordDispatchesUseCase } from '@linan/alerting';
 import { DispatchRepository, type Dispatch } from './ports/dispatch.repository';
 import { ConsoleNotifier, DeliveryError, SmsSender } from './ports/notification.ports';
@@ -7,14 +7,15 @@ import { ConsoleNotifier, DeliveryError, SmsSender } from './ports/notification.
 export const MAX_SEND_ATTEMPTS = 3;
 
 /**
- * Sends recorded dispatches through their channel, retrying transient failures, never retrying permanent ones,
- * records every attempt on the dispatch and reports the results on the alert's timeline.
+ * Sends recorded dispatches through their channel, retrying transient failures and never permanent ones, then
+ * stores every dispatch's outcome and its timeline entries in one transaction.
  */
 @Injectable()
 export class SendDispatchesUseCase {
   private readonly inFlight = new Set<string>();
 
   constructor(
+    private readonly uow: UnitOfWork,
     private readonly dispatches: DispatchRepository,
     private readonly sms: SmsSender,
     private readonly consoles: ConsoleNotifier,
@@ -32,6 +33,7 @@ export class SendDispatchesUseCase {
       const byAlert = new Map<string, Dispatch[]>();
       for (const d of done) byAlert.set(d.alertId, [...(byAlert.get(d.alertId) ?? []), d]);
       for (const [alertId, list] of byAlert) await this.report(alertId, list);
+      done.forEach((d) => this.metrics.dispatches.inc({ channel: d.channel, status: d.status }));
       return done;
     } finally {
       mine.forEach((d) => this.inFlight.delete(d.id));
@@ -45,12 +47,16 @@ export class SendDispatchesUseCase {
       this.metrics.deviceToFirstDispatch.observe(Math.max(0, earliest - first[0].context.deviceTs) / 1000);
     }
     try {
-      await this.record.execute(alertId, list.map((d) => ({
-        dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
-        status: d.status, attempts: d.attempts, round: d.round, error: d.lastError ?? undefined,
-      })));
+      await this.uow.run(async () => {
+        await this.dispatches.saveResults(list);
+        await this.record.execute(alertId, list.map((d) => ({
+          dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
+          status: d.status, attempts: d.attempts, round: d.round, error: d.lastError ?? undefined,
+        })));
+      });
     } catch (err) {
-      this.log.error({ err, alertId }, 'dispatches sent but not yet on the timeline');
+      // left pending in the database: the sweeper sends them again (at-least-once, never silently dropped)
+      this.log.error({ err, alertId }, 'dispatch results could not be stored');
     }
   }
 
@@ -81,10 +87,7 @@ export class SendDispatchesUseCase {
         if (kind === 'permanent' || kind === 'unsupported') break;
       }
     }
-    const updated: Dispatch = { ...d, status, attempts, lastError, providerRef, updatedAt: this.clock.now() };
-    await this.dispatches.update(d.id, updated);
-    this.metrics.dispatches.inc({ channel: d.channel, status });
-    return updated;
+    return { ...d, status, attempts, lastError, providerRef, updatedAt: this.clock.now() };
   }
 }
 

@@ -14,6 +14,8 @@ interface Row {
   created_at: Date;
 }
 
+const OUTBOX = Symbol('outbox');
+
 interface Pending {
   topic: string;
   partition: number;
@@ -60,12 +62,17 @@ export class EmbeddedBus extends MessageBus implements Outbox {
     });
   }
 
-  /** Inside a unit of work: stored in the same transaction, delivered after it commits. */
+  /**
+   * Inside a unit of work: stored in the same transaction (all of a transaction's messages in one INSERT, just
+   * before it commits), delivered after it commits.
+   */
   async add(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (!this.db.inTransaction()) throw new Error('Outbox.add must run inside a unit of work');
-    const items = messages.map((message) => ({ topic, partition: partitionFor(message.key, this.options.partitions), message }));
-    await this.insert(items);
-    this.db.afterCommit(() => this.wake(items));
+    const pending = this.db.transactionLocal(OUTBOX, () => [] as Pending[], async (items) => {
+      await this.insert(items);
+      this.db.afterCommit(() => this.wake(items));
+    });
+    for (const message of messages) pending.push({ topic, partition: partitionFor(message.key, this.options.partitions), message });
   }
 
   private async flush(): Promise<void> {

@@ -5,6 +5,8 @@ import { UnitOfWork } from './unit-of-work';
 interface TxScope {
   manager: EntityManager;
   hooks: (() => void)[];
+  beforeCommit: (() => Promise<void>)[];
+  locals: Map<symbol, unknown>;
 }
 
 /**
@@ -29,9 +31,31 @@ export class Database extends UnitOfWork {
   async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.scope.getStore()) return fn();
     const hooks: (() => void)[] = [];
-    const result = await this.dataSource.transaction((manager) => this.scope.run({ manager, hooks }, fn));
+    const result = await this.dataSource.transaction((manager) => {
+      const scope: TxScope = { manager, hooks, beforeCommit: [], locals: new Map() };
+      return this.scope.run(scope, async () => {
+        const r = await fn();
+        for (const b of scope.beforeCommit) await b();
+        return r;
+      });
+    });
     for (const h of hooks) h();
     return result;
+  }
+
+  /**
+   * Per-transaction state: the first call in a transaction creates it with `init` and registers `flush` to run
+   * inside the transaction just before it commits (used to write all of a transaction's outbox rows at once).
+   */
+  transactionLocal<T>(key: symbol, init: () => T, flush: (value: T) => Promise<void>): T {
+    const s = this.scope.getStore();
+    if (!s) throw new Error('transactionLocal needs a transaction');
+    if (!s.locals.has(key)) {
+      const value = init();
+      s.locals.set(key, value);
+      s.beforeCommit.push(() => flush(value));
+    }
+    return s.locals.get(key) as T;
   }
 
   afterCommit(fn: () => void): void {

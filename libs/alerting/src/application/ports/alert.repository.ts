@@ -37,8 +37,7 @@ export abstract class AlertRepository {
 }
 
 export abstract class DeviceEventLog {
-  /** Stores the device event once; false when this device's event id was already stored (a redelivery). */
-  abstract recordOnce(eventId: string, e: DeviceEventReceived): Promise<boolean>;
-  abstract linkToAlert(deviceId: string, deviceEventId: string, alertId: string): Promise<void>;
+  /** Stores the device event once, with the alert it went to; false when this device's event id was already stored. */
+  abstract recordOnce(eventId: string, e: DeviceEventReceived, alertId: string | null): Promise<boolean>;
   abstract recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>>;
 }

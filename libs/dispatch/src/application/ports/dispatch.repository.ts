@@ -34,7 +34,8 @@ export interface Dispatch {
 export abstract class DispatchRepository {
   /** Inserts the ones not yet recorded (same alert, round, recipient and channel); returns every matching row. */
   abstract insertMissing(rows: Dispatch[]): Promise<Dispatch[]>;
-  abstract update(id: string, patch: Pick<Dispatch, 'status' | 'attempts' | 'lastError' | 'providerRef' | 'updatedAt'>): Promise<void>;
+  /** Stores the outcome of sending (status, attempts, error, provider reference) of each dispatch in one statement. */
+  abstract saveResults(results: Dispatch[]): Promise<void>;
   abstract calledAides(alertId: string): Promise<Set<string>>;
   /** Newest first; `district` keeps only dispatches of alerts in that district. */
   abstract list(filter: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]>;
