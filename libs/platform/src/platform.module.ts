@@ -1,4 +1,4 @@
-import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationShutdown } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthRegistry } from './health/health-registry';
 import { ObservabilityController } from './health/observability.controller';
@@ -24,15 +24,35 @@ export interface PlatformOptions {
 
 const OPENED = Symbol('opened-database');
 
+const PRUNE_EVERY_MS = 10 * 60_000;
+
 @Injectable()
-class PlatformLifecycle implements OnApplicationShutdown {
+class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private pruner: NodeJS.Timeout | null = null;
+
   constructor(
     @Inject(OPENED) private readonly opened: OpenedDatabase,
     private readonly bus: MessageBus,
     private readonly cache: Cache,
+    private readonly config: AppConfig,
+    private readonly clock: Clock,
+    private readonly log: RootLogger,
   ) {}
 
+  onApplicationBootstrap(): void {
+    const bus = this.bus;
+    if (!(bus instanceof EmbeddedBus)) return;
+    this.pruner = setInterval(() => {
+      bus.prune(this.clock.now(), this.config.bus.retentionMs).then(
+        (n) => n && this.log.info({ deleted: n }, 'bus log pruned'),
+        (err) => this.log.error({ err }, 'bus log pruning failed'),
+      );
+    }, PRUNE_EVERY_MS);
+    this.pruner.unref();
+  }
+
   async onApplicationShutdown(): Promise<void> {
+    if (this.pruner) clearInterval(this.pruner);
     await this.bus.close();
     if (this.cache instanceof MemoryCache) this.cache.close();
     await this.opened.close();

@@ -32,6 +32,7 @@ const envSchema = z.object({
   MQTT_URL: optionalUrl(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']),
   BUS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   BUS_POLL_MS: z.coerce.number().int().min(10).default(500),
+  BUS_RETENTION_HOURS: z.coerce.number().positive().default(168),
   ESCALATION_ACK_TIMEOUT_S: z.coerce.number().positive().default(60),
   ESCALATION_MAX_ROUNDS: z.coerce.number().int().min(0).default(3),
   TIMER_POLL_MS: z.coerce.number().int().min(10).default(1000),
@@ -62,7 +63,7 @@ export interface AppConfig {
   readonly database: { readonly url?: string; readonly poolSize: number };
   readonly kafka: { readonly brokers?: readonly string[] };
   readonly redis: { readonly url?: string };
-  readonly bus: { readonly partitions: number; readonly pollMs: number; readonly maxAttempts: number; readonly retryBaseMs: number };
+  readonly bus: { readonly partitions: number; readonly pollMs: number; readonly maxAttempts: number; readonly retryBaseMs: number; readonly retentionMs: number };
   readonly escalation: { readonly ackTimeoutMs: number; readonly maxRounds: number; readonly pollMs: number };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly sms: { readonly provider: 'fake' };
@@ -105,7 +106,10 @@ export function loadConfig(env: RawEnv): AppConfig {
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE },
     kafka: { brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()) },
     redis: { url: e.REDIS_URL },
-    bus: { partitions: e.BUS_PARTITIONS, pollMs: e.BUS_POLL_MS, maxAttempts: e.CONSUMER_MAX_ATTEMPTS, retryBaseMs: e.CONSUMER_RETRY_BASE_MS },
+    bus: {
+      partitions: e.BUS_PARTITIONS, pollMs: e.BUS_POLL_MS, maxAttempts: e.CONSUMER_MAX_ATTEMPTS, retryBaseMs: e.CONSUMER_RETRY_BASE_MS,
+      retentionMs: Math.round(e.BUS_RETENTION_HOURS * 3600_000),
+    },
     escalation: { ackTimeoutMs: Math.round(e.ESCALATION_ACK_TIMEOUT_S * 1000), maxRounds: e.ESCALATION_MAX_ROUNDS, pollMs: e.TIMER_POLL_MS },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     sms: { provider: e.SMS_PROVIDER },

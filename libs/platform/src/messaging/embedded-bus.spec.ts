@@ -121,6 +121,31 @@ describe('EmbeddedBus', () => {
   });
 });
 
+describe('EmbeddedBus retention', () => {
+  it('deletes old messages every group has consumed, and keeps what a lagging group still needs', async () => {
+    const opened = await openTestDatabase();
+    try {
+      const bus = testBus(opened, { partitions: 1 });
+      const seen: string[] = [];
+      await bus.subscribe({ groupId: 'fast', topics: ['t'], handle: async (m) => void seen.push(m.value) });
+      await bus.publish('t', [msg('k', '1'), msg('k', '2')]);
+      await bus.publish('orphan', [msg('k', 'x')]);
+      await eventually(() => seen.length === 2, 5000, 'consumed');
+      // a group that committed only the first message
+      const first = await opened.database.query<{ seq: string }>("SELECT min(seq) AS seq FROM bus_log WHERE topic = 't'");
+      await opened.database.query("INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ('slow', 't', 0, $1)", [first[0].seq]);
+      const later = Date.now() + 3600_000;
+      expect(await bus.prune(Date.now(), 3600_000)).toBe(0);
+      expect(await bus.prune(later, 1000)).toBe(2);
+      const left = await opened.database.query<{ value: string }>('SELECT value FROM bus_log ORDER BY seq');
+      expect(left.map((r) => r.value)).toEqual(['2']);
+      await bus.close();
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 describe('EmbeddedBus on disk', () => {
   it('resumes after a restart from the committed offset, losing and repeating nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'linan-bus-'));

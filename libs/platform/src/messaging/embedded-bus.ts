@@ -141,6 +141,24 @@ export class EmbeddedBus extends MessageBus implements Outbox {
     await this.insert([{ topic: dl.topic, partition: partitionFor(dl.message.key, this.options.partitions), message: dl.message }]);
   }
 
+  /**
+   * Retention, as Kafka does it by time: deletes messages older than `retentionMs` that every consumer group of
+   * their topic has committed past. A group that lags keeps its messages; topics nobody consumes (rejected
+   * events, dead letters) keep theirs for the retention period.
+   */
+  async prune(now: number, retentionMs: number): Promise<number> {
+    const rows = await this.db.outside(() => this.db.query<{ n: number | string }>(
+      `WITH deleted AS (
+         DELETE FROM bus_log l
+         WHERE l.created_at < $1
+           AND NOT EXISTS (SELECT 1 FROM bus_offsets o WHERE o.topic = l.topic AND o.partition = l.partition AND o.seq < l.seq)
+         RETURNING 1)
+       SELECT count(*) AS n FROM deleted`,
+      [new Date(now - retentionMs)],
+    ));
+    return Number(rows[0]?.n ?? 0);
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.queue.length) await this.flush();
