@@ -13,6 +13,6 @@ module.exports = {
   // ESM-only dependencies are compiled to CommonJS for jest's module system.
   transformIgnorePatterns: ['/node_modules/(?!(aedes|aedes-[a-z-]+|@electric-sql)/)'],
   moduleNameMapper: Object.fromEntries(libs.map((l) => [`^@linan/${l}$`, `<rootDir>/libs/${l}/src`])),
-  testTimeout: 30000,
+  testTimeout: 60000,
   maxWorkers: 2,
 };

@@ -10,3 +10,4 @@ export * from './adapters/sms/fake.sms-sender';
 export * from './adapters/in-process.console-notifier';
 export * from './dispatch.module';
 export const DISPATCH_ENTITIES = [DispatchOrmEntity];
+export * from './adapters/in-memory.dispatch.repository';

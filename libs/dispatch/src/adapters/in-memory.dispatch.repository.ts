@@ -1,0 +1,35 @@
+import { DispatchRepository, type Dispatch } from '../application/ports/dispatch.repository';
+
+/** The dispatch store for unit tests of the use cases. */
+export class InMemoryDispatchRepository extends DispatchRepository {
+  readonly rows = new Map<string, Dispatch>();
+
+  private key(d: Dispatch): string {
+    return `${d.alertId}/${d.round}/${d.recipientKind}/${d.recipientId}/${d.channel}`;
+  }
+
+  async insertMissing(rows: Dispatch[]): Promise<Dispatch[]> {
+    const byKey = new Map([...this.rows.values()].map((d) => [this.key(d), d]));
+    return rows.map((d) => {
+      const existing = byKey.get(this.key(d));
+      if (existing) return existing;
+      this.rows.set(d.id, { ...d });
+      return d;
+    });
+  }
+  async saveResults(results: Dispatch[]): Promise<void> {
+    for (const r of results) this.rows.set(r.id, { ...r });
+  }
+  async calledAides(alertId: string): Promise<Set<string>> {
+    return new Set([...this.rows.values()].filter((d) => d.alertId === alertId && d.recipientKind === 'aide').map((d) => d.recipientId));
+  }
+  async list(f: { alertId?: string; limit: number }): Promise<Dispatch[]> {
+    return [...this.rows.values()].filter((d) => !f.alertId || d.alertId === f.alertId).slice(0, f.limit);
+  }
+  async pendingOlderThan(before: number, limit: number): Promise<Dispatch[]> {
+    return [...this.rows.values()].filter((d) => d.status === 'pending' && d.createdAt < before).slice(0, limit);
+  }
+  async hasSent(alertId: string): Promise<boolean> {
+    return [...this.rows.values()].some((d) => d.alertId === alertId && d.status === 'sent');
+  }
+}

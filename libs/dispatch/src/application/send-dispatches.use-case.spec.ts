@@ -1,0 +1,94 @@
+import pino from 'pino';
+import { FakeClock, InlineUnitOfWork, Metrics, type RootLogger } from '@linan/platform';
+import type { DispatchNote, RecordDispatchesUseCase } from '@linan/alerting';
+import { FakeSmsSender } from '../adapters/sms/fake.sms-sender';
+import { InMemoryDispatchRepository } from '../adapters/in-memory.dispatch.repository';
+import { InProcessConsoleNotifier } from '../adapters/in-process.console-notifier';
+import type { Dispatch } from './ports/dispatch.repository';
+import { MAX_SEND_ATTEMPTS, SendDispatchesUseCase, SendPendingDispatchesUseCase } from './send-dispatches.use-case';
+
+const dispatch = (over: Partial<Dispatch> = {}): Dispatch => ({
+  id: `d-${Math.random()}`, alertId: 'a1', round: 0, recipientKind: 'aide', recipientId: 'aide-1', recipientName: '助老员',
+  channel: 'sms', status: 'pending', attempts: 0, lastError: null, providerRef: null, destination: '13700001000', body: '【邻安】紧急呼叫',
+  context: { householdId: 'h1', priority: 'P1', type: 'sos', reason: 'opened', deviceTs: 0 }, createdAt: 0, updatedAt: 0, ...over,
+});
+
+function setup() {
+  const clock = new FakeClock();
+  const repo = new InMemoryDispatchRepository();
+  const sms = new FakeSmsSender(clock);
+  const consoles = new InProcessConsoleNotifier();
+  const notes: DispatchNote[][] = [];
+  const record = { execute: async (_alertId: string, n: DispatchNote[]) => void notes.push(n) } as unknown as RecordDispatchesUseCase;
+  const metrics = new Metrics({ defaultMetrics: false });
+  const useCase = new SendDispatchesUseCase(new InlineUnitOfWork(), repo, sms, consoles, record, clock, metrics, pino({ level: 'silent' }) as RootLogger);
+  return { clock, repo, sms, consoles, notes, useCase, metrics };
+}
+
+describe(SendDispatchesUseCase.name, () => {
+  it('sends an SMS, stores the provider reference and reports it on the timeline', async () => {
+    const { repo, sms, notes, useCase } = setup();
+    const d = dispatch();
+    await repo.insertMissing([d]);
+    const [done] = await useCase.execute([d]);
+    expect(done).toMatchObject({ status: 'sent', attempts: 1, providerRef: expect.stringMatching(/^fake-/) });
+    expect(repo.rows.get(d.id)!.status).toBe('sent');
+    expect(sms.messages().map((m) => [m.to, m.reference])).toEqual([['13700001000', d.id]]);
+    expect(notes[0]).toEqual([expect.objectContaining({ dispatchId: d.id, status: 'sent', attempts: 1 })]);
+  });
+
+  it('retries a transient provider failure and records every attempt', async () => {
+    const { sms, useCase } = setup();
+    sms.failNext('transient', 2);
+    const [done] = await useCase.execute([dispatch()]);
+    expect(done).toMatchObject({ status: 'sent', attempts: 3, lastError: null });
+  });
+
+  it('gives up after the last attempt and keeps the error', async () => {
+    const { sms, useCase, metrics } = setup();
+    sms.failNext('rate-limited', MAX_SEND_ATTEMPTS);
+    const [done] = await useCase.execute([dispatch()]);
+    expect(done).toMatchObject({ status: 'failed', attempts: MAX_SEND_ATTEMPTS, lastError: expect.stringContaining('rate-limited') });
+    expect((await metrics.registry.getSingleMetricAsString('linan_dispatches_total'))).toContain('channel="sms",status="failed"} 1');
+  });
+
+  it('never retries a permanent failure', async () => {
+    const { sms, useCase } = setup();
+    sms.failNext('permanent', 1);
+    const [done] = await useCase.execute([dispatch()]);
+    expect(done).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringContaining('permanent') });
+    expect(sms.messages()).toHaveLength(0);
+  });
+
+  it('fails an SMS dispatch without a phone number at once', async () => {
+    const { useCase } = setup();
+    const [done] = await useCase.execute([dispatch({ destination: null })]);
+    expect(done).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringContaining('no phone') });
+  });
+
+  it('counts the console channel as sent only when an operator console received it', async () => {
+    const { consoles, useCase } = setup();
+    const [nobody] = await useCase.execute([dispatch({ channel: 'console', recipientKind: 'operators', destination: null })]);
+    expect(nobody).toMatchObject({ status: 'failed', lastError: expect.stringContaining('no operator console') });
+    const seen: string[] = [];
+    consoles.subscribe((n) => {
+      seen.push(n.alertId);
+      return 1;
+    });
+    const [reached] = await useCase.execute([dispatch({ channel: 'console', recipientKind: 'operators', destination: null })]);
+    expect(reached.status).toBe('sent');
+    expect(seen).toEqual(['a1']);
+  });
+
+  it('the sweeper sends dispatches left pending, once', async () => {
+    const { clock, repo, sms, useCase } = setup();
+    const stale = dispatch({ createdAt: clock.now() - 60_000 });
+    const fresh = dispatch({ id: 'fresh', recipientId: 'aide-2', createdAt: clock.now() });
+    await repo.insertMissing([stale, fresh]);
+    const sweeper = new SendPendingDispatchesUseCase(repo, useCase, clock);
+    expect(await sweeper.execute(10_000)).toBe(1);
+    expect(await sweeper.execute(10_000)).toBe(0);
+    expect(sms.messages()).toHaveLength(1);
+    expect(repo.rows.get('fresh')!.status).toBe('pending');
+  });
+});
