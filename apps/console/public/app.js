@@ -38,6 +38,7 @@ const state = {
   wsStartedAt: 0,
   muted: readLocal(MUTE_KEY) === '1',
   beeps: 0,
+  beepUntil: 0,
   lastBeep: new Map(),
 };
 
@@ -67,6 +68,27 @@ function el(tag, props = {}, ...children) {
     e.append(c instanceof Node ? c : String(c));
   }
   return e;
+}
+
+// Icons are drawn here (no icon font, no emoji font needed: monitoring-centre PCs and this test's Chromium may lack one).
+const ICONS = {
+  bell: ['M6 17v-6a6 6 0 0 1 12 0v6l2 2H4z', 'M10 21h4'],
+  'bell-off': ['M6 17v-6a6 6 0 0 1 12 0v6l2 2H4z', 'M10 21h4', 'M3 3l18 18'],
+  phone: ['M5 3h4l2 5-2.5 1.5a11 11 0 0 0 6 6L16 13l5 2v4a2 2 0 0 1-2 2A17 17 0 0 1 3 5a2 2 0 0 1 2-2z'],
+};
+
+function icon(name) {
+  const NS = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(NS, 'svg');
+  svg.setAttribute('viewBox', '0 0 24 24');
+  svg.setAttribute('aria-hidden', 'true');
+  svg.setAttribute('class', `icon-svg icon-${name}`);
+  for (const d of ICONS[name]) {
+    const path = document.createElementNS(NS, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
 }
 
 const pad = (n) => String(n).padStart(2, '0');
@@ -152,9 +174,10 @@ function noteServerClock(res) {
 
 /** A failed action as the operator should read it: what it means, then the server's own words. */
 function describeError(e) {
+  if (!e.status) return e.message || t('err.network');
   const known = e.code ? t(`err.${e.code}`) : null;
   const meaning = known && known !== `err.${e.code}` ? known : t('action.error');
-  return e.status ? `${meaning}（${e.status} ${e.message}）` : meaning;
+  return `${meaning}（${e.status} ${e.message}）`;
 }
 
 // ---------------------------------------------------------------- session
@@ -222,8 +245,9 @@ function logout(messageKey) {
   sessionStorage.removeItem(SESSION_KEY);
   Object.assign(state, {
     session: null, alerts: [], known: null, selectedId: null, detail: null, detailError: null, actionResult: null, actionsFor: null,
-    connected: false, wsAttempt: 0, sms: [], smsAvailable: false, queueError: null,
+    connected: false, wsAttempt: 0, sms: [], smsAvailable: false, queueError: null, busy: null,
   });
+  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
   state.rows.clear();
   state.fresh.clear();
   state.noticed.clear();
@@ -241,10 +265,10 @@ function enterConsole() {
   setView(state.selectedId ? 'detail' : 'queue');
   ensureAudio();
   renderSound();
+  connectWs();
   renderConnection();
   void refreshQueue();
   void loadSms();
-  connectWs();
 }
 
 // ---------------------------------------------------------------- queue
@@ -413,6 +437,7 @@ function openAlert(id, fromHistory = false) {
   }
   for (const [rid, li] of state.rows) li.firstElementChild.setAttribute('aria-current', String(rid === id));
   state.rows.get(id)?.firstElementChild.classList.remove('flash');
+  dismissToasts(id);
   setView('detail');
   if (!fromHistory) {
     const entry = { alert: id };
@@ -481,7 +506,7 @@ function renderDetail() {
   const household = el('section', { class: 'card household' },
     el('h3', { text: t('detail.household') }),
     el('p', { class: 'hh-name', text: hh.name ?? d.householdName ?? '—' }),
-    hh.phone ? el('p', {}, el('a', { class: 'tel', href: telHref(hh.phone), text: `📞 ${hh.phone}` })) : null,
+    hh.phone ? el('p', {}, el('a', { class: 'tel', href: telHref(hh.phone), 'aria-label': `${t('detail.call')} ${hh.phone}` }, icon('phone'), hh.phone)) : null,
     el('dl', { class: 'kv' },
       kv(t('detail.address'), hh.address ?? '—'),
       kv(t('detail.area'), [hh.district, hh.street, hh.community].filter(Boolean).join(' · ') || '—'),
@@ -492,7 +517,7 @@ function renderDetail() {
     (hh.contacts ?? []).length
       ? el('ul', { class: 'contacts' }, (hh.contacts ?? []).map((c) => el('li', {},
         el('span', {}, el('strong', { text: c.name ?? '—' }), c.relation ? ` (${c.relation})` : ''),
-        c.phone ? el('a', { class: 'tel', href: telHref(c.phone), text: `📞 ${c.phone}` }) : null)))
+        c.phone ? el('a', { class: 'tel', href: telHref(c.phone), 'aria-label': `${t('detail.call')} ${c.name ?? ''} ${c.phone}` }, icon('phone'), c.phone) : null)))
       : el('p', { class: 'muted', text: t('detail.noContacts') }));
 
   const timeline = el('section', { class: 'card' },
@@ -521,12 +546,21 @@ function renderDetail() {
       el('h3', { text: t('detail.recent') }),
       el('ol', { class: 'timeline' }, d.recentEvents.map((e) => el('li', {},
         el('time', { text: hms(e.receivedAt) }),
-        el('span', {}, `${label('type', e.type)} · ${label('state', e.state)}`, e.late ? ' ⚠' : '', e.battery !== undefined ? ` · 🔋${e.battery}%` : '')))))
+        el('span', {}, [label('type', e.type), label('state', e.state), e.late ? t('detail.late') : null,
+          e.battery !== undefined && e.battery !== null ? t('detail.battery', { n: e.battery }) : null].filter(Boolean).join(' · '))))))
     : null;
 
-  box.replaceChildren(el('div', { class: 'detail' },
-    back, head, actionsCard(d),
-    el('div', { class: 'detail-grid' }, household, el('div', { class: 'detail' }, timeline, dispatches, recent))));
+  // The action card stays where it is (never detached), so a live refresh does not take the focus away from the
+  // note the operator is typing; only the parts around it are replaced.
+  const card = actionsCard(d);
+  let frame = box.firstElementChild;
+  if (!frame || !frame.contains(card)) {
+    frame = el('div', { class: 'detail' }, el('div', { class: 'slot-top' }), card, el('div', { class: 'slot-rest' }));
+    box.replaceChildren(frame);
+  }
+  frame.querySelector('.slot-top').replaceChildren(back, head);
+  frame.querySelector('.slot-rest').replaceChildren(
+    el('div', { class: 'detail-grid' }, household, el('div', { class: 'detail' }, timeline, dispatches, recent)));
   tickTimers();
 }
 
@@ -540,7 +574,7 @@ function timelineExtra(e) {
     case 'event_received':
     case 'event_attached':
       return [label('type', x.type), x.state ? label('state', x.state) : null, x.deviceEventId ? `#${x.deviceEventId}` : null,
-        x.late ? '⚠ late' : null, x.battery !== undefined && x.battery !== null ? `🔋${x.battery}%` : null].filter(Boolean).join(' · ');
+        x.late ? t('detail.late') : null, x.battery !== undefined && x.battery !== null ? t('detail.battery', { n: x.battery }) : null].filter(Boolean).join(' · ');
     case 'alert_opened':
       return x.priority ?? '';
     case 'dispatch_sent':
@@ -746,7 +780,10 @@ function onLiveMessage(m) {
       break;
     case 'alert.changed':
       if (m.kind === 'alert_opened' && m.priority === 'P1') beep(m.alertId);
-      if (m.kind === 'acknowledged' || m.kind === 'resolved') state.noticed.delete(m.alertId);
+      if (m.kind === 'acknowledged' || m.kind === 'resolved') {
+        state.noticed.delete(m.alertId);
+        dismissToasts(m.alertId);
+      }
       scheduleLiveRefresh(m.alertId);
       break;
     case 'operator.notice':
@@ -778,14 +815,19 @@ function renderConnection() {
 
 // ---------------------------------------------------------------- notices
 
+function dismissToasts(alertId) {
+  for (const n of [...$('toasts').children]) if (n.dataset.alertId === alertId) n.remove();
+}
+
 function toast(m) {
   const box = $('toasts');
   const title = m.reason === 'escalated' ? `${t('toast.escalated')} · ${t('detail.roundN', { n: m.round ?? '' })}` : t('toast.notice');
   const node = el('div', { class: 'toast', role: 'alert', dataset: { priority: m.priority ?? '', alertId: m.alertId ?? '' } },
-    el('p', {}, el('strong', { text: `${m.priority ?? ''} ${label('type', m.alertType)} · ${title}` })),
-    el('p', { class: 'toast-text', text: m.text ?? '' }),
-    el('button', { type: 'button', class: 'ghost', 'aria-label': t('toast.close'), text: '✕', onclick: () => node.remove() }),
-    m.alertId ? el('button', { type: 'button', class: 'open primary', text: t('toast.open'), onclick: () => { node.remove(); openAlert(m.alertId); } }) : null);
+    el('div', { class: 'toast-body' },
+      el('strong', { text: `${m.priority ?? ''} ${label('type', m.alertType)} · ${title}` }),
+      el('p', { class: 'toast-text', text: [m.text ?? '', state.alerts.find((a) => a.id === m.alertId)?.householdName].filter(Boolean).join(' · ') })),
+    m.alertId ? el('button', { type: 'button', class: 'open primary', text: t('toast.open'), onclick: () => { node.remove(); openAlert(m.alertId); } }) : null,
+    el('button', { type: 'button', class: 'close ghost', 'aria-label': t('toast.close'), text: '✕', onclick: () => node.remove() }));
   box.append(node);
   while (box.children.length > 5) box.firstElementChild.remove();
   setTimeout(() => node.remove(), m.priority === 'P1' ? 60_000 : 20_000);
@@ -813,16 +855,17 @@ function unlockAudio() {
 
 function renderSound() {
   const b = $('sound-toggle');
-  b.textContent = state.muted ? '🔕' : '🔔';
+  b.replaceChildren(icon(state.muted ? 'bell-off' : 'bell'));
   b.setAttribute('aria-pressed', String(!state.muted));
   b.title = state.muted ? t('header.sound.off') : t('header.sound.on');
   b.setAttribute('aria-label', b.title);
   const blocked = !audioCtx || audioCtx.state !== 'running';
   $('audio-hint').hidden = !state.session || state.muted || !blocked;
+  if (!$('audio-hint').querySelector('svg')) $('audio-hint').prepend(icon('bell'));
   document.body.dataset.audio = audioCtx ? audioCtx.state : 'none';
 }
 
-/** A two-tone alarm (no audio file): three rising pairs, about 1.3 s. Deduplicated per alert for 5 s. */
+/** A two-tone alarm (no audio file): three high-low pairs, about 1.3 s. Once per alert within 5 s, once per burst. */
 function beep(key) {
   if (state.muted) return;
   const last = state.lastBeep.get(key) ?? 0;
@@ -832,7 +875,10 @@ function beep(key) {
     renderSound();
     return;
   }
+  // ten alarms in one burst sound once, not ten times on top of each other; the queue shows how many there are
+  if (audioCtx.currentTime < state.beepUntil) return;
   const t0 = audioCtx.currentTime + 0.02;
+  state.beepUntil = t0 + 1.4;
   for (let i = 0; i < 6; i++) {
     const osc = audioCtx.createOscillator();
     const gain = audioCtx.createGain();
