@@ -124,7 +124,7 @@ describe('bad device input', () => {
     it('refuses a decommissioned device, and closes its open session', async () => {
       const home = await seedHome(h, { aides: 0 });
       const device = await connectDevice(h.platform.mqttUrl, home.serial, home.password);
-      const closed = new Promise((r) => device.once('close', r));
+      const closed = new Promise<void>((r) => device.once('close', () => r()));
       await h.http().post(`/api/v1/devices/${home.deviceId}/decommission`).auth(h.adminToken, bearer).expect(200);
       await closed;
       await refused(connectDevice(h.platform.mqttUrl, home.serial, home.password));
@@ -145,7 +145,7 @@ describe('bad device input', () => {
       const before = await metric('linan_gateway_acl_denied_total{action="publish"}');
       const seen = rejected.length;
       const device = await connectDevice(h.platform.mqttUrl, mine.serial, mine.password);
-      const closed = new Promise((r) => device.once('close', r));
+      const closed = new Promise<void>((r) => device.once('close', () => r()));
       device.publish(`devices/${victim.serial}/events`, sosEvent('spoof-1'), { qos: 1 });
       await closed;
       device.end(true);
