@@ -825,7 +825,7 @@ function toast(m) {
   const node = el('div', { class: 'toast', role: 'alert', dataset: { priority: m.priority ?? '', alertId: m.alertId ?? '' } },
     el('div', { class: 'toast-body' },
       el('strong', { text: `${m.priority ?? ''} ${label('type', m.alertType)} · ${title}` }),
-      el('p', { class: 'toast-text', text: [m.text ?? '', state.alerts.find((a) => a.id === m.alertId)?.householdName].filter(Boolean).join(' · ') })),
+      el('p', { class: 'toast-text', text: [m.text ?? '', m.householdName ?? state.alerts.find((a) => a.id === m.alertId)?.householdName].filter(Boolean).join(' · ') })),
     m.alertId ? el('button', { type: 'button', class: 'open primary', text: t('toast.open'), onclick: () => { node.remove(); openAlert(m.alertId); } }) : null,
     el('button', { type: 'button', class: 'close ghost', 'aria-label': t('toast.close'), text: '✕', onclick: () => node.remove() }));
   box.append(node);

@@ -4,7 +4,7 @@ import { IsIn, IsOptional, IsString, IsUUID, Length } from 'class-validator';
 import { CurrentActor, Roles, type Actor } from '@linan/auth';
 import { AcknowledgeAlertUseCase, AlertQueries, DeviceEventLog, OUTCOMES, ResolveAlertUseCase, type Outcome } from '@linan/alerting';
 import { GetHouseholdUseCase } from '@linan/people';
-import { DispatchRepository } from '@linan/dispatch';
+import { DispatchRepository, type Dispatch } from '@linan/dispatch';
 import { invalid } from '@linan/platform';
 
 const uuid = new ParseUUIDPipe({ version: '4' });
@@ -20,6 +20,14 @@ export class ListAlertsQuery {
 }
 
 const iso = (t: number | null) => (t === null ? null : new Date(t).toISOString());
+
+/** What the API shows of a dispatch: no phone number, no message text, ISO times. */
+function toDispatchView(d: Dispatch) {
+  return {
+    id: d.id, alertId: d.alertId, round: d.round, recipientKind: d.recipientKind, recipientId: d.recipientId, recipientName: d.recipientName,
+    channel: d.channel, status: d.status, attempts: d.attempts, lastError: d.lastError, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt),
+  };
+}
 
 @ApiTags('alerts')
 @ApiBearerAuth()
@@ -55,14 +63,18 @@ export class AlertsController {
   async one(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
     const { alert, timeline } = await this.queries.get(actor, id);
     const household = await this.households.execute(actor, alert.householdId);
+    const { policy, timerId: _timer, firstDeviceTs: _first, ...rest } = alert;
     return {
-      ...alert,
+      ...rest,
       createdAt: iso(alert.openedAt), openedAt: iso(alert.openedAt), deviceTime: iso(alert.firstDeviceTs),
       acknowledgedAt: iso(alert.acknowledgedAt), resolvedAt: iso(alert.resolvedAt), escalationDueAt: iso(alert.escalationDueAt),
+      ackTimeoutSeconds: policy.ackTimeoutMs / 1000,
       household,
       timeline: timeline.map((t) => ({ at: iso(t.at), kind: t.kind, actor: t.actor, details: t.details ?? {} })),
-      dispatches: (await this.dispatches.list({ alertId: id, limit: 200 })).map(({ destination: _d, body: _b, ...d }) => d),
-      recentEvents: await this.events.recentForHousehold(alert.householdId, 10),
+      dispatches: (await this.dispatches.list({ alertId: id, limit: 200 })).map(toDispatchView),
+      recentEvents: (await this.events.recentForHousehold(alert.householdId, 10)).map((e) => ({
+        ...e, deviceTs: iso(e.deviceTs), receivedAt: iso(e.receivedAt),
+      })),
     };
   }
 
@@ -86,6 +98,6 @@ export class AlertsController {
   async dispatchList(@CurrentActor() actor: Actor, @Query('alertId') alertId?: string) {
     if (alertId !== undefined && !/^[0-9a-f-]{36}$/i.test(alertId)) throw invalid('REQUEST.INVALID', 'alertId must be a UUID', { fields: [{ field: 'alertId', problems: ['must be a UUID'] }] });
     const items = await this.dispatches.list({ alertId, district: actor.district, limit: 500 });
-    return { items: items.map(({ destination: _d, ...d }) => ({ ...d, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt) })) };
+    return { items: items.map(toDispatchView) };
   }
 }

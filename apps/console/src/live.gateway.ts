@@ -8,8 +8,11 @@ import { canAccessDistrict, JwtTokenIssuer, type Actor } from '@linan/auth';
 import { InProcessConsoleNotifier } from '@linan/dispatch';
 
 const CONSOLE_ROLES = new Set(['admin', 'operator', 'aide']);
+/** A console that misses a ping for this long is dropped, so its browser notices and reconnects. */
+const HEARTBEAT_MS = 20_000;
 interface LiveSocket extends WebSocket {
   actor?: Actor;
+  alive?: boolean;
 }
 
 /**
@@ -23,6 +26,7 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
   private consumer: ConsumerHandle | null = null;
   private readonly unsubscribe: () => void;
   private readonly districtOfAlert = new Map<string, string>();
+  private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly tokens: JwtTokenIssuer,
@@ -41,10 +45,26 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
       return;
     }
     socket.actor = actor;
+    socket.alive = true;
+    socket.on('pong', () => (socket.alive = true));
     socket.send(JSON.stringify({ type: 'hello', user: actor.username }));
   }
 
+  /** Half-open connections (a phone that lost its network) are found by ping/pong and closed. */
+  private sweep(): void {
+    for (const c of (this.server?.clients ?? new Set()) as Set<LiveSocket>) {
+      if (c.alive === false) {
+        c.terminate();
+        continue;
+      }
+      c.alive = false;
+      c.ping();
+    }
+  }
+
   async onApplicationBootstrap(): Promise<void> {
+    this.heartbeat = setInterval(() => this.sweep(), HEARTBEAT_MS);
+    this.heartbeat.unref();
     this.consumer = await this.bus.subscribe({
       groupId: 'console-live',
       topics: [Topics.alertChanges],
@@ -72,6 +92,7 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
   }
 
   async onApplicationShutdown(): Promise<void> {
+    if (this.heartbeat) clearInterval(this.heartbeat);
     this.unsubscribe();
     await this.consumer?.stop();
     this.log.debug('live gateway stopped');

@@ -2,6 +2,8 @@ import type { Channel, RecipientKind } from '../../domain/recipients';
 
 export interface DispatchContext {
   householdId: string;
+  householdName: string;
+  community: string;
   priority: string;
   type: string;
   reason: 'opened' | 'escalated';

@@ -25,6 +25,9 @@ export abstract class SmsSender {
 export interface OperatorNotice {
   alertId: string;
   householdId: string;
+  /** For the operator's screen (never sent by SMS): who and where. */
+  householdName: string;
+  community: string;
   priority: string;
   type: string;
   round: number;
