@@ -1,10 +1,10 @@
 import 'reflect-metadata';
-import { ConfigError } from '@linan/platform';
+import { ConfigError, readEnvironment } from '@linan/platform';
 import { PortInUseError } from '../../gateway/src/embedded-broker';
 import { startEmbedded } from './embedded';
 
 async function main(): Promise<void> {
-  const p = await startEmbedded(process.env);
+  const p = await startEmbedded(readEnvironment());
   const lines = [
     '',
     '  邻安 Lin\'an is running (embedded mode: one process, embedded broker, database and bus)',

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import { readEnvironment } from '@linan/platform';
 import { eventually } from './test-platform';
 
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
@@ -32,7 +33,7 @@ export async function spawnPlatform(env: Record<string, string>): Promise<ChildP
   const mqttPort = Number(env.MQTT_PORT ?? (await freePort()));
   let out = '';
   const proc = spawn(process.execPath, [BUILT_MAIN], {
-    env: { PATH: process.env.PATH ?? '', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(httpPort), MQTT_PORT: String(mqttPort) },
+    env: { PATH: readEnvironment().PATH ?? '', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(httpPort), MQTT_PORT: String(mqttPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   proc.stdout!.on('data', (d) => (out += String(d)));

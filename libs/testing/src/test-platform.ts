@@ -1,7 +1,7 @@
 import pino from 'pino';
-import { EmbeddedBus, loadConfig, openDatabase, type AppConfig, type Entities, type OpenedDatabase, type RawEnv } from '@linan/platform';
+import { EmbeddedBus, loadConfig, readEnvironment, openDatabase, type AppConfig, type Entities, type OpenedDatabase, type RawEnv } from '@linan/platform';
 
-export const silentLogger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+export const silentLogger = pino({ level: readEnvironment().TEST_LOG_LEVEL ?? 'silent' });
 
 export function testConfig(env: RawEnv = {}): AppConfig {
   return loadConfig({ DATA_DIR: 'memory://', ADMIN_PASSWORD: 'test-admin-pw', JWT_SECRET: 'x'.repeat(40), ...env });

@@ -87,7 +87,12 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
-/** Validates the whole environment at once; every bad key is reported. The only reader of process.env is the caller. */
+/** The process environment: the only place that reads it. Everything else gets the validated AppConfig. */
+export function readEnvironment(): RawEnv {
+  return { ...process.env };
+}
+
+/** Validates the whole environment at once; every bad key is reported. */
 export function loadConfig(env: RawEnv): AppConfig {
   const blanked = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v === '' ? undefined : v]));
   const r = envSchema.safeParse(blanked);
