@@ -369,7 +369,7 @@ describe('operators console (headless Chromium)', () => {
     p.on('pageerror', (e) => pageErrors.push(e.message));
     let attempts = 0;
     let live: WebSocketRoute | null = null;
-    await p.routeWebSocket(/\/ws\?token=/, (ws) => {
+    await p.routeWebSocket(/\/ws$/, (ws) => {
       attempts++;
       if (attempts <= 2) {
         void ws.close({ code: 4000, reason: 'test: feed down' });

@@ -712,7 +712,8 @@ function connectWs() {
   if (!state.session || state.ws) return;
   clearTimeout(state.wsTimer);
   state.wsStartedAt = Date.now();
-  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws?token=${encodeURIComponent(state.session.accessToken)}`;
+  // the token goes in the first message, never in the URL (URLs end up in proxy access logs)
+  const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
   let ws;
   try {
     ws = new WebSocket(url);
@@ -721,6 +722,7 @@ function connectWs() {
     return;
   }
   state.ws = ws;
+  ws.addEventListener('open', () => ws.send(JSON.stringify({ type: 'auth', token: state.session?.accessToken ?? '' })));
   ws.addEventListener('message', (ev) => {
     if (state.ws !== ws) return;
     let m;

@@ -1,4 +1,3 @@
-import type { IncomingMessage } from 'node:http';
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { OnGatewayConnection, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, WebSocket } from 'ws';
@@ -10,13 +9,14 @@ import { InProcessConsoleNotifier } from '@linan/dispatch';
 const CONSOLE_ROLES = new Set(['admin', 'operator', 'aide']);
 /** A console that misses a ping for this long is dropped, so its browser notices and reconnects. */
 const HEARTBEAT_MS = 20_000;
+const AUTH_WINDOW_MS = 5_000;
 interface LiveSocket extends WebSocket {
   actor?: Actor;
   alive?: boolean;
 }
 
 /**
- * The consoles' live channel at /ws?token=…: every alert change (from the alert-changes topic) and every operator
+ * The consoles' live channel at /ws: every alert change (from the alert-changes topic) and every operator
  * notice from dispatch, each sent only to consoles whose district covers the alert.
  */
 @Injectable()
@@ -25,7 +25,6 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
   @WebSocketServer() server!: Server;
   private consumer: ConsumerHandle | null = null;
   private readonly unsubscribe: () => void;
-  private readonly districtOfAlert = new Map<string, string>();
   private heartbeat: NodeJS.Timeout | null = null;
 
   constructor(
@@ -34,11 +33,30 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
     notifier: InProcessConsoleNotifier,
     private readonly log: RootLogger,
   ) {
-    this.unsubscribe = notifier.subscribe((n) => this.broadcast({ ...n, alertType: n.type, type: 'operator.notice' }, this.districtOfAlert.get(n.alertId)));
+    this.unsubscribe = notifier.subscribe((n) => this.broadcast({ ...n, alertType: n.type, type: 'operator.notice' }, n.district));
   }
 
-  async handleConnection(socket: LiveSocket, req: IncomingMessage): Promise<void> {
-    const token = new URL(req.url ?? '/', 'http://x').searchParams.get('token') ?? '';
+  /**
+   * The console sends `{"type":"auth","token":…}` as its first message (a token in the URL would end up in
+   * access logs); a socket that does not authenticate within AUTH_WINDOW_MS is closed with 4401.
+   */
+  handleConnection(socket: LiveSocket): void {
+    const deadline = setTimeout(() => socket.close(4401, 'a valid console token is required'), AUTH_WINDOW_MS);
+    socket.once('message', (data) => {
+      clearTimeout(deadline);
+      void this.authenticate(socket, String(data));
+    });
+    socket.once('close', () => clearTimeout(deadline));
+  }
+
+  private async authenticate(socket: LiveSocket, first: string): Promise<void> {
+    let token = '';
+    try {
+      const m = JSON.parse(first) as { type?: unknown; token?: unknown };
+      if (m.type === 'auth' && typeof m.token === 'string') token = m.token;
+    } catch {
+      /* not JSON: refused below */
+    }
     const actor = token ? await this.tokens.verify(token) : null;
     if (!actor || !CONSOLE_ROLES.has(actor.role)) {
       socket.close(4401, 'a valid console token is required');
@@ -70,21 +88,19 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
       topics: [Topics.alertChanges],
       handle: async (m) => {
         const e = openEnvelope(Topics.alertChanges, m);
-        this.districtOfAlert.set(e.payload.alertId, e.payload.district);
-        if (this.districtOfAlert.size > 10_000) this.districtOfAlert.delete(this.districtOfAlert.keys().next().value!);
         this.broadcast({ type: 'alert.changed', ...e.payload, at: e.occurredAt }, e.payload.district);
       },
     });
   }
 
-  /** Returns how many consoles received the message. */
-  private broadcast(message: object, district: string | undefined): number {
+  /** Returns how many consoles received the message; only consoles whose district covers `district`. */
+  private broadcast(message: object, district: string): number {
     if (!this.server) return 0;
     const text = JSON.stringify(message);
     let n = 0;
     for (const c of this.server.clients as Set<LiveSocket>) {
       if (c.readyState !== c.OPEN || !c.actor) continue;
-      if (district !== undefined && !canAccessDistrict(c.actor, district)) continue;
+      if (!canAccessDistrict(c.actor, district)) continue;
       c.send(text);
       n++;
     }

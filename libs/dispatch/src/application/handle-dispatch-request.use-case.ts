@@ -49,7 +49,7 @@ export class HandleDispatchRequestUseCase {
       aides: candidates, contacts: household.contacts, alreadyCalled,
     });
     const now = this.clock.now();
-    const context = { householdId: r.householdId, householdName: household.name, community: household.community, priority: r.priority, type: r.alertType, reason: r.reason, deviceTs: r.deviceTs };
+    const context = { householdId: r.householdId, householdName: household.name, district: household.district, community: household.community, priority: r.priority, type: r.alertType, reason: r.reason, deviceTs: r.deviceTs };
     const stored = await this.uow.run(() => this.dispatches.insertMissing(recipients.map((recipient) => ({
       id: randomUUID(), alertId: r.alertId, round: r.round, recipientKind: recipient.kind, recipientId: recipient.id,
       recipientName: recipient.name, channel: recipient.channel, status: 'pending', attempts: 0, lastError: null,

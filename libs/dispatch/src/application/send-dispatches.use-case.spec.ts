@@ -10,7 +10,7 @@ import { MAX_SEND_ATTEMPTS, SendDispatchesUseCase, SendPendingDispatchesUseCase 
 const dispatch = (over: Partial<Dispatch> = {}): Dispatch => ({
   id: `d-${Math.random()}`, alertId: 'a1', round: 0, recipientKind: 'aide', recipientId: 'aide-1', recipientName: '助老员',
   channel: 'sms', status: 'pending', attempts: 0, lastError: null, providerRef: null, destination: '13700001000', body: '【邻安】紧急呼叫',
-  context: { householdId: 'h1', householdName: '张三丰', community: '莲花社区', priority: 'P1', type: 'sos', reason: 'opened', deviceTs: 0 }, createdAt: 0, updatedAt: 0, ...over,
+  context: { householdId: 'h1', householdName: '张三丰', district: '思明区', community: '莲花社区', priority: 'P1', type: 'sos', reason: 'opened', deviceTs: 0 }, createdAt: 0, updatedAt: 0, ...over,
 });
 
 function setup() {

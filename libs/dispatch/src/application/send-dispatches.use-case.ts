@@ -73,7 +73,7 @@ export class SendDispatchesUseCase {
           providerRef = (await this.sms.send({ to: d.destination, text: d.body, reference: d.id })).providerRef;
         } else {
           await this.consoles.notify({
-            alertId: d.alertId, householdId: d.context.householdId, householdName: d.context.householdName, community: d.context.community, priority: d.context.priority, type: d.context.type,
+            alertId: d.alertId, householdId: d.context.householdId, householdName: d.context.householdName, district: d.context.district, community: d.context.community, priority: d.context.priority, type: d.context.type,
             round: d.round, reason: d.context.reason, text: d.body,
           });
         }

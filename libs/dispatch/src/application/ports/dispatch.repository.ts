@@ -3,6 +3,7 @@ import type { Channel, RecipientKind } from '../../domain/recipients';
 export interface DispatchContext {
   householdId: string;
   householdName: string;
+  district: string;
   community: string;
   priority: string;
   type: string;

@@ -27,6 +27,7 @@ export interface OperatorNotice {
   householdId: string;
   /** For the operator's screen (never sent by SMS): who and where. */
   householdName: string;
+  district: string;
   community: string;
   priority: string;
   type: string;
