@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page, type WebSocketRoute } from 'playwright-core';
-import { Clock } from '@linan/platform';
+import { ShiftedClock } from '@linan/platform';
 import { ADMIN_PASSWORD, connectDevice, eventually, publishQos1, seedHome, sosEvent, startHarness, type Harness, type SeededHome } from '@linan/testing';
 
 /**
@@ -14,13 +14,6 @@ const SHOTS = join(__dirname, '..', 'docs', 'screenshots');
 const PHONE = { viewport: { width: 390, height: 844 }, deviceScaleFactor: 2, isMobile: true, hasTouch: true, locale: 'zh-CN' };
 const DESKTOP = { viewport: { width: 1366, height: 800 }, locale: 'zh-CN' };
 
-/** The platform's clock, which the test can set back so an alarm opens "90 seconds ago". */
-class ShiftableClock extends Clock {
-  behindMs = 0;
-  now(): number {
-    return Date.now() - this.behindMs;
-  }
-}
 
 /** Retries an assertion block until it passes (the UI updates asynchronously); fails with the last assertion error. */
 const see = (what: string, check: () => Promise<void>, ms = 8000) =>
@@ -36,7 +29,7 @@ const bodyData = (p: Page, key: string) => p.evaluate(`document.body.dataset.${k
 const sideways = (p: Page) => p.evaluate('document.documentElement.scrollWidth - window.innerWidth') as Promise<number>;
 
 describe('operators console (headless Chromium)', () => {
-  const clock = new ShiftableClock();
+  const clock = new ShiftedClock();
   let h: Harness;
   let browser: Browser;
   let phoneCtx: BrowserContext;
@@ -282,7 +275,7 @@ describe('operators console (headless Chromium)', () => {
 
   it('turns the timer red for an alarm unacknowledged for over a minute', async () => {
     const wang = await seedHome(h, { aides: 0, household: { name: '王五', community: '莲花社区', subsidyCategory: 'advanced_age', funding: 'self', contacts: [] } });
-    clock.behindMs = 90_000; // the platform opens this alarm "90 s ago"
+    clock.offsetMs = -90_000; // the platform opens this alarm "90 s ago"
     await press(wang, 'f1', 'fall');
     const fallId = await openAlertId(wang.householdId);
     const fall = row(page, fallId);

@@ -4,8 +4,7 @@ import type { Logger } from 'pino';
 import { Metrics } from '@linan/platform';
 import { AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, maySubscribe, type Device } from '@linan/devices';
 
-/** aedes' CONNACK codes: 4 bad user name or password, 5 not authorized. */
-const BAD_CREDENTIALS = 4;
+/** CONNACK return code 5, "not authorized": what the device contract promises for every refused device. */
 const NOT_AUTHORIZED = 5;
 
 function authError(message: string, returnCode: number): AuthenticateError {
@@ -80,7 +79,7 @@ export class EmbeddedBroker {
       }
       this.metrics.connectRefused.inc({ reason: r.reason });
       this.log.warn({ deviceId: client.id, reason: r.reason }, 'mqtt connection refused');
-      done(authError(r.reason, r.reason === 'bad_credentials' ? BAD_CREDENTIALS : NOT_AUTHORIZED), false);
+      done(authError(r.reason, NOT_AUTHORIZED), false);
     } catch (err) {
       this.log.error({ err, deviceId: client.id }, 'device authentication failed');
       done(authError('server unavailable', 3), false);

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { DeviceEventReceived } from '@linan/contracts';
+import { DUPLICATE_WINDOW_MS, type DeviceEventReceived } from '@linan/contracts';
 import { Database } from '@linan/platform';
 import type { AlertStatus, Alert } from '../domain/alert';
 import { AlertListFilter, AlertRepository, AlertSummary, DeviceEventLog, TimelineEntry } from '../application/ports/alert.repository';
@@ -82,9 +82,14 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
     const rows = await this.db.query(
       `INSERT INTO device_events (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, alert_id, payload)
        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
-       ON CONFLICT (device_id, device_event_id) DO NOTHING RETURNING id`,
+       ON CONFLICT (device_id, device_event_id) DO UPDATE SET
+         id = EXCLUDED.id, household_id = EXCLUDED.household_id, type = EXCLUDED.type, state = EXCLUDED.state,
+         device_ts = EXCLUDED.device_ts, received_at = EXCLUDED.received_at, late = EXCLUDED.late, alert_id = EXCLUDED.alert_id,
+         payload = EXCLUDED.payload
+       WHERE device_events.received_at < $12
+       RETURNING id`,
       [eventId, e.deviceId, e.deviceEventId, e.householdId, e.type, e.state, new Date(e.deviceTs), new Date(e.receivedAt), e.late, alertId,
-        JSON.stringify({ battery: e.battery, signal: e.signal, data: e.data })],
+        JSON.stringify({ battery: e.battery, signal: e.signal, data: e.data }), new Date(e.receivedAt - DUPLICATE_WINDOW_MS)],
     );
     return rows.length === 1;
   }

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Topics, type DeviceEventReceived, type Envelope } from '@linan/contracts';
 import { AppConfig, Clock, Metrics, Outbox, PermanentMessageError, UnitOfWork, envelope } from '@linan/platform';
 import { HouseholdRepository } from '@linan/people';
-import { triage, type Alert } from '../domain/alert';
+import { alertTypeOf, triage, type Alert } from '../domain/alert';
 import { AlertRepository, DeviceEventLog } from './ports/alert.repository';
 import { alertChanged } from './alert-changed';
 
@@ -33,7 +33,7 @@ export class HandleDeviceEventUseCase {
       const now = this.clock.now();
       const actor = `device:${e.serial}`;
       const received = { at: e.receivedAt, kind: 'event_received', actor, details: { deviceEventId: e.deviceEventId, type: e.type, state: e.state, deviceTs: e.deviceTs, late: e.late, battery: e.battery } };
-      const decision = triage(e, await this.alerts.findOpenForUpdate(e.householdId, e.type));
+      const decision = triage(e, await this.alerts.findOpenForUpdate(e.householdId, alertTypeOf(e.type)));
       switch (decision.kind) {
         case 'record':
           return (await this.events.recordOnce(msg.eventId, e, null)) ? 'recorded' : 'duplicate';

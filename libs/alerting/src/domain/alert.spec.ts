@@ -1,4 +1,4 @@
-import { acknowledge, AlertStateError, applyEscalation, markDispatched, nextStep, resolve, triage, type Alert } from './alert';
+import { acknowledge, AlertStateError, alertTypeOf, applyEscalation, markDispatched, nextStep, resolve, triage, type Alert } from './alert';
 
 const T0 = Date.UTC(2026, 10, 25, 3, 0, 0);
 const alert = (over: Partial<Alert> = {}): Alert => ({
@@ -18,6 +18,14 @@ describe(triage.name, () => {
   it('attaches to the open alert of the same type', () => {
     const open = alert();
     expect(triage({ type: 'sos', state: 'alarm' }, open)).toEqual({ kind: 'attach', alert: open });
+  });
+  it('attaches power restored to the open power-loss alert', () => {
+    const open = alert({ type: 'power_loss', priority: 'P3' });
+    expect(triage({ type: 'power_restored', state: 'alarm' }, open)).toEqual({ kind: 'attach', alert: open });
+    expect(alertTypeOf('power_restored')).toBe('power_loss');
+  });
+  it('never attaches to an alert of another type', () => {
+    expect(triage({ type: 'smoke', state: 'alarm' }, alert({ type: 'sos' })).kind).toBe('open');
   });
   it.each([
     ['test', 'alarm'], ['power_restored', 'alarm'], ['smoke', 'clear'],

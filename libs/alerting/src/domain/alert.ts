@@ -46,9 +46,14 @@ export type TriageDecision =
   | { kind: 'attach'; alert: Alert }
   | { kind: 'record'; why: string };
 
+/** The alert type an event belongs to: power restored belongs to the power-loss alert, everything else to its own type. */
+export function alertTypeOf(type: DeviceEventType): DeviceEventType {
+  return type === 'power_restored' ? 'power_loss' : type;
+}
+
 /** Pure triage rule: the household's open alert of the same type absorbs the event; otherwise an alarm opens one. */
 export function triage(event: { type: DeviceEventType; state: 'alarm' | 'clear' }, openAlert: Alert | null): TriageDecision {
-  if (openAlert) return { kind: 'attach', alert: openAlert };
+  if (openAlert && openAlert.type === alertTypeOf(event.type)) return { kind: 'attach', alert: openAlert };
   if (event.type === 'test') return { kind: 'record', why: 'test events are shown to the installer, not alerted' };
   if (event.type === 'power_restored') return { kind: 'record', why: 'power restored with no open power alert' };
   if (event.state === 'clear') return { kind: 'record', why: 'a clear with no open alert' };

@@ -24,3 +24,11 @@ export class FakeClock extends Clock {
     this.t = t;
   }
 }
+
+/** Real time shifted by an offset the test can change (time keeps flowing, unlike FakeClock). */
+export class ShiftedClock extends Clock {
+  offsetMs = 0;
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+}

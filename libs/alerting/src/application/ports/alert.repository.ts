@@ -37,7 +37,10 @@ export abstract class AlertRepository {
 }
 
 export abstract class DeviceEventLog {
-  /** Stores the device event once, with the alert it went to; false when this device's event id was already stored. */
+  /**
+   * Stores the device event with the alert it went to; false when the same device sent the same event id within
+   * the duplicate window (24 h). An id reused after the window is a new event.
+   */
   abstract recordOnce(eventId: string, e: DeviceEventReceived, alertId: string | null): Promise<boolean>;
   abstract recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>>;
 }
