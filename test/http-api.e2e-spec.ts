@@ -78,6 +78,14 @@ describe('HTTP API v1', () => {
       const r = await h.http().post('/api/v1/devices').auth(h.adminToken, bearer).send(body).expect(400);
       expect(r.body.fields.map((f: { field: string }) => f.field)).toContain(field);
     });
+    it('accepts the fields of other device families and never returns the AES key', async () => {
+      const r = await h.http().post('/api/v1/devices').auth(h.adminToken, bearer)
+        .send({ serial: 'PANEL-1', type: 'panel', protocol: 'sia-dc09', account: '1234', aesKey: '00112233445566778899AABBCCDDEEFF' }).expect(201);
+      expect(r.body).toMatchObject({ protocol: 'sia-dc09', attributes: { account: '1234', aesKey: '***' } });
+      expect(r.body.mqtt).toBeUndefined();
+      const bad = await h.http().post('/api/v1/devices').auth(h.adminToken, bearer).send({ serial: 'NB-1', type: 'smoke', protocol: 'ctwing', imei: '12' }).expect(400);
+      expect(bad.body.fields.map((f: { field: string }) => f.field)).toEqual(['imei']);
+    });
     it('404 when installing into a household that does not exist', async () => {
       const d = await h.http().post('/api/v1/devices').auth(h.adminToken, bearer).send({ serial: 'ORPHAN-1', type: 'sos' }).expect(201);
       await h.http().post(`/api/v1/devices/${d.body.id}/install`).auth(h.adminToken, bearer).send({ householdId: '3b0c5a8e-9f5e-4a43-8d2e-7c1b2a3d4e5f' }).expect(404);
@@ -107,6 +115,11 @@ describe('HTTP API v1', () => {
       const r = await h.http().post('/api/v1/households').auth(installer, bearer).send(householdBody({ district: '思明区' })).expect(403);
       expect(r.body.code).toBe('AUTH.DISTRICT_FORBIDDEN');
       await h.http().post('/api/v1/households').auth(installer, bearer).send(householdBody({ district: '湖里区' })).expect(201);
+      const home = await seedHome(h, { aides: 0 });
+      const d = await h.http().post(`/api/v1/devices/${home.deviceId}/decommission`).auth(installer, bearer).expect(403);
+      expect(d.body.code).toBe('AUTH.DISTRICT_FORBIDDEN');
+      await h.http().post(`/api/v1/devices/${home.deviceId}/rotate-secret`).auth(installer, bearer).expect(403);
+      expect((await db.query<{ status: string }>('SELECT status FROM devices WHERE id = $1', [home.deviceId]))[0].status).toBe('active');
     });
     it('writes an audit row for every action, including refused ones', async () => {
       const before = await count('audit_log');

@@ -25,9 +25,6 @@ export class BrokerHost implements OnApplicationBootstrap, OnApplicationShutdown
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    if (this.config.mqtt.url) {
-      throw new Error('MQTT_URL is set, but this build has only the embedded broker; unset MQTT_URL to run embedded.');
-    }
     this.port = await this.broker.start(this.config.mqtt.port, this.config.mqtt.host);
   }
 

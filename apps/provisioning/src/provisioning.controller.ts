@@ -3,11 +3,17 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentActor, Roles, type Actor } from '@linan/auth';
 import { AideRepository, CreateAideUseCase, CreateHouseholdUseCase, GetHouseholdUseCase, HouseholdRepository, SetAideDutyUseCase } from '@linan/people';
 import {
-  DecommissionDeviceUseCase, DeviceRepository, InstallDeviceUseCase, RegisterDeviceUseCase, RotateDeviceSecretUseCase,
+  DecommissionDeviceUseCase, DeviceRepository, InstallDeviceUseCase, RegisterDeviceUseCase, RotateDeviceSecretUseCase, type Device,
 } from '@linan/devices';
 import { CreateAideDto, CreateHouseholdDto, DutyDto, InstallDeviceDto, RegisterDeviceDto } from './provisioning.dto';
 
 const uuid = new ParseUUIDPipe({ version: '4' });
+
+/** A device as the API shows it: a DC-09 AES key is never sent back. */
+function publicDevice(d: Device) {
+  const { aesKey, ...attributes } = d.attributes;
+  return { ...d, attributes: aesKey ? { ...attributes, aesKey: '***' } : attributes };
+}
 
 @ApiTags('households')
 @ApiBearerAuth()
@@ -35,7 +41,7 @@ export class HouseholdsController {
   @Roles('operator', 'installer')
   @Get(':id')
   async one(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
-    return { ...(await this.get.execute(actor, id)), devices: await this.devices.listByHousehold(id) };
+    return { ...(await this.get.execute(actor, id)), devices: (await this.devices.listByHousehold(id)).map(publicDevice) };
   }
 }
 
@@ -55,28 +61,28 @@ export class DevicesController {
   @Post()
   async add(@Body() dto: RegisterDeviceDto) {
     const { device, mqtt } = await this.register.execute(dto);
-    return { ...device, mqtt };
+    return { ...publicDevice(device), mqtt };
   }
 
   @Roles('installer')
   @Post(':id/install')
   @HttpCode(200)
-  bind(@CurrentActor() actor: Actor, @Param('id', uuid) id: string, @Body() dto: InstallDeviceDto) {
-    return this.install.execute(actor, id, dto.householdId);
+  async bind(@CurrentActor() actor: Actor, @Param('id', uuid) id: string, @Body() dto: InstallDeviceDto) {
+    return publicDevice(await this.install.execute(actor, id, dto.householdId));
   }
 
   @Roles('installer')
   @Post(':id/decommission')
   @HttpCode(200)
-  retire(@Param('id', uuid) id: string) {
-    return this.decommission.execute(id);
+  async retire(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+    return publicDevice(await this.decommission.execute(actor, id));
   }
 
   @Roles('installer')
   @Post(':id/rotate-secret')
   @HttpCode(200)
-  async rotateSecret(@Param('id', uuid) id: string) {
-    return { id, mqtt: await this.rotate.execute(id) };
+  async rotateSecret(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+    return { id, mqtt: await this.rotate.execute(actor, id) };
   }
 }
 

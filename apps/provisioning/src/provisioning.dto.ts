@@ -38,6 +38,11 @@ export class RegisterDeviceDto {
   @ApiProperty({ enum: DEVICE_KINDS }) @IsIn(DEVICE_KINDS) type!: DeviceKind;
   @ApiPropertyOptional() @IsOptional() @IsString() @Length(1, 64) model?: string;
   @ApiPropertyOptional({ enum: DEVICE_PROTOCOLS }) @IsOptional() @IsIn(DEVICE_PROTOCOLS) protocol?: DeviceProtocol;
+  @ApiPropertyOptional({ description: 'zigbee2mqtt: serial of the hub device' }) @IsOptional() @Matches(SERIAL, { message: 'hubId must be a device serial' }) hubId?: string;
+  @ApiPropertyOptional({ description: 'zigbee2mqtt: the friendly name' }) @IsOptional() @IsString() @Length(1, 128) zigbeeName?: string;
+  @ApiPropertyOptional({ description: 'SIA DC-09: the account, without #' }) @IsOptional() @Matches(/^[0-9A-Fa-f]{3,16}$/, { message: 'account must be 3–16 hex digits' }) account?: string;
+  @ApiPropertyOptional({ description: 'SIA DC-09: AES key, hex' }) @IsOptional() @Matches(/^([0-9A-Fa-f]{32}|[0-9A-Fa-f]{48}|[0-9A-Fa-f]{64})$/, { message: 'aesKey must be 32, 48 or 64 hex digits' }) aesKey?: string;
+  @ApiPropertyOptional({ description: 'CTWing: the IMEI' }) @IsOptional() @Matches(/^\d{15}$/, { message: 'imei must be 15 digits' }) imei?: string;
 }
 
 export class InstallDeviceDto {

@@ -68,11 +68,15 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
 export class PlatformModule {
   static forRoot(options: PlatformOptions): DynamicModule {
     const { config } = options;
-    const unsupported = (['kafka', 'redis'] as const).filter((k) => (k === 'kafka' ? config.kafka.brokers : config.redis.url));
+    const unsupported = [
+      config.kafka.brokers && 'KAFKA_BROKERS',
+      config.redis.url && 'REDIS_URL',
+      config.mqtt.url && 'MQTT_URL',
+    ].filter(Boolean);
     if (unsupported.length) {
       throw new Error(
-        `${unsupported.map((k) => (k === 'kafka' ? 'KAFKA_BROKERS' : 'REDIS_URL')).join(' and ')} set, but this build ` +
-          'has only the embedded bus and cache; unset them to run embedded.',
+        `${unsupported.join(', ')} set, but this build has only the embedded bus, cache and broker ` +
+          '(DATABASE_URL is supported); unset them to run embedded.',
       );
     }
     return {

@@ -1,4 +1,5 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
+import type { DeviceAttributes } from '../domain/device';
 
 @Entity('devices')
 export class DeviceOrmEntity {
@@ -7,6 +8,7 @@ export class DeviceOrmEntity {
   @Column('text') type!: string;
   @Column('text', { nullable: true }) model!: string | null;
   @Column('text') protocol!: string;
+  @Column('jsonb') attributes!: DeviceAttributes;
   @Column('text', { name: 'secret_hash', nullable: true }) secretHash!: string | null;
   @Column('text') status!: string;
   @Column('uuid', { name: 'household_id', nullable: true }) householdId!: string | null;

@@ -5,7 +5,7 @@ import { DeviceRepository, DeviceWithSecret } from '../application/ports/device.
 import { DeviceOrmEntity } from './device.orm-entity';
 
 const toDevice = (e: DeviceOrmEntity): DeviceWithSecret => ({
-  id: e.id, serial: e.serial, type: e.type as DeviceKind, model: e.model, protocol: e.protocol as DeviceProtocol,
+  id: e.id, serial: e.serial, type: e.type as DeviceKind, model: e.model, protocol: e.protocol as DeviceProtocol, attributes: e.attributes ?? {},
   status: e.status as DeviceStatus, householdId: e.householdId, registeredAt: e.registeredAt, installedAt: e.installedAt,
   decommissionedAt: e.decommissionedAt, secretHash: e.secretHash,
 });
@@ -19,7 +19,7 @@ export class TypeOrmDeviceRepository extends DeviceRepository {
     return this.db.manager().getRepository(DeviceOrmEntity);
   }
   async insert(d: DeviceWithSecret): Promise<void> {
-    await this.repo().insert({ ...d, lastSeenAt: null });
+    await this.repo().insert({ ...d, attributes: d.attributes as never, lastSeenAt: null });
   }
   async findById(id: string): Promise<Device | null> {
     const e = await this.repo().findOneBy({ id });

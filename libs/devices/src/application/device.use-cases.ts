@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { Clock, conflict, notFound } from '@linan/platform';
 import { PasswordHasher, type Actor } from '@linan/auth';
 import { GetHouseholdUseCase } from '@linan/people';
-import type { Device, DeviceKind, DeviceProtocol } from '../domain/device';
+import type { Device, DeviceAttributes, DeviceKind, DeviceProtocol } from '../domain/device';
 import { DeviceRepository, DeviceSessionControl } from './ports/device.repository';
 
 export interface MqttCredentials {
@@ -20,7 +20,7 @@ export class RegisterDeviceUseCase {
   constructor(private readonly devices: DeviceRepository, private readonly hasher: PasswordHasher, private readonly clock: Clock) {}
 
   /** The secret is returned here once and stored only as a scrypt hash. */
-  async execute(input: { serial: string; type: DeviceKind; model?: string; protocol?: DeviceProtocol }): Promise<{ device: Device; mqtt?: MqttCredentials }> {
+  async execute(input: { serial: string; type: DeviceKind; model?: string; protocol?: DeviceProtocol } & DeviceAttributes): Promise<{ device: Device; mqtt?: MqttCredentials }> {
     const protocol = input.protocol ?? 'native';
     if (await this.devices.findBySerial(input.serial)) {
       throw conflict('DEVICE.DUPLICATE_SERIAL', `a device with serial "${input.serial}" is already registered`, { field: 'serial' });
@@ -28,6 +28,7 @@ export class RegisterDeviceUseCase {
     const secret = hasMqttCredentials(protocol, input.type) ? newSecret() : null;
     const device: Device = {
       id: randomUUID(), serial: input.serial, type: input.type, model: input.model ?? null, protocol, status: 'registered',
+      attributes: { hubId: input.hubId, zigbeeName: input.zigbeeName, account: input.account, aesKey: input.aesKey, imei: input.imei },
       householdId: null, registeredAt: new Date(this.clock.now()), installedAt: null, decommissionedAt: null,
     };
     await this.devices.insert({ ...device, secretHash: secret ? await this.hasher.hash(secret) : null });
@@ -53,13 +54,25 @@ export class InstallDeviceUseCase {
   }
 }
 
+/** A device in a household belongs to that household's district; an unbound one to nobody's in particular. */
+async function findInScope(devices: DeviceRepository, households: GetHouseholdUseCase, actor: Actor, deviceId: string): Promise<Device> {
+  const device = await devices.findById(deviceId);
+  if (!device) throw notFound('DEVICE.NOT_FOUND', `device ${deviceId} does not exist`);
+  if (device.householdId) await households.execute(actor, device.householdId);
+  return device;
+}
+
 @Injectable()
 export class DecommissionDeviceUseCase {
-  constructor(private readonly devices: DeviceRepository, private readonly sessions: DeviceSessionControl, private readonly clock: Clock) {}
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly households: GetHouseholdUseCase,
+    private readonly sessions: DeviceSessionControl,
+    private readonly clock: Clock,
+  ) {}
 
-  async execute(deviceId: string): Promise<Device> {
-    const device = await this.devices.findById(deviceId);
-    if (!device) throw notFound('DEVICE.NOT_FOUND', `device ${deviceId} does not exist`);
+  async execute(actor: Actor, deviceId: string): Promise<Device> {
+    const device = await findInScope(this.devices, this.households, actor, deviceId);
     if (device.status === 'decommissioned') throw conflict('DEVICE.DECOMMISSIONED', 'the device is already decommissioned');
     const decommissionedAt = new Date(this.clock.now());
     await this.devices.update(deviceId, { status: 'decommissioned', decommissionedAt, secretHash: null });
@@ -70,11 +83,15 @@ export class DecommissionDeviceUseCase {
 
 @Injectable()
 export class RotateDeviceSecretUseCase {
-  constructor(private readonly devices: DeviceRepository, private readonly hasher: PasswordHasher, private readonly sessions: DeviceSessionControl) {}
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly households: GetHouseholdUseCase,
+    private readonly hasher: PasswordHasher,
+    private readonly sessions: DeviceSessionControl,
+  ) {}
 
-  async execute(deviceId: string): Promise<MqttCredentials> {
-    const device = await this.devices.findById(deviceId);
-    if (!device) throw notFound('DEVICE.NOT_FOUND', `device ${deviceId} does not exist`);
+  async execute(actor: Actor, deviceId: string): Promise<MqttCredentials> {
+    const device = await findInScope(this.devices, this.households, actor, deviceId);
     if (device.status === 'decommissioned') throw conflict('DEVICE.DECOMMISSIONED', 'a decommissioned device has no credentials');
     if (!hasMqttCredentials(device.protocol, device.type)) throw conflict('DEVICE.NO_MQTT', 'this device does not connect over MQTT');
     const secret = newSecret();

@@ -1,7 +1,7 @@
 import { connectRefusal, mayPublish, maySubscribe, type Device } from './device';
 
 const device = (over: Partial<Device> = {}): Device => ({
-  id: 'd1', serial: 'SOS-1', type: 'sos', model: null, protocol: 'native', status: 'active', householdId: 'h1',
+  id: 'd1', serial: 'SOS-1', type: 'sos', model: null, protocol: 'native', attributes: {}, status: 'active', householdId: 'h1',
   registeredAt: new Date(0), installedAt: new Date(0), decommissionedAt: null, ...over,
 });
 

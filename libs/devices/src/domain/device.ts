@@ -7,12 +7,22 @@ export type DeviceStatus = 'registered' | 'active' | 'decommissioned';
 /** A serial is the device's MQTT client id and username, so it must be a single topic level. */
 export const SERIAL = /^[A-Za-z0-9._:-]{3,64}$/;
 
+/** How a non-native device is reached: its Zigbee hub and name, its SIA DC-09 account and key, its NB-IoT IMEI. */
+export interface DeviceAttributes {
+  hubId?: string;
+  zigbeeName?: string;
+  account?: string;
+  aesKey?: string;
+  imei?: string;
+}
+
 export interface Device {
   id: string;
   serial: string;
   type: DeviceKind;
   model: string | null;
   protocol: DeviceProtocol;
+  attributes: DeviceAttributes;
   status: DeviceStatus;
   householdId: string | null;
   registeredAt: Date;

@@ -41,6 +41,7 @@ export class InitialSchema1764000000000 implements MigrationInterface {
         type text NOT NULL,
         model text NULL,
         protocol text NOT NULL DEFAULT 'native',
+        attributes jsonb NOT NULL DEFAULT '{}',
         secret_hash text NULL,
         status text NOT NULL CHECK (status IN ('registered', 'active', 'decommissioned')),
         household_id uuid NULL REFERENCES households (id),
