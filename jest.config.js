@@ -1,5 +1,5 @@
 /** One runner for unit, integration and end-to-end specs. */
-const libs = ['contracts', 'platform', 'auth', 'devices', 'people', 'alerting', 'dispatch', 'testing'];
+const libs = ['contracts', 'platform', 'auth', 'devices', 'people', 'alerting', 'dispatch', 'runtime', 'testing'];
 module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/apps', '<rootDir>/libs', '<rootDir>/test'],

@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AppConfig, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
+import { AppConfig, Endpoints, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
 import { AuthenticateDeviceUseCase, InProcessDeviceSessions, IngestDeviceMessageUseCase } from '@linan/devices';
 import { EmbeddedBroker } from './embedded-broker';
 
@@ -18,6 +18,7 @@ export class BrokerHost implements OnApplicationBootstrap, OnApplicationShutdown
     log: RootLogger,
     sessions: InProcessDeviceSessions,
     health: HealthRegistry,
+    private readonly endpoints: Endpoints,
   ) {
     this.broker = new EmbeddedBroker(auth, ingest, metrics, log.child({ component: 'mqtt' }));
     sessions.attach((serial, reason) => this.broker.disconnect(serial, reason));
@@ -26,6 +27,7 @@ export class BrokerHost implements OnApplicationBootstrap, OnApplicationShutdown
 
   async onApplicationBootstrap(): Promise<void> {
     this.port = await this.broker.start(this.config.mqtt.port, this.config.mqtt.host);
+    this.endpoints.add('MQTT broker', `mqtt://${this.config.mqtt.host === '0.0.0.0' ? '127.0.0.1' : this.config.mqtt.host}:${this.port}`);
   }
 
   async onApplicationShutdown(): Promise<void> {

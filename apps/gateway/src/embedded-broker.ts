@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
-import { Metrics } from '@linan/platform';
+import { Metrics, StartupError } from '@linan/platform';
 import { AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, maySubscribe, type Device } from '@linan/devices';
 
 /** CONNACK return code 5, "not authorized": what the device contract promises for every refused device. */
@@ -13,13 +13,13 @@ function authError(message: string, returnCode: number): AuthenticateError {
 
 type DeviceClient = Client & { linanDevice?: Device };
 
-export class PortInUseError extends Error {
+export class PortInUseError extends StartupError {
+  override name = 'PortInUseError';
   constructor(readonly port: number, host: string) {
     super(
       `MQTT port ${port} on ${host} is already in use (another broker such as Mosquitto may be running). ` +
         'Set MQTT_PORT to a free port, e.g. MQTT_PORT=18830 npm start.',
     );
-    this.name = 'PortInUseError';
   }
 }
 

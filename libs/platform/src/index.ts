@@ -17,5 +17,6 @@ export * from './http/domain-error.filter';
 export * from './http/validation';
 export * from './http/public.decorator';
 export * from './health/health-registry';
+export * from './health/endpoints';
 export * from './platform.module';
 export * from './http/bootstrap';

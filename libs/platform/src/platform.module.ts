@@ -1,6 +1,7 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { HealthRegistry } from './health/health-registry';
+import { Endpoints } from './health/endpoints';
 import { ObservabilityController } from './health/observability.controller';
 import { AppConfig } from './config/config';
 import { Cache } from './cache/cache';
@@ -116,8 +117,9 @@ export class PlatformModule {
         { provide: Outbox, useExisting: MessageBus },
         { provide: Cache, useFactory: (clock: Clock) => new MemoryCache(clock), inject: [Clock] },
         PlatformLifecycle,
+        Endpoints,
       ],
-      exports: [HealthRegistry, AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, OPENED],
+      exports: [HealthRegistry, Endpoints, AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, OPENED],
     };
   }
 }

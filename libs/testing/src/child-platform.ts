@@ -27,12 +27,12 @@ export interface ChildPlatform {
   kill(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs the built platform (`npm run build`) as its own process, as an operator would. */
-export async function spawnPlatform(env: Record<string, string>): Promise<ChildPlatform> {
+/** Runs the built platform (`npm run build`), or one app of it, as its own process, as an operator would. */
+export async function spawnPlatform(env: Record<string, string>, main = BUILT_MAIN): Promise<ChildPlatform> {
   const httpPort = Number(env.PORT ?? (await freePort()));
   const mqttPort = Number(env.MQTT_PORT ?? (await freePort()));
   let out = '';
-  const proc = spawn(process.execPath, [BUILT_MAIN], {
+  const proc = spawn(process.execPath, [main], {
     env: { PATH: readEnvironment().PATH ?? '', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env, PORT: String(httpPort), MQTT_PORT: String(mqttPort) },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

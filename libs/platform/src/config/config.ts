@@ -72,10 +72,15 @@ export interface AppConfig {
   readonly apps: readonly AppName[];
 }
 
-export class ConfigError extends Error {
+/** A reason the process cannot start that the operator can fix (bad setting, busy port, locked data folder). */
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+export class ConfigError extends StartupError {
+  override name = 'ConfigError';
   constructor(readonly problems: string[]) {
     super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
   }
 }
 

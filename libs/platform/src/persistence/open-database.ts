@@ -1,8 +1,8 @@
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
-import type { AppConfig } from '../config/config';
+import { StartupError, type AppConfig } from '../config/config';
 import { Database } from './database';
 import { MIGRATIONS } from './migrations';
 import { pgliteDriver } from './pglite-driver';
@@ -31,11 +31,13 @@ export async function openDatabase(config: AppConfig, entities: Entities): Promi
   const inMemory = config.dataDir === 'memory://';
   const dir = inMemory ? 'memory://' : resolve(join(config.dataDir, 'pg'));
   if (!inMemory) mkdirSync(dir, { recursive: true });
+  const unlock = inMemory ? () => undefined : lockDataDir(dir);
   let pg: PGlite;
   try {
     pg = await PGlite.create({ dataDir: dir });
   } catch (e) {
-    throw new Error(`cannot open the embedded database in ${dir}: ${(e as Error).message}`, { cause: e });
+    unlock();
+    throw new StartupError(`cannot open the embedded database in ${dir}: ${(e as Error).message}`, { cause: e });
   }
   const ds = new DataSource({ ...common, type: 'postgres', driver: pgliteDriver(pg) });
   await ds.initialize();
@@ -46,8 +48,48 @@ export async function openDatabase(config: AppConfig, entities: Entities): Promi
     close: async () => {
       await ds.destroy();
       await pg.close();
+      unlock();
     },
   };
+}
+
+/**
+ * The embedded database belongs to one process: a second `npm start` on the same folder would corrupt it. A lock
+ * file holds the owner's pid; a lock left by a process that no longer runs (killed) is taken over.
+ */
+function lockDataDir(dir: string): () => void {
+  const file = join(dir, 'linan.lock');
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const fd = openSync(file, 'wx');
+      writeSync(fd, String(process.pid));
+      closeSync(fd);
+      return () => {
+        try {
+          unlinkSync(file);
+        } catch {
+          /* already gone */
+        }
+      };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const owner = Number(readFileSync(file, 'utf8').trim());
+      if (owner && owner !== process.pid && isAlive(owner)) {
+        throw new StartupError(`the data folder ${dir} is in use by process ${owner} (is the platform already running?). Stop it, or set DATA_DIR to another folder.`);
+      }
+      unlinkSync(file);
+    }
+  }
+  throw new StartupError(`cannot lock the data folder ${dir}`);
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 function redactUrl(url: string): string {

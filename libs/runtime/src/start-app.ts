@@ -1,0 +1,110 @@
+import { DynamicModule, Module, type INestApplication, type Type } from '@nestjs/common';
+import { LoggerModule } from 'nestjs-pino';
+import {
+  createHttpApp, createLogger, Endpoints, loadConfig, PlatformModule, readEnvironment, StartupError,
+  type AppConfig, type Clock, type Metrics, type RawEnv, type RootLogger,
+} from '@linan/platform';
+import { AuthModule, EnsureAdminUseCase, type AdminBootstrap } from '@linan/auth';
+import { ALL_ENTITIES } from './entities';
+
+export interface AppSpec {
+  /** Shown in the banner and the logs: gateway, triage, dispatch, provisioning, console, embedded. */
+  name: string;
+  /** The app's own modules, chosen from the validated configuration. */
+  modules: (config: AppConfig) => Type<unknown>[];
+  staticDir?: string;
+  websockets?: boolean;
+}
+
+export interface StartOptions {
+  logger?: RootLogger;
+  clock?: Clock;
+  metrics?: Metrics;
+}
+
+export interface RunningApp {
+  app: INestApplication;
+  config: AppConfig;
+  httpUrl: string;
+  httpPort: number;
+  endpoints: readonly { label: string; url: string }[];
+  admin: AdminBootstrap;
+  close(): Promise<void>;
+}
+
+@Module({})
+class RootModule {
+  static register(spec: AppSpec, config: AppConfig, logger: RootLogger, options: StartOptions): DynamicModule {
+    return {
+      module: RootModule,
+      imports: [
+        PlatformModule.forRoot({ config, logger, entities: ALL_ENTITIES, clock: options.clock, metrics: options.metrics }),
+        // the framework's own start-up chatter stays out of the way; its warnings and errors still reach the log
+        LoggerModule.forRoot({ pinoHttp: { logger: logger.child({ component: 'nest', app: spec.name }, { level: 'warn' }), autoLogging: false, quietReqLogger: true } }),
+        AuthModule,
+        ...spec.modules(config),
+      ],
+    };
+  }
+}
+
+/** Starts one app (or, for embedded mode, several) in this process, with HTTP for its API, health and metrics. */
+export async function startApp(spec: AppSpec, env: RawEnv, options: StartOptions = {}): Promise<RunningApp> {
+  const config = loadConfig(env);
+  const logger = options.logger ?? (createLogger(config.log.level, config.log.pretty).child({ app: spec.name }) as RootLogger);
+  const app = await createHttpApp(RootModule.register(spec, config, logger, options), {
+    title: `邻安 Lin'an — ${spec.name}`, staticDir: spec.staticDir, websockets: spec.websockets,
+  });
+  try {
+    const admin = await app.get(EnsureAdminUseCase).execute({ username: config.admin.username, password: config.admin.password });
+    await app.listen(config.http.port, config.http.host).catch((e: NodeJS.ErrnoException) => {
+      throw e.code === 'EADDRINUSE'
+        ? new StartupError(`HTTP port ${config.http.port} on ${config.http.host} is already in use. Set PORT to a free port, e.g. PORT=3100.`)
+        : e;
+    });
+    const address = app.getHttpServer().address();
+    const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
+    const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+    return {
+      app, config, admin, httpPort, httpUrl: `http://${host}:${httpPort}`, endpoints: app.get(Endpoints).all(),
+      close: () => app.close(),
+    };
+  } catch (e) {
+    await app.close().catch(() => undefined);
+    throw e;
+  }
+}
+
+/** The banner an operator sees at start: where everything is and how to sign in. */
+export function banner(spec: AppSpec, p: RunningApp): string {
+  const database = p.config.database.url ? 'PostgreSQL (DATABASE_URL)' : p.config.dataDir === 'memory://' ? 'embedded, in memory' : `embedded, in ${p.config.dataDir}`;
+  const lines = [
+    '',
+    spec.name === 'embedded'
+      ? `  邻安 Lin'an is running — embedded mode, one process with: ${p.config.apps.join(', ')}`
+      : `  邻安 Lin'an ${spec.name} is running`,
+    '',
+    ...(spec.staticDir ? [`  Console       ${p.httpUrl}/`] : []),
+    `  API docs      ${p.httpUrl}/api/docs`,
+    `  Health        ${p.httpUrl}/health      Metrics ${p.httpUrl}/metrics`,
+    ...p.endpoints.map((e) => `  ${e.label.padEnd(13)} ${e.url}`),
+    `  Database      ${database}`,
+    `  Admin user    ${p.admin.username}`,
+    p.admin.generatedPassword
+      ? `  Admin password ${p.admin.generatedPassword}   (generated now and shown only once; set ADMIN_PASSWORD to choose one)`
+      : p.admin.created ? '  Admin password from ADMIN_PASSWORD' : '  Admin password unchanged (set at first start)',
+    '',
+  ];
+  return lines.join('\n') + '\n';
+}
+
+/** The whole of an app's main.ts: start, print the banner, or explain why it cannot start and exit non-zero. */
+export function runMain(spec: AppSpec): void {
+  startApp(spec, readEnvironment()).then(
+    (p) => process.stdout.write(banner(spec, p)),
+    (err: unknown) => {
+      process.stderr.write(err instanceof StartupError ? `\n${err.message}\n\n` : `\nfailed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+      process.exit(1);
+    },
+  );
+}
