@@ -19,8 +19,3 @@ export function createLogger(level: string, pretty: boolean): Logger {
 export function maskPhone(phone: string): string {
   return phone.length >= 7 ? `${phone.slice(0, 3)}****${phone.slice(-4)}` : '****';
 }
-
-/** Keeps the district-level start of an address and hides the door: 思明区莲前街道…(已隐藏). */
-export function maskAddress(address: string, keep = 6): string {
-  return address.length <= keep ? '***' : `${address.slice(0, keep)}***`;
-}
