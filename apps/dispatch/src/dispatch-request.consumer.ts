@@ -19,6 +19,9 @@ export class DispatchRequestConsumer implements OnApplicationBootstrap, OnApplic
       handle: async (m) => {
         await this.useCase.execute(openEnvelope(Topics.dispatchRequests, m));
       },
+      handleBatch: async (batch) => {
+        await this.useCase.executeBatch(batch.map((m) => openEnvelope(Topics.dispatchRequests, m)));
+      },
     });
   }
 

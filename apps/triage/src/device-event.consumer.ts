@@ -5,7 +5,7 @@ import { HandleDeviceEventUseCase } from '@linan/alerting';
 
 export const TRIAGE_GROUP = 'triage';
 
-/** Consumes accepted device events (group "triage"): parse, then hand to the use case. */
+/** Consumes accepted device events (group "triage"): parse, then hand to the use case, a partition's batch at a time. */
 @Injectable()
 export class DeviceEventConsumer implements OnApplicationBootstrap, OnApplicationShutdown {
   private handle: ConsumerHandle | null = null;
@@ -20,6 +20,9 @@ export class DeviceEventConsumer implements OnApplicationBootstrap, OnApplicatio
         const e = openEnvelope(Topics.deviceEvents, m);
         const outcome = await this.useCase.execute(e);
         this.log.debug({ eventId: e.eventId, householdId: e.payload.householdId, correlationId: e.correlationId, outcome }, 'device event triaged');
+      },
+      handleBatch: async (batch) => {
+        await this.useCase.executeBatch(batch.map((m) => openEnvelope(Topics.deviceEvents, m)));
       },
     });
   }

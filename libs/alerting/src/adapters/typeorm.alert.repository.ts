@@ -6,6 +6,17 @@ import { AlertListFilter, AlertRepository, AlertSummary, DeviceEventLog, Timelin
 import { AlertMapper } from './alert.mapper';
 import { AlertLogOrmEntity, AlertOrmEntity, DeviceEventOrmEntity } from './alert.orm-entity';
 
+/** Columns aliased to the ORM entity's property names, for the hand-written hot-path queries. */
+const ALERT_COLUMNS = `id, household_id AS "householdId", device_id AS "deviceId", type, priority, status, district, community,
+  opened_at AS "openedAt", first_device_ts AS "firstDeviceTs", event_count AS "eventCount", acknowledged_at AS "acknowledgedAt",
+  acknowledged_by AS "acknowledgedBy", resolved_at AS "resolvedAt", resolved_by AS "resolvedBy", outcome, note, policy,
+  escalation_round AS "escalationRound", escalation_due_at AS "escalationDueAt", timer_id AS "timerId"`;
+
+/** `($1, $2), ($3, $4)…` for rows of `width` parameters, with optional casts per column. */
+function valuesList(rows: number, casts: string[]): string {
+  return Array.from({ length: rows }, (_, r) => `(${casts.map((c, i) => `$${r * casts.length + i + 1}${c}`).join(', ')})`).join(', ');
+}
+
 @Injectable()
 export class TypeOrmAlertRepository extends AlertRepository {
   constructor(private readonly db: Database) {
@@ -15,25 +26,47 @@ export class TypeOrmAlertRepository extends AlertRepository {
     return this.db.manager().getRepository(AlertOrmEntity);
   }
 
-  async findOpenForUpdate(householdId: string, type: string): Promise<Alert | null> {
-    const e = await this.repo().createQueryBuilder('a').setLock('pessimistic_write')
-      .where("a.household_id = :householdId AND a.type = :type AND a.status <> 'resolved'", { householdId, type }).getOne();
-    return e ? AlertMapper.toDomain(e) : null;
+  async findOpenForUpdate(keys: { householdId: string; type: string }[]): Promise<Alert[]> {
+    if (!keys.length) return [];
+    const rows = await this.db.query<AlertOrmEntity>(
+      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE status <> 'resolved' AND (household_id, type) IN (${valuesList(keys.length, ['::uuid', '::text'])})
+       FOR UPDATE`,
+      keys.flatMap((k) => [k.householdId, k.type]),
+    );
+    return rows.map(AlertMapper.toDomain);
   }
   async lockById(id: string): Promise<Alert | null> {
-    const e = await this.repo().createQueryBuilder('a').setLock('pessimistic_write').where('a.id = :id', { id }).getOne();
-    return e ? AlertMapper.toDomain(e) : null;
+    return (await this.lockByIds([id]))[0] ?? null;
+  }
+  async lockByIds(ids: string[]): Promise<Alert[]> {
+    if (!ids.length) return [];
+    const rows = await this.db.query<AlertOrmEntity>(`SELECT ${ALERT_COLUMNS} FROM alerts WHERE id = ANY($1::uuid[]) FOR UPDATE`, [ids]);
+    return rows.map(AlertMapper.toDomain);
   }
   async findById(id: string): Promise<Alert | null> {
     const e = await this.repo().findOneBy({ id });
     return e ? AlertMapper.toDomain(e) : null;
   }
-  async insert(a: Alert): Promise<void> {
-    await this.repo().insert(AlertMapper.toOrm(a) as never);
+  async insertMany(alerts: Alert[]): Promise<void> {
+    if (alerts.length) await this.repo().insert(alerts.map((a) => AlertMapper.toOrm(a)) as never);
   }
-  async save(a: Alert): Promise<void> {
-    const { id, ...rest } = AlertMapper.toOrm(a);
-    await this.repo().update({ id }, rest as never);
+  async saveMany(alerts: Alert[]): Promise<void> {
+    if (!alerts.length) return;
+    const casts = ['::uuid', '::text', '::int', '::timestamptz', '::text', '::timestamptz', '::text', '::text', '::text', '::int', '::timestamptz', '::uuid'];
+    const params = alerts.flatMap((a) => {
+      const o = AlertMapper.toOrm(a);
+      return [o.id, o.status, o.eventCount, o.acknowledgedAt, o.acknowledgedBy, o.resolvedAt, o.resolvedBy, o.outcome, o.note,
+        o.escalationRound, o.escalationDueAt, o.timerId];
+    });
+    await this.db.query(
+      `UPDATE alerts AS a SET status = v.status, event_count = v.event_count, acknowledged_at = v.acknowledged_at,
+         acknowledged_by = v.acknowledged_by, resolved_at = v.resolved_at, resolved_by = v.resolved_by, outcome = v.outcome,
+         note = v.note, escalation_round = v.escalation_round, escalation_due_at = v.escalation_due_at, timer_id = v.timer_id
+       FROM (VALUES ${valuesList(alerts.length, casts)}) AS v (id, status, event_count, acknowledged_at, acknowledged_by, resolved_at,
+         resolved_by, outcome, note, escalation_round, escalation_due_at, timer_id)
+       WHERE a.id = v.id`,
+      params,
+    );
   }
   async dueTimers(now: number, limit: number): Promise<{ id: string; timerId: string }[]> {
     const rows = await this.db.query<{ id: string; timer_id: string }>(
@@ -45,9 +78,10 @@ export class TypeOrmAlertRepository extends AlertRepository {
   }
   async appendTimeline(entries: TimelineEntry[]): Promise<void> {
     if (!entries.length) return;
-    await this.db.manager().getRepository(AlertLogOrmEntity).insert(entries.map((t) => ({
-      alertId: t.alertId, at: new Date(t.at), kind: t.kind, actor: t.actor, details: (t.details ?? {}) as never,
-    })));
+    await this.db.query(
+      `INSERT INTO alert_log (alert_id, at, kind, actor, details) VALUES ${valuesList(entries.length, ['::uuid', '::timestamptz', '', '', '::jsonb'])}`,
+      entries.flatMap((t) => [t.alertId, new Date(t.at), t.kind, t.actor, JSON.stringify(t.details ?? {})]),
+    );
   }
   async timeline(alertId: string): Promise<TimelineEntry[]> {
     const rows = await this.db.manager().getRepository(AlertLogOrmEntity).find({ where: { alertId }, order: { id: 'ASC' } });
@@ -78,20 +112,34 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
   constructor(private readonly db: Database) {
     super();
   }
-  async recordOnce(eventId: string, e: DeviceEventReceived, alertId: string | null): Promise<boolean> {
-    const rows = await this.db.query(
-      `INSERT INTO device_events (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, alert_id, payload)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)
+  async recordNew(events: { eventId: string; event: DeviceEventReceived }[]): Promise<DeviceEventReceived[]> {
+    // one row per device event id: a batch may carry the same event twice (a device's retransmission)
+    const unique = [...new Map(events.map((x) => [`${x.event.deviceId}/${x.event.deviceEventId}`, x])).values()];
+    if (!unique.length) return [];
+    const casts = ['::uuid', '::uuid', '::text', '::uuid', '::text', '::text', '::timestamptz', '::timestamptz', '::boolean', '::jsonb'];
+    const rows = await this.db.query<{ device_id: string; device_event_id: string }>(
+      `INSERT INTO device_events AS d (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, payload)
+       SELECT v.id, v.device_id, v.device_event_id, v.household_id, v.type, v.state, v.device_ts, v.received_at, v.late, v.payload
+       FROM (VALUES ${valuesList(unique.length, casts)}) AS v (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, payload)
        ON CONFLICT (device_id, device_event_id) DO UPDATE SET
          id = EXCLUDED.id, household_id = EXCLUDED.household_id, type = EXCLUDED.type, state = EXCLUDED.state,
-         device_ts = EXCLUDED.device_ts, received_at = EXCLUDED.received_at, late = EXCLUDED.late, alert_id = EXCLUDED.alert_id,
+         device_ts = EXCLUDED.device_ts, received_at = EXCLUDED.received_at, late = EXCLUDED.late, alert_id = NULL,
          payload = EXCLUDED.payload
-       WHERE device_events.received_at < $12
-       RETURNING id`,
-      [eventId, e.deviceId, e.deviceEventId, e.householdId, e.type, e.state, new Date(e.deviceTs), new Date(e.receivedAt), e.late, alertId,
-        JSON.stringify({ battery: e.battery, signal: e.signal, data: e.data }), new Date(e.receivedAt - DUPLICATE_WINDOW_MS)],
+       WHERE d.received_at < EXCLUDED.received_at - make_interval(secs => ${DUPLICATE_WINDOW_MS / 1000})
+       RETURNING d.device_id, d.device_event_id`,
+      unique.flatMap(({ eventId, event: e }) => [eventId, e.deviceId, e.deviceEventId, e.householdId, e.type, e.state, new Date(e.deviceTs),
+        new Date(e.receivedAt), e.late, JSON.stringify({ battery: e.battery, signal: e.signal, data: e.data })]),
     );
-    return rows.length === 1;
+    const fresh = new Set(rows.map((r) => `${r.device_id}/${r.device_event_id}`));
+    return unique.map((x) => x.event).filter((e) => fresh.has(`${e.deviceId}/${e.deviceEventId}`));
+  }
+  async linkToAlerts(links: { event: DeviceEventReceived; alertId: string }[]): Promise<void> {
+    if (!links.length) return;
+    await this.db.query(
+      `UPDATE device_events AS d SET alert_id = v.alert_id FROM (VALUES ${valuesList(links.length, ['::uuid', '::text', '::uuid'])}) AS v (device_id, device_event_id, alert_id)
+       WHERE d.device_id = v.device_id AND d.device_event_id = v.device_event_id`,
+      links.flatMap((l) => [l.event.deviceId, l.event.deviceEventId, l.alertId]),
+    );
   }
   async recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>> {
     const rows = await this.db.manager().getRepository(DeviceEventOrmEntity).find({ where: { householdId }, order: { receivedAt: 'DESC' }, take: limit });

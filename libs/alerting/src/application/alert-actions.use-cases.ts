@@ -22,7 +22,7 @@ export class AcknowledgeAlertUseCase {
     return this.uow.run(async () => {
       const now = this.clock.now();
       const a = acknowledge(await lockForActor(this.alerts, actor, id), actor.username, now);
-      await this.alerts.save(a);
+      await this.alerts.saveMany([a]);
       await this.alerts.appendTimeline([{ alertId: a.id, at: now, kind: 'acknowledged', actor: `user:${actor.username}`, details: { role: actor.role } }]);
       await this.outbox.add(Topics.alertChanges, [alertChanged(a, 'acknowledged', undefined, now)]);
       return a;
@@ -38,7 +38,7 @@ export class ResolveAlertUseCase {
     return this.uow.run(async () => {
       const now = this.clock.now();
       const a = resolve(await lockForActor(this.alerts, actor, id), actor.username, outcome, note, now);
-      await this.alerts.save(a);
+      await this.alerts.saveMany([a]);
       await this.alerts.appendTimeline([{ alertId: a.id, at: now, kind: 'resolved', actor: `user:${actor.username}`, details: { outcome, note } }]);
       await this.outbox.add(Topics.alertChanges, [alertChanged(a, 'resolved', undefined, now)]);
       return a;
@@ -83,7 +83,7 @@ export class EscalateDueAlertsUseCase {
       const step = nextStep(current, timerId, now);
       if (step.kind === 'stale') return false;
       const a = applyEscalation(current, step, randomUUID());
-      await this.alerts.save(a);
+      await this.alerts.saveMany([a]);
       await this.alerts.appendTimeline([{
         alertId: a.id, at: now, kind: 'escalated', actor: 'system:escalation',
         details: { round: step.round, callAides: step.callAides, unansweredForMs: now - current.openedAt, nextDueAt: new Date(step.nextDueAt).toISOString() },

@@ -4,15 +4,17 @@ import { Topics, type DeviceEventReceived, type Envelope } from '@linan/contract
 import { AppConfig, Clock, Metrics, Outbox, PermanentMessageError, UnitOfWork, envelope } from '@linan/platform';
 import { HouseholdRepository } from '@linan/people';
 import { alertTypeOf, triage, type Alert } from '../domain/alert';
-import { AlertRepository, DeviceEventLog } from './ports/alert.repository';
+import type { OutgoingMessage } from '@linan/platform';
+import { AlertRepository, DeviceEventLog, type TimelineEntry } from './ports/alert.repository';
 import { alertChanged } from './alert-changed';
 
 export type TriageOutcome = 'duplicate' | 'recorded' | 'opened' | 'attached';
 
 /**
- * Turns one accepted device event into alert state, idempotently by the device's event id: opens an alert with
- * its priority and escalation clock, or attaches the event to the household's open alert of that type. The alert,
- * its timeline and the dispatch request commit together (outbox).
+ * Turns accepted device events into alert state, idempotently by the device's event id: opens an alert with its
+ * priority and escalation clock, or attaches the event to the household's open alert of that type. Works on a
+ * batch (one partition's messages) with a fixed number of statements; the alerts, their timeline and the
+ * dispatch requests commit together (outbox).
  */
 @Injectable()
 export class HandleDeviceEventUseCase {
@@ -27,49 +29,87 @@ export class HandleDeviceEventUseCase {
     private readonly metrics: Metrics,
   ) {}
 
-  execute(msg: Envelope<DeviceEventReceived>): Promise<TriageOutcome> {
-    const e = msg.payload;
+  async execute(msg: Envelope<DeviceEventReceived>): Promise<TriageOutcome> {
+    return (await this.executeBatch([msg]))[0];
+  }
+
+  executeBatch(msgs: Envelope<DeviceEventReceived>[]): Promise<TriageOutcome[]> {
     return this.uow.run(async () => {
       const now = this.clock.now();
-      const actor = `device:${e.serial}`;
-      const received = { at: e.receivedAt, kind: 'event_received', actor, details: { deviceEventId: e.deviceEventId, type: e.type, state: e.state, deviceTs: e.deviceTs, late: e.late, battery: e.battery } };
-      const decision = triage(e, await this.alerts.findOpenForUpdate(e.householdId, alertTypeOf(e.type)));
-      switch (decision.kind) {
-        case 'record':
-          return (await this.events.recordOnce(msg.eventId, e, null)) ? 'recorded' : 'duplicate';
-        case 'attach': {
-          if (!(await this.events.recordOnce(msg.eventId, e, decision.alert.id))) return 'duplicate';
-          const a: Alert = { ...decision.alert, eventCount: decision.alert.eventCount + 1 };
-          await this.alerts.save(a);
-          await this.alerts.appendTimeline([{ alertId: a.id, ...received, details: { ...received.details, attached: true } }]);
-          await this.outbox.add(Topics.alertChanges, [alertChanged(a, 'event_attached', msg.correlationId, now)]);
-          return 'attached';
+      const fresh = new Set(await this.events.recordNew(msgs.map((m) => ({ eventId: m.eventId, event: m.payload }))));
+      const keyOf = (e: DeviceEventReceived) => `${e.householdId}/${alertTypeOf(e.type)}`;
+      const keys = [...new Map([...fresh].map((e) => [keyOf(e), { householdId: e.householdId, type: alertTypeOf(e.type) }])).values()];
+      const open = new Map((await this.alerts.findOpenForUpdate(keys)).map((a) => [`${a.householdId}/${a.type}`, a]));
+      const homeIds = [...new Set([...fresh].filter((e) => !open.has(keyOf(e))).map((e) => e.householdId))];
+      const homes = new Map((await this.households.findByIds(homeIds)).map((h) => [h.id, h]));
+      const policy = { ackTimeoutMs: this.config.escalation.ackTimeoutMs, maxAideRounds: this.config.escalation.maxRounds };
+
+      const opened = new Map<string, Alert>();
+      const changed = new Map<string, Alert>();
+      const timeline: TimelineEntry[] = [];
+      const links: { event: DeviceEventReceived; alertId: string }[] = [];
+      const requests: OutgoingMessage[] = [];
+      const changes: OutgoingMessage[] = [];
+      const outcomes: TriageOutcome[] = [];
+
+      for (const msg of msgs) {
+        const e = msg.payload;
+        if (!fresh.has(e)) {
+          outcomes.push('duplicate');
+          continue;
         }
-        case 'open': {
-          const alertId = randomUUID();
-          if (!(await this.events.recordOnce(msg.eventId, e, alertId))) return 'duplicate';
-          const household = await this.households.findById(e.householdId);
-          if (!household) throw new PermanentMessageError('unknown_household', `household ${e.householdId} does not exist`);
-          const policy = { ackTimeoutMs: this.config.escalation.ackTimeoutMs, maxAideRounds: this.config.escalation.maxRounds };
-          const a: Alert = {
-            id: alertId, householdId: e.householdId, deviceId: e.deviceId, type: e.type, priority: decision.priority,
-            status: 'open', district: household.district, community: household.community, openedAt: now, firstDeviceTs: e.deviceTs,
-            eventCount: 1, acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null, resolvedBy: null, outcome: null, note: null,
-            policy, escalationRound: 0, escalationDueAt: now + policy.ackTimeoutMs, timerId: randomUUID(),
-          };
-          await this.alerts.insert(a);
-          await this.alerts.appendTimeline([
-            { alertId: a.id, ...received },
-            { alertId: a.id, at: now, kind: 'alert_opened', actor: 'system:triage', details: { priority: a.priority, ackTimeoutMs: policy.ackTimeoutMs } },
-          ]);
-          await this.outbox.add(Topics.dispatchRequests, [envelope(Topics.dispatchRequests, a.householdId, {
-            alertId: a.id, householdId: a.householdId, round: 0, reason: 'opened', callAides: true, priority: a.priority, alertType: a.type, deviceTs: e.deviceTs,
-          }, { correlationId: msg.correlationId, occurredAt: now })]);
-          await this.outbox.add(Topics.alertChanges, [alertChanged(a, 'alert_opened', msg.correlationId, now)]);
-          this.uow.afterCommit(() => this.metrics.alertsOpened.inc({ priority: a.priority }));
-          return 'opened';
+        const received = {
+          at: e.receivedAt, kind: 'event_received', actor: `device:${e.serial}`,
+          details: { deviceEventId: e.deviceEventId, type: e.type, state: e.state, deviceTs: e.deviceTs, late: e.late, battery: e.battery },
+        };
+        const decision = triage(e, open.get(keyOf(e)) ?? null);
+        switch (decision.kind) {
+          case 'record':
+            outcomes.push('recorded');
+            break;
+          case 'attach': {
+            const a: Alert = { ...decision.alert, eventCount: decision.alert.eventCount + 1 };
+            open.set(keyOf(e), a);
+            (opened.has(a.id) ? opened : changed).set(a.id, a);
+            timeline.push({ alertId: a.id, ...received, details: { ...received.details, attached: true } });
+            links.push({ event: e, alertId: a.id });
+            changes.push(alertChanged(a, 'event_attached', msg.correlationId, now));
+            outcomes.push('attached');
+            break;
+          }
+          case 'open': {
+            const household = homes.get(e.householdId);
+            if (!household) throw new PermanentMessageError('unknown_household', `household ${e.householdId} does not exist`);
+            const a: Alert = {
+              id: randomUUID(), householdId: e.householdId, deviceId: e.deviceId, type: alertTypeOf(e.type), priority: decision.priority,
+              status: 'open', district: household.district, community: household.community, openedAt: now, firstDeviceTs: e.deviceTs,
+              eventCount: 1, acknowledgedAt: null, acknowledgedBy: null, resolvedAt: null, resolvedBy: null, outcome: null, note: null,
+              policy, escalationRound: 0, escalationDueAt: now + policy.ackTimeoutMs, timerId: randomUUID(),
+            };
+            open.set(keyOf(e), a);
+            opened.set(a.id, a);
+            timeline.push(
+              { alertId: a.id, ...received },
+              { alertId: a.id, at: now, kind: 'alert_opened', actor: 'system:triage', details: { priority: a.priority, ackTimeoutMs: policy.ackTimeoutMs } },
+            );
+            links.push({ event: e, alertId: a.id });
+            requests.push(envelope(Topics.dispatchRequests, a.householdId, {
+              alertId: a.id, householdId: a.householdId, round: 0, reason: 'opened', callAides: true, priority: a.priority, alertType: a.type, deviceTs: e.deviceTs,
+            }, { correlationId: msg.correlationId, occurredAt: now }));
+            changes.push(alertChanged(a, 'alert_opened', msg.correlationId, now));
+            outcomes.push('opened');
+            break;
+          }
         }
       }
+      await this.alerts.insertMany([...opened.values()]);
+      await this.alerts.saveMany([...changed.values()]);
+      await this.alerts.appendTimeline(timeline);
+      await this.events.linkToAlerts(links);
+      await this.outbox.add(Topics.dispatchRequests, requests);
+      await this.outbox.add(Topics.alertChanges, changes);
+      this.uow.afterCommit(() => opened.forEach((a) => this.metrics.alertsOpened.inc({ priority: a.priority })));
+      return outcomes;
     });
   }
 }

@@ -1,11 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { Topics } from '@linan/contracts';
 import { Clock, Outbox, UnitOfWork } from '@linan/platform';
-import { markDispatched } from '../domain/alert';
+import { markDispatched, type Alert } from '../domain/alert';
 import { alertChanged } from './alert-changed';
 import { AlertRepository } from './ports/alert.repository';
 
 export interface DispatchNote {
+  alertId: string;
   dispatchId: string;
   recipientKind: string;
   recipientName: string;
@@ -16,24 +17,26 @@ export interface DispatchNote {
   error?: string;
 }
 
-/** Dispatch reports what it sent; the alert's timeline shows it and the alert moves open → dispatched. */
+/**
+ * Dispatch reports what it sent: the alerts' timelines show it and each alert with a successful dispatch moves
+ * open → dispatched. Any number of alerts in one transaction.
+ */
 @Injectable()
 export class RecordDispatchesUseCase {
   constructor(private readonly uow: UnitOfWork, private readonly alerts: AlertRepository, private readonly outbox: Outbox, private readonly clock: Clock) {}
 
-  execute(alertId: string, notes: DispatchNote[]): Promise<void> {
+  execute(notes: DispatchNote[]): Promise<void> {
     return this.uow.run(async () => {
       const now = this.clock.now();
-      const current = await this.alerts.lockById(alertId);
-      if (!current) return;
-      await this.alerts.appendTimeline(notes.map((n) => ({
+      const current = await this.alerts.lockByIds([...new Set(notes.map((n) => n.alertId))]);
+      const known = new Set(current.map((a) => a.id));
+      await this.alerts.appendTimeline(notes.filter((n) => known.has(n.alertId)).map(({ alertId, ...n }) => ({
         alertId, at: now, kind: n.status === 'failed' ? 'dispatch_failed' : 'dispatch_sent', actor: 'system:dispatch', details: { ...n },
       })));
-      const a = markDispatched(current);
-      if (a !== current && notes.some((n) => n.status === 'sent')) {
-        await this.alerts.save(a);
-        await this.outbox.add(Topics.alertChanges, [alertChanged(a, 'dispatched', undefined, now)]);
-      }
+      const sent = new Set(notes.filter((n) => n.status === 'sent').map((n) => n.alertId));
+      const moved: Alert[] = current.filter((a) => sent.has(a.id)).map(markDispatched).filter((a, i) => a !== current.filter((c) => sent.has(c.id))[i]);
+      await this.alerts.saveMany(moved);
+      await this.outbox.add(Topics.alertChanges, moved.map((a) => alertChanged(a, 'dispatched', undefined, now)));
     });
   }
 }

@@ -20,8 +20,13 @@ export class InMemoryDispatchRepository extends DispatchRepository {
   async saveResults(results: Dispatch[]): Promise<void> {
     for (const r of results) this.rows.set(r.id, { ...r });
   }
-  async calledAides(alertId: string): Promise<Set<string>> {
-    return new Set([...this.rows.values()].filter((d) => d.alertId === alertId && d.recipientKind === 'aide').map((d) => d.recipientId));
+  async calledAides(alertIds: string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    for (const d of this.rows.values()) {
+      if (d.recipientKind !== 'aide' || !alertIds.includes(d.alertId)) continue;
+      out.set(d.alertId, (out.get(d.alertId) ?? new Set()).add(d.recipientId));
+    }
+    return out;
   }
   async list(f: { alertId?: string; limit: number }): Promise<Dispatch[]> {
     return [...this.rows.values()].filter((d) => !f.alertId || d.alertId === f.alertId).slice(0, f.limit);

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { In } from 'typeorm';
 import { Database } from '@linan/platform';
 import type { Channel, RecipientKind } from '../domain/recipients';
 import { DispatchRepository, type Dispatch, type DispatchStatus } from '../application/ports/dispatch.repository';
@@ -19,12 +20,21 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
   }
   async insertMissing(rows: Dispatch[]): Promise<Dispatch[]> {
     if (!rows.length) return [];
-    await this.repo().createQueryBuilder().insert().values(rows.map((d) => ({
-      ...d, context: d.context as never, createdAt: new Date(d.createdAt), updatedAt: new Date(d.updatedAt),
-    }))).orIgnore().execute();
-    const { alertId, round } = rows[0];
-    const wanted = new Set(rows.map((d) => `${d.recipientKind}/${d.recipientId}/${d.channel}`));
-    return (await this.repo().findBy({ alertId, round })).map(toDispatch).filter((d) => wanted.has(`${d.recipientKind}/${d.recipientId}/${d.channel}`));
+    const key = (d: { alertId: string; round: number; recipientKind: string; recipientId: string; channel: string }) =>
+      `${d.alertId}/${d.round}/${d.recipientKind}/${d.recipientId}/${d.channel}`;
+    const casts = ['::uuid', '::uuid', '::int', '', '', '', '', '', '::int', '', '::text', '::jsonb', '::timestamptz', '::timestamptz'];
+    const inserted = await this.db.query<{ id: string }>(
+      `INSERT INTO dispatches (id, alert_id, round, recipient_kind, recipient_id, recipient_name, channel, status, attempts, body, destination, context, created_at, updated_at)
+       VALUES ${rows.map((_, r) => `(${casts.map((c, i) => `$${r * casts.length + i + 1}${c}`).join(', ')})`).join(', ')}
+       ON CONFLICT (alert_id, round, recipient_kind, recipient_id, channel) DO NOTHING RETURNING id`,
+      rows.flatMap((d) => [d.id, d.alertId, d.round, d.recipientKind, d.recipientId, d.recipientName, d.channel, d.status, d.attempts, d.body,
+        d.destination, JSON.stringify(d.context), new Date(d.createdAt), new Date(d.updatedAt)]),
+    );
+    if (inserted.length === rows.length) return rows;
+    // a redelivered request: the rows recorded the first time are the ones that count
+    const fresh = new Set(inserted.map((r) => r.id));
+    const stored = new Map((await this.repo().findBy({ alertId: In([...new Set(rows.map((d) => d.alertId))]) })).map(toDispatch).map((d) => [key(d), d]));
+    return rows.map((d) => (fresh.has(d.id) ? d : stored.get(key(d)) ?? d));
   }
   async saveResults(results: Dispatch[]): Promise<void> {
     if (!results.length) return;
@@ -40,9 +50,13 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
       params,
     );
   }
-  async calledAides(alertId: string): Promise<Set<string>> {
-    const rows = await this.repo().find({ select: { recipientId: true }, where: { alertId, recipientKind: 'aide' } });
-    return new Set(rows.map((r) => r.recipientId));
+  async calledAides(alertIds: string[]): Promise<Map<string, Set<string>>> {
+    const out = new Map<string, Set<string>>();
+    if (!alertIds.length) return out;
+    const rows = await this.db.query<{ alert_id: string; recipient_id: string }>(
+      "SELECT alert_id, recipient_id FROM dispatches WHERE alert_id = ANY($1::uuid[]) AND recipient_kind = 'aide'", [alertIds]);
+    for (const r of rows) out.set(r.alert_id, (out.get(r.alert_id) ?? new Set()).add(r.recipient_id));
+    return out;
   }
   async list(f: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]> {
     const qb = this.repo().createQueryBuilder('d').orderBy('d.created_at', 'DESC').limit(f.limit);

@@ -4,7 +4,7 @@ import type { DispatchRequested, Envelope } from '@linan/contracts';
 import { Clock, PermanentMessageError, UnitOfWork } from '@linan/platform';
 import { AideRepository, HouseholdRepository, type Household } from '@linan/people';
 import { aideSms, EVENT_LABEL_ZH, familySms } from '../domain/message-text';
-import { chooseRecipients, type Recipient } from '../domain/recipients';
+import { chooseRecipients, nearestFirst, type Recipient } from '../domain/recipients';
 import { DispatchRepository, type Dispatch } from './ports/dispatch.repository';
 import { SendDispatchesUseCase } from './send-dispatches.use-case';
 
@@ -21,9 +21,10 @@ function bodyFor(recipient: Recipient, r: DispatchRequested, household: Househol
 }
 
 /**
- * Reaches the people for one dispatch request: chooses recipients and records one dispatch per recipient and
+ * Reaches the people for dispatch requests: chooses recipients and records one dispatch per recipient and
  * channel (idempotent per alert, round and recipient), then sends once the record has committed. A crash between
  * the two leaves pending dispatches that the sweeper sends later; a redelivered request sends nothing twice.
+ * Works on a batch of requests with a fixed number of statements.
  */
 @Injectable()
 export class HandleDispatchRequestUseCase {
@@ -36,25 +37,41 @@ export class HandleDispatchRequestUseCase {
     private readonly clock: Clock,
   ) {}
 
-  async execute(msg: Envelope<DispatchRequested>): Promise<Dispatch[]> {
-    const r = msg.payload;
-    const household = await this.households.findById(r.householdId);
-    if (!household) throw new PermanentMessageError('unknown_household', `household ${r.householdId} does not exist`);
-    const [candidates, alreadyCalled] = await Promise.all([
-      this.aides.onDutyNear(household, 20),
-      this.dispatches.calledAides(r.alertId),
-    ]);
-    const recipients = chooseRecipients({
-      round: r.round, callAides: r.callAides, priority: r.priority, community: household.community,
-      aides: candidates, contacts: household.contacts, alreadyCalled,
-    });
+  execute(msg: Envelope<DispatchRequested>): Promise<Dispatch[]> {
+    return this.executeBatch([msg]);
+  }
+
+  async executeBatch(msgs: Envelope<DispatchRequested>[]): Promise<Dispatch[]> {
+    const requests = msgs.map((m) => m.payload);
+    const homes = new Map((await this.households.findByIds([...new Set(requests.map((r) => r.householdId))])).map((h) => [h.id, h]));
+    const missing = requests.find((r) => !homes.has(r.householdId));
+    if (missing) throw new PermanentMessageError('unknown_household', `household ${missing.householdId} does not exist`);
+    const onDuty = await this.aides.onDutyInDistricts([...new Set([...homes.values()].map((h) => h.district))]);
+    const called = await this.dispatches.calledAides([...new Set(requests.filter((r) => r.round > 0).map((r) => r.alertId))]);
     const now = this.clock.now();
-    const context = { householdId: r.householdId, householdName: household.name, district: household.district, community: household.community, priority: r.priority, type: r.alertType, reason: r.reason, deviceTs: r.deviceTs };
-    const stored = await this.uow.run(() => this.dispatches.insertMissing(recipients.map((recipient) => ({
-      id: randomUUID(), alertId: r.alertId, round: r.round, recipientKind: recipient.kind, recipientId: recipient.id,
-      recipientName: recipient.name, channel: recipient.channel, status: 'pending', attempts: 0, lastError: null,
-      providerRef: null, destination: recipient.phone, body: bodyFor(recipient, r, household), context, createdAt: now, updatedAt: now,
-    }))));
+    const rows: Dispatch[] = [];
+    for (const r of requests) {
+      const household = homes.get(r.householdId)!;
+      const alreadyCalled = called.get(r.alertId) ?? new Set<string>();
+      const recipients = chooseRecipients({
+        round: r.round, callAides: r.callAides, priority: r.priority, community: household.community,
+        aides: nearestFirst(onDuty, household), contacts: household.contacts, alreadyCalled,
+      });
+      recipients.filter((x) => x.kind === 'aide').forEach((x) => alreadyCalled.add(x.id));
+      called.set(r.alertId, alreadyCalled);
+      const context = {
+        householdId: r.householdId, householdName: household.name, district: household.district, community: household.community,
+        priority: r.priority, type: r.alertType, reason: r.reason, deviceTs: r.deviceTs,
+      };
+      for (const recipient of recipients) {
+        rows.push({
+          id: randomUUID(), alertId: r.alertId, round: r.round, recipientKind: recipient.kind, recipientId: recipient.id,
+          recipientName: recipient.name, channel: recipient.channel, status: 'pending', attempts: 0, lastError: null,
+          providerRef: null, destination: recipient.phone, body: bodyFor(recipient, r, household), context, createdAt: now, updatedAt: now,
+        });
+      }
+    }
+    const stored = await this.uow.run(() => this.dispatches.insertMissing(rows));
     const pending = stored.filter((d) => d.status === 'pending');
     this.uow.afterCommit(() => void this.sender.execute(pending));
     return stored;

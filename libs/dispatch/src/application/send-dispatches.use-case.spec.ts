@@ -19,7 +19,7 @@ function setup() {
   const sms = new FakeSmsSender(clock);
   const consoles = new InProcessConsoleNotifier();
   const notes: DispatchNote[][] = [];
-  const record = { execute: async (_alertId: string, n: DispatchNote[]) => void notes.push(n) } as unknown as RecordDispatchesUseCase;
+  const record = { execute: async (n: DispatchNote[]) => void notes.push(n) } as unknown as RecordDispatchesUseCase;
   const metrics = new Metrics({ defaultMetrics: false });
   const useCase = new SendDispatchesUseCase(new InlineUnitOfWork(), repo, sms, consoles, record, clock, metrics, pino({ level: 'silent' }) as RootLogger);
   return { clock, repo, sms, consoles, notes, useCase, metrics };

@@ -30,9 +30,7 @@ export class SendDispatchesUseCase {
     mine.forEach((d) => this.inFlight.add(d.id));
     try {
       const done = await Promise.all(mine.map((d) => this.sendOne(d)));
-      const byAlert = new Map<string, Dispatch[]>();
-      for (const d of done) byAlert.set(d.alertId, [...(byAlert.get(d.alertId) ?? []), d]);
-      for (const [alertId, list] of byAlert) await this.report(alertId, list);
+      await this.report(done);
       done.forEach((d) => this.metrics.dispatches.inc({ channel: d.channel, status: d.status }));
       return done;
     } finally {
@@ -40,23 +38,27 @@ export class SendDispatchesUseCase {
     }
   }
 
-  private async report(alertId: string, list: Dispatch[]): Promise<void> {
-    const first = list.filter((d) => d.status === 'sent' && d.round === 0 && d.recipientKind !== 'operators');
-    if (first.length) {
-      const earliest = Math.min(...first.map((d) => d.updatedAt));
-      this.metrics.deviceToFirstDispatch.observe(Math.max(0, earliest - first[0].context.deviceTs) / 1000);
+  /** Every outcome and its timeline entries, for any number of alerts, in one transaction. */
+  private async report(list: Dispatch[]): Promise<void> {
+    if (!list.length) return;
+    const firstByAlert = new Map<string, Dispatch>();
+    for (const d of list) {
+      if (d.status !== 'sent' || d.round !== 0 || d.recipientKind === 'operators') continue;
+      const seen = firstByAlert.get(d.alertId);
+      if (!seen || d.updatedAt < seen.updatedAt) firstByAlert.set(d.alertId, d);
     }
+    firstByAlert.forEach((d) => this.metrics.deviceToFirstDispatch.observe(Math.max(0, d.updatedAt - d.context.deviceTs) / 1000));
     try {
       await this.uow.run(async () => {
         await this.dispatches.saveResults(list);
-        await this.record.execute(alertId, list.map((d) => ({
-          dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
+        await this.record.execute(list.map((d) => ({
+          alertId: d.alertId, dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
           status: d.status, attempts: d.attempts, round: d.round, error: d.lastError ?? undefined,
         })));
       });
     } catch (err) {
       // left pending in the database: the sweeper sends them again (at-least-once, never silently dropped)
-      this.log.error({ err, alertId }, 'dispatch results could not be stored');
+      this.log.error({ err, alertIds: [...new Set(list.map((d) => d.alertId))] }, 'dispatch results could not be stored');
     }
   }
 

@@ -1,6 +1,6 @@
-import { chooseRecipients, type AideCandidate, type RecipientQuery } from './recipients';
+import { chooseRecipients, nearestFirst, type AideCandidate, type RecipientQuery } from './recipients';
 
-const aide = (id: string, community = '莲花社区'): AideCandidate => ({ id, name: `助老员${id}`, phone: '13800000000', community });
+const aide = (id: string, community = '莲花社区', street = '莲前街道', district = '思明区'): AideCandidate => ({ id, name: `助老员${id}`, phone: '13800000000', district, street, community });
 const q = (over: Partial<RecipientQuery> = {}): RecipientQuery => ({
   round: 0, callAides: true, priority: 'P1', community: '莲花社区', aides: [], contacts: [], alreadyCalled: new Set(), ...over,
 });
@@ -28,5 +28,12 @@ describe(chooseRecipients.name, () => {
   });
   it('with nobody on duty the operators are still called', () => {
     expect(ids(chooseRecipients(q()))).toEqual(['operators:operators:console']);
+  });
+});
+
+describe(nearestFirst.name, () => {
+  it('orders the district\'s aides by community, then street, keeping their order otherwise, and leaves other districts out', () => {
+    const aides = [aide('far', '远社区', '远街道'), aide('street', '邻社区'), aide('other-district', '莲花社区', '莲前街道', '湖里区'), aide('home'), aide('home2')];
+    expect(nearestFirst(aides, { district: '思明区', street: '莲前街道', community: '莲花社区' }).map((a) => a.id)).toEqual(['home', 'home2', 'street', 'far']);
   });
 });

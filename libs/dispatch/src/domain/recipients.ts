@@ -15,7 +15,16 @@ export interface AideCandidate {
   id: string;
   name: string;
   phone: string;
+  district: string;
+  street: string;
   community: string;
+}
+
+/** The on-duty aides who may answer for an area, nearest first: same community, then same street, then district. */
+export function nearestFirst(aides: readonly AideCandidate[], area: { district: string; street: string; community: string }): AideCandidate[] {
+  const rank = (a: AideCandidate) => (a.street === area.street ? (a.community === area.community ? 0 : 1) : 2);
+  return aides.filter((a) => a.district === area.district).map((a, i) => ({ a, i, r: rank(a) }))
+    .sort((x, y) => x.r - y.r || x.i - y.i).map((x) => x.a);
 }
 
 export interface RecipientQuery {

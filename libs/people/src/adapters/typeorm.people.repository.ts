@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { In } from 'typeorm';
 import { Database } from '@linan/platform';
 import type { Aide, Area, Funding, Household, SubsidyCategory } from '../domain/household';
 import { AideRepository, HouseholdRepository } from '../application/ports/people.repository';
@@ -22,6 +23,10 @@ export class TypeOrmHouseholdRepository extends HouseholdRepository {
   async findById(id: string): Promise<Household | null> {
     const e = await this.repo().findOneBy({ id });
     return e ? toHousehold(e) : null;
+  }
+  async findByIds(ids: string[]): Promise<Household[]> {
+    if (!ids.length) return [];
+    return (await this.repo().findBy({ id: In(ids) })).map(toHousehold);
   }
   async search(filter: { district?: string; q?: string; limit: number }): Promise<Household[]> {
     const qb = this.repo().createQueryBuilder('h').orderBy('h.created_at', 'DESC').limit(filter.limit);
@@ -50,6 +55,10 @@ export class TypeOrmAideRepository extends AideRepository {
   }
   list(filter: { district?: string }): Promise<Aide[]> {
     return this.repo().find({ where: filter.district ? { district: filter.district } : {}, order: { createdAt: 'ASC' } });
+  }
+  onDutyInDistricts(districts: string[]): Promise<Aide[]> {
+    if (!districts.length) return Promise.resolve([]);
+    return this.repo().find({ where: { onDuty: true, district: In(districts) }, order: { createdAt: 'ASC' } });
   }
   onDutyNear(area: Area, limit: number): Promise<Aide[]> {
     return this.repo()

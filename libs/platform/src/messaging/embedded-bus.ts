@@ -302,9 +302,13 @@ class PartitionWorker {
     let failure: unknown;
     try {
       await this.db.run(async () => {
-        for (let i = 0; i < batch.length; i++) {
-          failedAt = i;
-          await this.sub.handle(batch[i]);
+        if (this.sub.handleBatch && batch.length > 1) {
+          await this.sub.handleBatch(batch);
+        } else {
+          for (let i = 0; i < batch.length; i++) {
+            failedAt = i;
+            await this.sub.handle(batch[i]);
+          }
         }
         failedAt = -1;
         await this.commitOffset(batch[batch.length - 1].offset);

@@ -25,6 +25,11 @@ export interface Subscription {
   topics: string[];
   /** Resolves when the effect is stored; throws PermanentMessageError for a message that can never succeed. */
   handle(message: InboundMessage): Promise<void>;
+  /**
+   * Optional: the same effect for several messages of one partition at once (set-based, fewer statements).
+   * If it throws, the messages are run again one by one through `handle`, each with its own retries.
+   */
+  handleBatch?(messages: InboundMessage[]): Promise<void>;
 }
 
 export interface ConsumerHandle {

@@ -22,12 +22,14 @@ export interface AlertSummary extends Alert {
 }
 
 export abstract class AlertRepository {
-  /** The household's unresolved alert of this type, locked for the rest of the transaction. */
-  abstract findOpenForUpdate(householdId: string, type: string): Promise<Alert | null>;
+  /** The unresolved alerts of these (household, type) pairs, locked for the rest of the transaction. */
+  abstract findOpenForUpdate(keys: { householdId: string; type: string }[]): Promise<Alert[]>;
   abstract lockById(id: string): Promise<Alert | null>;
+  abstract lockByIds(ids: string[]): Promise<Alert[]>;
   abstract findById(id: string): Promise<Alert | null>;
-  abstract insert(alert: Alert): Promise<void>;
-  abstract save(alert: Alert): Promise<void>;
+  abstract insertMany(alerts: Alert[]): Promise<void>;
+  /** Stores the changeable fields (status, counts, acknowledgement, resolution, escalation clock) of each alert. */
+  abstract saveMany(alerts: Alert[]): Promise<void>;
   /** Alerts whose escalation timer is due, skipping rows another worker holds. */
   abstract dueTimers(now: number, limit: number): Promise<{ id: string; timerId: string }[]>;
   abstract appendTimeline(entries: TimelineEntry[]): Promise<void>;
@@ -38,9 +40,10 @@ export abstract class AlertRepository {
 
 export abstract class DeviceEventLog {
   /**
-   * Stores the device event with the alert it went to; false when the same device sent the same event id within
-   * the duplicate window (24 h). An id reused after the window is a new event.
+   * Stores device events and returns the ones that are new: an event whose device already sent the same event id
+   * within the duplicate window (24 h) is left out. An id reused after the window is a new event.
    */
-  abstract recordOnce(eventId: string, e: DeviceEventReceived, alertId: string | null): Promise<boolean>;
+  abstract recordNew(events: { eventId: string; event: DeviceEventReceived }[]): Promise<DeviceEventReceived[]>;
+  abstract linkToAlerts(links: { event: DeviceEventReceived; alertId: string }[]): Promise<void>;
   abstract recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>>;
 }

@@ -35,11 +35,12 @@ export interface Dispatch {
 }
 
 export abstract class DispatchRepository {
-  /** Inserts the ones not yet recorded (same alert, round, recipient and channel); returns every matching row. */
+  /** Inserts the ones not yet recorded (same alert, round, recipient and channel); returns the stored row of each. */
   abstract insertMissing(rows: Dispatch[]): Promise<Dispatch[]>;
   /** Stores the outcome of sending (status, attempts, error, provider reference) of each dispatch in one statement. */
   abstract saveResults(results: Dispatch[]): Promise<void>;
-  abstract calledAides(alertId: string): Promise<Set<string>>;
+  /** The aides already called about each of these alerts. */
+  abstract calledAides(alertIds: string[]): Promise<Map<string, Set<string>>>;
   /** Newest first; `district` keeps only dispatches of alerts in that district. */
   abstract list(filter: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]>;
   abstract pendingOlderThan(before: number, limit: number): Promise<Dispatch[]>;

@@ -3,6 +3,7 @@ import type { Aide, Area, Household } from '../../domain/household';
 export abstract class HouseholdRepository {
   abstract insert(h: Household): Promise<void>;
   abstract findById(id: string): Promise<Household | null>;
+  abstract findByIds(ids: string[]): Promise<Household[]>;
   abstract search(filter: { district?: string; q?: string; limit: number }): Promise<Household[]>;
 }
 
@@ -13,4 +14,6 @@ export abstract class AideRepository {
   abstract list(filter: { district?: string }): Promise<Aide[]>;
   /** On-duty aides of an area, nearest first: same community, then same street, then same district. */
   abstract onDutyNear(area: Area, limit: number): Promise<Aide[]>;
+  /** Every on-duty aide of these districts (for choosing recipients of several alerts at once). */
+  abstract onDutyInDistricts(districts: string[]): Promise<Aide[]>;
 }
