@@ -1,0 +1,122 @@
+/**
+ * Preloaded into the platform process by `BENCH_PROFILE=1 npm run bench` (node --require). It
+ *  - starts the V8 CPU profiler at once, and
+ *  - counts the SQL statements PGlite runs, with the time each holds the database (PGlite runs one at a time),
+ *    the time inside PostgreSQL proper (execProtocolRawSync) and the time spent flushing its files (syncToFs).
+ * On SIGWINCH it writes both for the window since the last signal to $BENCH_PROFILE_FILE with -1, -2 … before
+ * the extension (…-N.cpuprofile and …-N.sql.json) and starts a new window. SIGWINCH because Nest's shutdown hooks
+ * take SIGUSR2 and node's inspector SIGUSR1. For finding where the time goes only: a profiled run is slower.
+ */
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
+
+const file = process.env.BENCH_PROFILE_FILE ?? `linan-${process.pid}.cpuprofile`;
+const session = new Session();
+session.connect();
+const post = (method: string, params?: object) =>
+  new Promise<unknown>((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+
+void post('Profiler.enable')
+  .then(() => post('Profiler.setSamplingInterval', { interval: 500 }))
+  .then(() => post('Profiler.start'));
+
+// ---- SQL accounting -------------------------------------------------------------------------------------------
+
+interface StatementStats {
+  count: number;
+  heldMs: number;
+  maxMs: number;
+}
+
+let windowStart = performance.now();
+let statements = new Map<string, StatementStats>();
+let execSyncMs = 0;
+let syncToFsMs = 0;
+let syncToFsCount = 0;
+
+const normalize = (sql: string) => sql.replace(/\s+/g, ' ').replace(/\(\$\d+(?:, ?\$\d+(?:::\w+)?)*\)(?:, \(\$\d+(?:, ?\$\d+(?:::\w+)?)*\))+/g, '(…), …').trim().slice(0, 160);
+
+type AnyFn = (...args: unknown[]) => unknown;
+
+function instrumentPglite(): void {
+  let mod: { PGlite?: { prototype: object } };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require('@electric-sql/pglite') as typeof mod;
+  } catch {
+    return;
+  }
+  const proto = mod.PGlite?.prototype as Record<string, AnyFn> | undefined;
+  if (!proto) return;
+  const queued: string[] = [];
+  for (const name of ['query', 'exec']) {
+    const orig = proto[name];
+    if (typeof orig !== 'function') continue;
+    proto[name] = function (this: unknown, ...args: unknown[]) {
+      const p = orig.apply(this, args);
+      queued.push(typeof args[0] === 'string' ? normalize(args[0]) : '(non-text)');
+      return p;
+    };
+  }
+  const exclusive = proto._runExclusiveTransaction;
+  if (typeof exclusive === 'function') {
+    proto._runExclusiveTransaction = function (this: unknown, fn: unknown) {
+      const sql = queued.shift() ?? '(other)';
+      return exclusive.call(this, async () => {
+        const t = performance.now();
+        try {
+          return await (fn as () => Promise<unknown>)();
+        } finally {
+          const ms = performance.now() - t;
+          const s = statements.get(sql) ?? { count: 0, heldMs: 0, maxMs: 0 };
+          s.count++;
+          s.heldMs += ms;
+          s.maxMs = Math.max(s.maxMs, ms);
+          statements.set(sql, s);
+        }
+      });
+    };
+  }
+  const rawSync = proto.execProtocolRawSync;
+  if (typeof rawSync === 'function') {
+    proto.execProtocolRawSync = function (this: unknown, ...args: unknown[]) {
+      const t = performance.now();
+      try {
+        return rawSync.apply(this, args);
+      } finally {
+        execSyncMs += performance.now() - t;
+      }
+    };
+  }
+  const sync = proto.syncToFs;
+  if (typeof sync === 'function') {
+    proto.syncToFs = async function (this: unknown, ...args: unknown[]) {
+      const t = performance.now();
+      try {
+        return await sync.apply(this, args);
+      } finally {
+        syncToFsMs += performance.now() - t;
+        syncToFsCount++;
+      }
+    };
+  }
+}
+instrumentPglite();
+
+let n = 0;
+process.on('SIGWINCH', () => {
+  const base = file.replace(/\.cpuprofile$/, '');
+  const seq = ++n;
+  const sql = {
+    windowMs: performance.now() - windowStart, execSyncMs, syncToFsMs, syncToFsCount,
+    statements: [...statements].map(([text, s]) => ({ sql: text, ...s })).sort((a, b) => b.heldMs - a.heldMs),
+  };
+  windowStart = performance.now();
+  statements = new Map();
+  execSyncMs = syncToFsMs = syncToFsCount = 0;
+  writeFileSync(`${base}-${seq}.sql.json`, JSON.stringify(sql, null, 1));
+  void post('Profiler.stop')
+    .then((r) => writeFileSync(`${base}-${seq}.cpuprofile`, JSON.stringify((r as { profile: unknown }).profile)))
+    .then(() => post('Profiler.start'))
+    .catch((e: unknown) => process.stderr.write(`profile not written: ${String(e)}\n`));
+});
