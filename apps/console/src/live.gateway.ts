@@ -86,6 +86,7 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
     this.consumer = await this.bus.subscribe({
       groupId: 'console-live',
       topics: [Topics.alertChanges],
+      ephemeral: true,
       handle: async (m) => {
         const e = openEnvelope(Topics.alertChanges, m);
         this.broadcast({ type: 'alert.changed', ...e.payload, at: e.occurredAt }, e.payload.district);

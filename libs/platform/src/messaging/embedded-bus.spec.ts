@@ -121,6 +121,26 @@ describe('EmbeddedBus', () => {
   });
 });
 
+describe('EmbeddedBus live views', () => {
+  it('an ephemeral subscription starts at the end of the log and commits nothing', async () => {
+    const opened = await openTestDatabase();
+    try {
+      const bus = testBus(opened);
+      await bus.publish('t', [msg('k', 'old')]);
+      const seen: string[] = [];
+      await bus.subscribe({ groupId: 'live', topics: ['t'], ephemeral: true, handle: async (m) => void seen.push(m.value) });
+      await bus.publish('t', [msg('k', 'new')]);
+      await eventually(() => seen.length === 1, 5000, 'the new message');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(seen).toEqual(['new']);
+      expect(await opened.database.query("SELECT * FROM bus_offsets WHERE group_id = 'live'")).toEqual([]);
+      await bus.close();
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 describe('EmbeddedBus retention', () => {
   it('deletes old messages every group has consumed, and keeps what a lagging group still needs', async () => {
     const opened = await openTestDatabase();

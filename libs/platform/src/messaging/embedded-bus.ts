@@ -268,10 +268,12 @@ class PartitionWorker {
   private async fetch(): Promise<InboundMessage[]> {
     this.pendingWake = false;
     if (this.position === null) {
-      const r = await this.db.query<{ seq: string | number }>(
-        'SELECT seq FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3',
-        [this.sub.groupId, this.topic, this.partition],
-      );
+      const r = this.sub.ephemeral
+        ? await this.db.query<{ seq: string | number }>('SELECT coalesce(max(seq), 0) AS seq FROM bus_log WHERE topic = $1 AND partition = $2', [this.topic, this.partition])
+        : await this.db.query<{ seq: string | number }>(
+          'SELECT seq FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3',
+          [this.sub.groupId, this.topic, this.partition],
+        );
       this.position = r.length ? String(r[0].seq) : '0';
     }
     const rows = await this.db.query<Row>(
@@ -282,6 +284,18 @@ class PartitionWorker {
       topic: r.topic, partition: r.partition, offset: String(r.seq), key: r.key, value: r.value,
       headers: r.headers ?? {}, timestamp: new Date(r.created_at).getTime(), attempt: 1,
     }));
+  }
+
+  /** Live views: each message once, in order, no transaction and no offset; a failure is logged and skipped. */
+  private async processLive(batch: InboundMessage[]): Promise<void> {
+    for (const m of batch) {
+      try {
+        await this.sub.handle(m);
+      } catch (err) {
+        this.log.warn({ err, group: this.sub.groupId, topic: m.topic, offset: m.offset }, 'live view could not show a message');
+      }
+      this.position = m.offset;
+    }
   }
 
   private commitOffset(offset: string): Promise<unknown> {
@@ -298,6 +312,7 @@ class PartitionWorker {
    * failure counted as its first attempt; the rest come back with the next fetch.
    */
   private async process(batch: InboundMessage[]): Promise<void> {
+    if (this.sub.ephemeral) return this.processLive(batch);
     let failedAt = -1;
     let failure: unknown;
     try {

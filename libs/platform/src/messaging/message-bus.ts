@@ -30,6 +30,11 @@ export interface Subscription {
    * If it throws, the messages are run again one by one through `handle`, each with its own retries.
    */
   handleBatch?(messages: InboundMessage[]): Promise<void>;
+  /**
+   * A live view (pushing changes to open consoles): starts at the end of the log, keeps no committed offsets and
+   * runs outside any transaction. What it misses while stopped, its clients re-read over the API.
+   */
+  ephemeral?: boolean;
 }
 
 export interface ConsumerHandle {
