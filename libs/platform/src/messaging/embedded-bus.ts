@@ -15,6 +15,8 @@ interface Row {
 }
 
 const OUTBOX = Symbol('outbox');
+/** How long a live view lets changes gather before it reads them: one read per burst instead of one per change. */
+const LIVE_COALESCE_MS = 50;
 
 interface Pending {
   topic: string;
@@ -202,6 +204,7 @@ class PartitionWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private pendingWake = false;
+  private liveTimer: NodeJS.Timeout | null = null;
   private position: string | null = null;
 
   constructor(
@@ -220,11 +223,23 @@ class PartitionWorker {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    if (this.liveTimer) clearTimeout(this.liveTimer);
     this.wake();
     await this.loop;
   }
 
   wake(): void {
+    if (this.sub.ephemeral && !this.stopping) {
+      // live views coalesce a burst of changes into one read, LIVE_COALESCE_MS later
+      if (this.liveTimer) return;
+      this.liveTimer = setTimeout(() => {
+        this.liveTimer = null;
+        this.pendingWake = true;
+        this.wakeUp?.();
+      }, LIVE_COALESCE_MS);
+      this.liveTimer.unref();
+      return;
+    }
     this.pendingWake = true;
     this.wakeUp?.();
   }
