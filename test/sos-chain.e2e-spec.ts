@@ -1,10 +1,10 @@
 import { FakeSmsSender, SmsSender } from '@linan/dispatch';
 import { connectDevice, eventually, publishQos1, seedHome, sosEvent, startHarness, type Harness } from '@linan/testing';
 
-describe('SOS press → alert → aides notified', () => {
+describe.each(['main', 'worker'])('SOS press → alert → aides notified (embedded database on the %s thread)', (thread) => {
   let h: Harness;
   beforeAll(async () => {
-    h = await startHarness();
+    h = await startHarness({ EMBEDDED_DB_THREAD: thread });
   });
   afterAll(async () => {
     await h?.close();

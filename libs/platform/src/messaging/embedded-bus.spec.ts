@@ -166,11 +166,11 @@ describe('EmbeddedBus retention', () => {
   });
 });
 
-describe('EmbeddedBus on disk', () => {
+describe.each(['main', 'worker'])('EmbeddedBus on disk, database on the %s thread', (thread) => {
   it('resumes after a restart from the committed offset, losing and repeating nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'linan-bus-'));
     try {
-      let opened = await openTestDatabase({ DATA_DIR: dir });
+      let opened = await openTestDatabase({ DATA_DIR: dir, EMBEDDED_DB_THREAD: thread });
       let bus = testBus(opened);
       const seen: string[] = [];
       await bus.subscribe({ groupId: 'g', topics: ['t'], handle: async (m) => void seen.push(m.value) });
@@ -183,7 +183,7 @@ describe('EmbeddedBus on disk', () => {
       await fresh.close();
       await opened.close();
 
-      opened = await openTestDatabase({ DATA_DIR: dir });
+      opened = await openTestDatabase({ DATA_DIR: dir, EMBEDDED_DB_THREAD: thread });
       bus = testBus(opened);
       await bus.subscribe({ groupId: 'g', topics: ['t'], handle: async (m) => void seen.push(m.value) });
       await eventually(() => seen.length === 3, 5000, 'the one published while stopped');

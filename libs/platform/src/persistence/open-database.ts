@@ -1,11 +1,12 @@
 import { closeSync, mkdirSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { DataSource, type EntitySchema, type MixedList } from 'typeorm';
 import { StartupError, type AppConfig } from '../config/config';
 import { Database } from './database';
 import { MIGRATIONS } from './migrations';
 import { pgliteDriver } from './pglite-driver';
+import { PgliteThread, type PgliteLike } from './pglite-thread';
+import { PGlite } from '@electric-sql/pglite';
 
 export type Entities = MixedList<string | (new () => unknown) | EntitySchema>;
 
@@ -32,9 +33,9 @@ export async function openDatabase(config: AppConfig, entities: Entities): Promi
   const dir = inMemory ? 'memory://' : resolve(join(config.dataDir, 'pg'));
   if (!inMemory) mkdirSync(dir, { recursive: true });
   const unlock = inMemory ? () => undefined : lockDataDir(dir);
-  let pg: PGlite;
+  let pg: PgliteLike;
   try {
-    pg = await PGlite.create({ dataDir: dir });
+    pg = config.database.embeddedThread === 'worker' ? await PgliteThread.start(dir) : await PGlite.create(inMemory ? undefined : { dataDir: dir });
   } catch (e) {
     unlock();
     throw new StartupError(`cannot open the embedded database in ${dir}: ${(e as Error).message}`, { cause: e });

@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
-import type { PGlite, Results } from '@electric-sql/pglite';
+import type { Results } from '@electric-sql/pglite';
+import type { PgliteLike } from './pglite-thread';
 
 /**
  * Lets TypeORM's postgres driver talk to PGlite as if it were a `pg` pool.
@@ -44,7 +45,7 @@ function toPgResult(sql: string, r: Results | undefined): PgLikeResult {
 
 type Callback = (err: Error | null, result?: PgLikeResult) => void;
 
-export function pgliteDriver(db: PGlite): { Pool: new (options?: unknown) => EventEmitter } {
+export function pgliteDriver(db: PgliteLike): { Pool: new (options?: unknown) => EventEmitter } {
   const lease = new Lease();
 
   async function run(sql: string, params?: unknown[]): Promise<PgLikeResult> {
