@@ -16,7 +16,7 @@ export const REPO_ROOT = ((): string => {
 export const BUILT_MAIN = join(REPO_ROOT, 'dist', 'apps', 'embedded', 'src', 'main.js');
 
 /** Platform settings a user may pass through to the child (the rest of our environment is not inherited). */
-const PASS_THROUGH = ['ESCALATION_ACK_TIMEOUT_S', 'BUS_PARTITIONS', 'BUS_POLL_MS', 'TIMER_POLL_MS', 'ESCALATION_MAX_ROUNDS', 'CONSUMER_MAX_ATTEMPTS', 'CONSUMER_RETRY_BASE_MS', 'JWT_SECRET'];
+const PASS_THROUGH = ['EMBEDDED_DB_THREAD', 'ESCALATION_ACK_TIMEOUT_S', 'BUS_PARTITIONS', 'BUS_POLL_MS', 'TIMER_POLL_MS', 'ESCALATION_MAX_ROUNDS', 'CONSUMER_MAX_ATTEMPTS', 'CONSUMER_RETRY_BASE_MS', 'JWT_SECRET'];
 
 /** A TCP port nobody listens on right now on 127.0.0.1. */
 export function freePort(): Promise<number> {

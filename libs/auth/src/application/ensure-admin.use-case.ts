@@ -18,9 +18,15 @@ export class EnsureAdminUseCase {
   async execute(input: { username: string; password?: string }): Promise<AdminBootstrap> {
     if (await this.users.findByUsername(input.username)) return { created: false, username: input.username };
     const generated = input.password ? undefined : randomBytes(12).toString('base64url');
-    await this.createUser.execute({
-      username: input.username, displayName: '系统管理员', password: input.password ?? generated!, role: 'admin', district: null,
-    });
+    try {
+      await this.createUser.execute({
+        username: input.username, displayName: '系统管理员', password: input.password ?? generated!, role: 'admin', district: null,
+      });
+    } catch (e) {
+      // another app process starting on the same database created it first
+      if (await this.users.findByUsername(input.username)) return { created: false, username: input.username };
+      throw e;
+    }
     return { created: true, username: input.username, generatedPassword: generated };
   }
 }
