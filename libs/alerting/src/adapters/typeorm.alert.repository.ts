@@ -114,7 +114,12 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
   }
   async recordNew(events: { eventId: string; event: DeviceEventReceived }[]): Promise<DeviceEventReceived[]> {
     // one row per device event id: a batch may carry the same event twice (a device's retransmission)
-    const unique = [...new Map(events.map((x) => [`${x.event.deviceId}/${x.event.deviceEventId}`, x])).values()];
+    const byKey = new Map<string, { eventId: string; event: DeviceEventReceived }>();
+    for (const x of events) {
+      const k = `${x.event.deviceId}/${x.event.deviceEventId}`;
+      if (!byKey.has(k)) byKey.set(k, x); // the first one counts; later copies are duplicates
+    }
+    const unique = [...byKey.values()];
     if (!unique.length) return [];
     const casts = ['::uuid', '::uuid', '::text', '::uuid', '::text', '::text', '::timestamptz', '::timestamptz', '::boolean', '::jsonb'];
     const rows = await this.db.query<{ device_id: string; device_event_id: string }>(

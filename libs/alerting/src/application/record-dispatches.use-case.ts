@@ -34,7 +34,11 @@ export class RecordDispatchesUseCase {
         alertId, at: now, kind: n.status === 'failed' ? 'dispatch_failed' : 'dispatch_sent', actor: 'system:dispatch', details: { ...n },
       })));
       const sent = new Set(notes.filter((n) => n.status === 'sent').map((n) => n.alertId));
-      const moved: Alert[] = current.filter((a) => sent.has(a.id)).map(markDispatched).filter((a, i) => a !== current.filter((c) => sent.has(c.id))[i]);
+      const moved: Alert[] = current
+        .filter((a) => sent.has(a.id))
+        .map((a) => [a, markDispatched(a)] as const)
+        .filter(([before, after]) => after !== before)
+        .map(([, after]) => after);
       await this.alerts.saveMany(moved);
       await this.outbox.add(Topics.alertChanges, moved.map((a) => alertChanged(a, 'dispatched', undefined, now)));
     });

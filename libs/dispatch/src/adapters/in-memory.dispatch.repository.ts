@@ -20,11 +20,11 @@ export class InMemoryDispatchRepository extends DispatchRepository {
   async saveResults(results: Dispatch[]): Promise<void> {
     for (const r of results) this.rows.set(r.id, { ...r });
   }
-  async calledAides(alertIds: string[]): Promise<Map<string, Set<string>>> {
-    const out = new Map<string, Set<string>>();
+  async calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>> {
+    const out = new Map<string, { aideId: string; round: number }[]>();
     for (const d of this.rows.values()) {
       if (d.recipientKind !== 'aide' || !alertIds.includes(d.alertId)) continue;
-      out.set(d.alertId, (out.get(d.alertId) ?? new Set()).add(d.recipientId));
+      out.set(d.alertId, [...(out.get(d.alertId) ?? []), { aideId: d.recipientId, round: d.round }]);
     }
     return out;
   }

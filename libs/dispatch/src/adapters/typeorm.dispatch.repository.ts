@@ -50,12 +50,12 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
       params,
     );
   }
-  async calledAides(alertIds: string[]): Promise<Map<string, Set<string>>> {
-    const out = new Map<string, Set<string>>();
+  async calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>> {
+    const out = new Map<string, { aideId: string; round: number }[]>();
     if (!alertIds.length) return out;
-    const rows = await this.db.query<{ alert_id: string; recipient_id: string }>(
-      "SELECT alert_id, recipient_id FROM dispatches WHERE alert_id = ANY($1::uuid[]) AND recipient_kind = 'aide'", [alertIds]);
-    for (const r of rows) out.set(r.alert_id, (out.get(r.alert_id) ?? new Set()).add(r.recipient_id));
+    const rows = await this.db.query<{ alert_id: string; recipient_id: string; round: number }>(
+      "SELECT alert_id, recipient_id, round FROM dispatches WHERE alert_id = ANY($1::uuid[]) AND recipient_kind = 'aide'", [alertIds]);
+    for (const r of rows) out.set(r.alert_id, [...(out.get(r.alert_id) ?? []), { aideId: r.recipient_id, round: Number(r.round) }]);
     return out;
   }
   async list(f: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]> {

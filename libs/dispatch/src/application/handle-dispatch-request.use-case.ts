@@ -52,13 +52,14 @@ export class HandleDispatchRequestUseCase {
     const rows: Dispatch[] = [];
     for (const r of requests) {
       const household = homes.get(r.householdId)!;
-      const alreadyCalled = called.get(r.alertId) ?? new Set<string>();
+      // aides of earlier rounds only: a redelivered round chooses the same aides again, and records nothing new
+      const history = called.get(r.alertId) ?? [];
+      const alreadyCalled = new Set(history.filter((c) => c.round < r.round).map((c) => c.aideId));
       const recipients = chooseRecipients({
         round: r.round, callAides: r.callAides, priority: r.priority, community: household.community,
         aides: nearestFirst(onDuty, household), contacts: household.contacts, alreadyCalled,
       });
-      recipients.filter((x) => x.kind === 'aide').forEach((x) => alreadyCalled.add(x.id));
-      called.set(r.alertId, alreadyCalled);
+      called.set(r.alertId, [...history, ...recipients.filter((x) => x.kind === 'aide').map((x) => ({ aideId: x.id, round: r.round }))]);
       const context = {
         householdId: r.householdId, householdName: household.name, district: household.district, community: household.community,
         priority: r.priority, type: r.alertType, reason: r.reason, deviceTs: r.deviceTs,

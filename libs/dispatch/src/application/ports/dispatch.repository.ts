@@ -39,8 +39,8 @@ export abstract class DispatchRepository {
   abstract insertMissing(rows: Dispatch[]): Promise<Dispatch[]>;
   /** Stores the outcome of sending (status, attempts, error, provider reference) of each dispatch in one statement. */
   abstract saveResults(results: Dispatch[]): Promise<void>;
-  /** The aides already called about each of these alerts. */
-  abstract calledAides(alertIds: string[]): Promise<Map<string, Set<string>>>;
+  /** The aides called about each of these alerts, with the round that called them. */
+  abstract calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>>;
   /** Newest first; `district` keeps only dispatches of alerts in that district. */
   abstract list(filter: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]>;
   abstract pendingOlderThan(before: number, limit: number): Promise<Dispatch[]>;
