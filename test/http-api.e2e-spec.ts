@@ -217,3 +217,20 @@ describe('HTTP API v1', () => {
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/api/v1/households', '/api/v1/devices', '/api/v1/alerts/{id}/resolve']));
   });
 });
+
+describe('login rate limit', () => {
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startHarness({ LOGIN_ATTEMPTS_PER_MINUTE: '3' });
+  });
+  afterAll(async () => {
+    await h?.close();
+  });
+
+  it('answers 429 after LOGIN_ATTEMPTS_PER_MINUTE attempts from one address, and leaves other routes alone', async () => {
+    // the harness itself logged in once as admin
+    for (let i = 0; i < 2; i++) await h.http().post('/api/v1/auth/login').send({ username: 'admin', password: 'guess' }).expect(401);
+    await h.http().post('/api/v1/auth/login').send({ username: 'admin', password: 'test-admin-pw' }).expect(429);
+    await h.http().get('/api/v1/alerts').auth(h.adminToken, bearer).expect(200);
+  });
+});

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
+import { ThrottlerModule } from '@nestjs/throttler';
 import { AppConfig, Database } from '@linan/platform';
 import { CreateUserUseCase } from './application/create-user.use-case';
 import { EnsureAdminUseCase } from './application/ensure-admin.use-case';
@@ -18,6 +19,11 @@ import { AuthGuard } from './http/auth.guard';
 /** Users, login, the global token and role guard, and the audit trail of every action. */
 @Module({
   imports: [
+    // password guessing: LOGIN_ATTEMPTS_PER_MINUTE login attempts per client address and minute (the login route only)
+    ThrottlerModule.forRootAsync({
+      inject: [AppConfig],
+      useFactory: (config: AppConfig) => ({ throttlers: [{ ttl: 60_000, limit: config.jwt.loginAttemptsPerMinute }] }),
+    }),
     JwtModule.registerAsync({
       inject: [AppConfig, Database],
       useFactory: async (config: AppConfig, db: Database) => ({

@@ -19,7 +19,7 @@ export interface Harness {
 export async function startHarness(env: RawEnv = {}, options: StartOptions = {}): Promise<Harness> {
   const platform = await startEmbedded({
     PORT: '0', MQTT_PORT: '0', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: 'memory://',
-    ADMIN_PASSWORD, JWT_SECRET: 'j'.repeat(40), BUS_POLL_MS: '50', TIMER_POLL_MS: '100', ...env,
+    ADMIN_PASSWORD, JWT_SECRET: 'j'.repeat(40), LOGIN_ATTEMPTS_PER_MINUTE: '10000', BUS_POLL_MS: '50', TIMER_POLL_MS: '100', ...env,
   }, { logger: silentLogger as never, ...options });
   const http = () => request(platform.httpUrl);
   const login = async (username: string, password: string) =>

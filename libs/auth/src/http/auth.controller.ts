@@ -1,4 +1,5 @@
-import { Body, Controller, Get, HttpCode, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Post, UseGuards } from '@nestjs/common';
+import { ThrottlerGuard } from '@nestjs/throttler';
 import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, Length, Matches } from 'class-validator';
 import { CreateUserUseCase } from '../application/create-user.use-case';
@@ -29,6 +30,7 @@ export class AuthController {
   constructor(private readonly login: LoginUseCase, private readonly createUser: CreateUserUseCase, private readonly users: UserRepository) {}
 
   @Public()
+  @UseGuards(ThrottlerGuard)
   @Post('auth/login')
   @HttpCode(200)
   signIn(@Body() dto: LoginDto) {

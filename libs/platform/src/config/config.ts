@@ -22,6 +22,7 @@ const envSchema = z.object({
   ADMIN_PASSWORD: z.string().min(8, 'at least 8 characters').optional(),
   JWT_SECRET: z.string().min(32, 'at least 32 characters').optional(),
   JWT_TTL_S: z.coerce.number().int().positive().default(12 * 3600),
+  LOGIN_ATTEMPTS_PER_MINUTE: z.coerce.number().int().min(1).default(10),
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
   EMBEDDED_DB_THREAD: z.enum(['main', 'worker']).default('main'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
@@ -60,7 +61,7 @@ export interface AppConfig {
   readonly dc09: { readonly port: number };
   readonly dataDir: string;
   readonly admin: { readonly username: string; readonly password?: string };
-  readonly jwt: { readonly secret?: string; readonly ttlSeconds: number };
+  readonly jwt: { readonly secret?: string; readonly ttlSeconds: number; readonly loginAttemptsPerMinute: number };
   readonly database: { readonly url?: string; readonly poolSize: number; readonly embeddedThread: 'main' | 'worker' };
   readonly kafka: { readonly brokers?: readonly string[] };
   readonly redis: { readonly url?: string };
@@ -113,7 +114,7 @@ export function loadConfig(env: RawEnv): AppConfig {
     dc09: { port: e.DC09_PORT },
     dataDir: e.DATA_DIR,
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },
-    jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_S },
+    jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_S, loginAttemptsPerMinute: e.LOGIN_ATTEMPTS_PER_MINUTE },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedThread: e.EMBEDDED_DB_THREAD },
     kafka: { brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()) },
     redis: { url: e.REDIS_URL },
