@@ -17,9 +17,8 @@
  *      BENCH_PROFILE (0; 1 = V8 CPU profile and SQL counts of the platform during the first 200/s round, summarized —
  *      the profiler slows the platform, so a profiled run's latencies are not the ones to report).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem } from 'node:os';
+import { loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import {
@@ -27,7 +26,8 @@ import {
   type AlertDetail, type AlertSummary, type DeviceRegistered, type HouseholdView,
 } from './lib/api';
 import { closeDevice, connectDevice, nowMs, pressSos } from './lib/device';
-import { freePort, REPO_ROOT, sleep, startPlatformProcess, type PlatformProcess } from './lib/platform-process';
+import { REPO_ROOT, sleep, startPlatformProcess, type PlatformProcess } from './lib/platform-process';
+import { machine, runBaseline } from './lib/baseline';
 import { summarizeProfile, type ProfileSummary } from './lib/cpu-profile';
 import { fmt, round, summarize, table, type Summary } from './lib/stats';
 
@@ -295,105 +295,6 @@ interface SqlWindow {
   statements: { sql: string; count: number; heldMs: number; maxMs: number }[];
 }
 
-// ---------------------------------------------------------------------------------------------------------------
-// The naive baseline (shared harness), same run
-
-interface BaselineRow {
-  key: string;
-  name: string;
-  n: number;
-  lost?: number;
-  rate: number;
-  offered: number | null;
-  lat?: Summary;
-  gateways?: { rssMB: number }[];
-  notes?: string;
-}
-
-interface BaselineResult {
-  status: 'ok' | 'skipped' | 'failed';
-  reason?: string;
-  command?: string;
-  rows: BaselineRow[];
-  resultsFile?: string;
-  seconds?: number;
-}
-
-let baselineChild: ChildProcess | null = null;
-process.on('exit', () => {
-  if (baselineChild?.pid && baselineChild.exitCode === null) {
-    try {
-      process.kill(-baselineChild.pid, 'SIGTERM');
-    } catch {
-      /* already gone */
-    }
-  }
-});
-
-async function runBaseline(runId: string): Promise<BaselineResult> {
-  if (!CFG.baseline) return { status: 'skipped', reason: 'BENCH_BASELINE=0', rows: [] };
-  const script = join(CFG.baselineDir, 'run-baseline.sh');
-  if (!existsSync(script)) return { status: 'skipped', reason: `${script} not found (set BENCH_BASELINE_DIR)`, rows: [] };
-  const resultsDir = join(CFG.outDir, 'baseline');
-  mkdirSync(resultsDir, { recursive: true });
-  const [mq, pg, rd] = [await freePort(), await freePort(), await freePort()];
-  const env = { ONLY: CFG.baselineOnly, RESULTS_DIR: resultsDir, RUN_ID: runId, MQTT_PORT: String(mq), PG_PORT: String(pg), REDIS_PORT: String(rd) };
-  const command = `ONLY=${CFG.baselineOnly} bash ${script}`;
-  log(`baseline: ${command}  (ports ${mq}/${pg}/${rd}; takes a minute or two)`);
-  const t0 = Date.now();
-  const child = spawn('bash', [script], { cwd: CFG.baselineDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
-  baselineChild = child;
-  const prefix = (d: Buffer) => String(d).split('\n').filter((l) => l.trim()).forEach((l) => process.stderr.write(`  [baseline] ${l}\n`));
-  child.stdout!.on('data', prefix);
-  child.stderr!.on('data', prefix);
-  const code = await new Promise<number | null>((res) => {
-    const timer = setTimeout(() => {
-      log(`baseline: no result after ${CFG.baselineTimeoutS} s; stopping it`);
-      try {
-        process.kill(-child.pid!, 'SIGTERM');
-        setTimeout(() => child.exitCode === null && process.kill(-child.pid!, 'SIGKILL'), 5000).unref();
-      } catch {
-        /* gone */
-      }
-    }, CFG.baselineTimeoutS * 1000);
-    child.once('exit', (c) => {
-      clearTimeout(timer);
-      res(c);
-    });
-  });
-  baselineChild = null;
-  const seconds = Math.round((Date.now() - t0) / 1000);
-  const file = join(resultsDir, `run-${runId}.json`);
-  if (code !== 0 || !existsSync(file)) return { status: 'failed', reason: `exit code ${code}`, command, rows: [], seconds };
-  const json = JSON.parse(readFileSync(file, 'utf8')) as { rows: BaselineRow[] };
-  return { status: 'ok', command, rows: json.rows, resultsFile: relative(REPO_ROOT, file), seconds };
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-
-function machine() {
-  const cpuinfo = (() => {
-    try {
-      return readFileSync('/proc/cpuinfo', 'utf8');
-    } catch {
-      return '';
-    }
-  })();
-  return {
-    nproc: cpus().length,
-    cpuModel: /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? '?',
-    memGiB: Math.round(totalmem() / 2 ** 30),
-    node: process.version,
-    kernel: (() => {
-      try {
-        return readFileSync('/proc/sys/kernel/osrelease', 'utf8').trim();
-      } catch {
-        return '?';
-      }
-    })(),
-  };
-}
-
 const la = () => loadavg().map((x) => x.toFixed(2)).join(' ');
 const MB = (b: number | undefined) => (b === undefined || !Number.isFinite(b) ? '-' : `${fmt(b / 2 ** 20, 0)} MiB`);
 
@@ -481,7 +382,7 @@ async function main(): Promise<void> {
   }
   const loadAfterPlatform = loadavg();
 
-  const baseline = await runBaseline(runId);
+  const baseline = await runBaseline(runId, { ...CFG, repoRoot: REPO_ROOT }, log);
 
   // ---- figures ----
   const paced = rounds.filter((r) => r.counted && r.mode === 'paced');
