@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DUPLICATE_WINDOW_MS, type DeviceEventReceived } from '@linan/contracts';
 import { Database } from '@linan/platform';
-import type { AlertStatus, Alert } from '../domain/alert';
+import type { Alert } from '../domain/alert';
 import { AlertListFilter, AlertRepository, AlertSummary, DeviceEventLog, TimelineEntry } from '../application/ports/alert.repository';
 import { AlertMapper } from './alert.mapper';
 import { AlertLogOrmEntity, AlertOrmEntity, DeviceEventOrmEntity } from './alert.orm-entity';
@@ -98,12 +98,6 @@ export class TypeOrmAlertRepository extends AlertRepository {
     if (f.district) qb.andWhere('a.district = :district', { district: f.district });
     const { entities, raw } = await qb.getRawAndEntities<{ h_name: string; h_address: string }>();
     return entities.map((e, i) => ({ ...AlertMapper.toDomain(e), householdName: raw[i].h_name, address: raw[i].h_address }));
-  }
-  async statusCounts(): Promise<Record<AlertStatus, number>> {
-    const rows = await this.db.query<{ status: AlertStatus; n: string | number }>('SELECT status, count(*) AS n FROM alerts GROUP BY status');
-    const out: Record<AlertStatus, number> = { open: 0, dispatched: 0, escalated: 0, acknowledged: 0, resolved: 0 };
-    for (const r of rows) out[r.status] = Number(r.n);
-    return out;
   }
 }
 

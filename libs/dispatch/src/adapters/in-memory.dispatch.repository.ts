@@ -34,7 +34,4 @@ export class InMemoryDispatchRepository extends DispatchRepository {
   async pendingOlderThan(before: number, limit: number): Promise<Dispatch[]> {
     return [...this.rows.values()].filter((d) => d.status === 'pending' && d.createdAt < before).slice(0, limit);
   }
-  async hasSent(alertId: string): Promise<boolean> {
-    return [...this.rows.values()].some((d) => d.alertId === alertId && d.status === 'sent');
-  }
 }

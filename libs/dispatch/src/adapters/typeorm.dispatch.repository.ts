@@ -68,7 +68,4 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
     return (await this.repo().createQueryBuilder('d').where("d.status = 'pending' AND d.created_at < :before", { before: new Date(before) })
       .orderBy('d.created_at', 'ASC').limit(limit).getMany()).map(toDispatch);
   }
-  async hasSent(alertId: string): Promise<boolean> {
-    return (await this.repo().countBy({ alertId, status: 'sent' })) > 0;
-  }
 }

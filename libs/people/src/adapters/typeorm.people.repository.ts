@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
 import { Database } from '@linan/platform';
-import type { Aide, Area, Funding, Household, SubsidyCategory } from '../domain/household';
+import type { Aide, Funding, Household, SubsidyCategory } from '../domain/household';
 import { AideRepository, HouseholdRepository } from '../application/ports/people.repository';
 import { AideOrmEntity, HouseholdOrmEntity } from './people.orm-entity';
 
@@ -59,15 +59,5 @@ export class TypeOrmAideRepository extends AideRepository {
   onDutyInDistricts(districts: string[]): Promise<Aide[]> {
     if (!districts.length) return Promise.resolve([]);
     return this.repo().find({ where: { onDuty: true, district: In(districts) }, order: { createdAt: 'ASC' } });
-  }
-  onDutyNear(area: Area, limit: number): Promise<Aide[]> {
-    return this.repo()
-      .createQueryBuilder('a')
-      .where('a.on_duty AND a.district = :district', { district: area.district })
-      .orderBy('CASE WHEN a.community = :community AND a.street = :street THEN 0 WHEN a.street = :street THEN 1 ELSE 2 END', 'ASC')
-      .addOrderBy('a.created_at', 'ASC')
-      .setParameters({ community: area.community, street: area.street })
-      .limit(limit)
-      .getMany();
   }
 }

@@ -1,5 +1,5 @@
 import type { DeviceEventReceived } from '@linan/contracts';
-import type { Alert, AlertStatus } from '../../domain/alert';
+import type { Alert } from '../../domain/alert';
 
 export interface TimelineEntry {
   alertId: string;
@@ -35,7 +35,6 @@ export abstract class AlertRepository {
   abstract appendTimeline(entries: TimelineEntry[]): Promise<void>;
   abstract timeline(alertId: string): Promise<TimelineEntry[]>;
   abstract list(filter: AlertListFilter): Promise<AlertSummary[]>;
-  abstract statusCounts(): Promise<Record<AlertStatus, number>>;
 }
 
 export abstract class DeviceEventLog {

@@ -44,5 +44,4 @@ export abstract class DispatchRepository {
   /** Newest first; `district` keeps only dispatches of alerts in that district. */
   abstract list(filter: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]>;
   abstract pendingOlderThan(before: number, limit: number): Promise<Dispatch[]>;
-  abstract hasSent(alertId: string): Promise<boolean>;
 }

@@ -1,4 +1,4 @@
-import type { Aide, Area, Household } from '../../domain/household';
+import type { Aide, Household } from '../../domain/household';
 
 export abstract class HouseholdRepository {
   abstract insert(h: Household): Promise<void>;
@@ -12,8 +12,6 @@ export abstract class AideRepository {
   abstract findById(id: string): Promise<Aide | null>;
   abstract setOnDuty(id: string, onDuty: boolean): Promise<void>;
   abstract list(filter: { district?: string }): Promise<Aide[]>;
-  /** On-duty aides of an area, nearest first: same community, then same street, then same district. */
-  abstract onDutyNear(area: Area, limit: number): Promise<Aide[]>;
   /** Every on-duty aide of these districts (for choosing recipients of several alerts at once). */
   abstract onDutyInDistricts(districts: string[]): Promise<Aide[]>;
 }
