@@ -121,4 +121,40 @@ describe('kill -9 right after PUBACK', () => {
       rmSync(dir2, { recursive: true, force: true });
     }
   }, 120_000);
+
+  it('an escalation timer armed before a kill -9 fires after the restart', async () => {
+    const dir3 = mkdtempSync(join(tmpdir(), 'linan-timer-'));
+    try {
+      const env = { DATA_DIR: dir3, ADMIN_PASSWORD: PASSWORD, ESCALATION_ACK_TIMEOUT_S: '4', TIMER_POLL_MS: '100' };
+      let q = await spawnPlatform(env);
+      const token = (await api(q.httpUrl, null, 'POST', '/api/v1/auth/login', { username: 'admin', password: PASSWORD })).accessToken as string;
+      const hh = await api(q.httpUrl, token, 'POST', '/api/v1/households', householdBody());
+      const d = await api(q.httpUrl, token, 'POST', '/api/v1/devices', { serial: 'TIMER-1', type: 'sos' });
+      await api(q.httpUrl, token, 'POST', `/api/v1/devices/${d.id}/install`, { householdId: hh.id });
+      const c = await connectDevice(q.mqttUrl, 'TIMER-1', (d.mqtt as { password: string }).password);
+      await publishQos1(c, 'devices/TIMER-1/events', JSON.stringify({ id: 'timer-1', type: 'sos', ts: Date.now() }));
+      c.end(true);
+      const alert = await eventually(async () => {
+        const r = (await api(q.httpUrl, token, 'GET', `/api/v1/alerts?householdId=${hh.id}`)).items as { id: string }[];
+        return r[0];
+      }, 10_000, 'the alert');
+      const before = (await api(q.httpUrl, token, 'GET', `/api/v1/alerts/${alert.id}`)).timeline as { kind: string }[];
+      await q.kill('SIGKILL'); // the timer is due about 4 s after the alert opened; the process is gone before that
+      expect(before.some((x) => x.kind === 'escalated')).toBe(false);
+
+      q = await spawnPlatform(env);
+      try {
+        const timeline = await eventually(async () => {
+          const a = await api(q.httpUrl, token, 'GET', `/api/v1/alerts/${alert.id}`);
+          const t = a.timeline as { kind: string; actor: string }[];
+          return t.some((x) => x.kind === 'escalated') ? t : undefined;
+        }, 20_000, 'the escalation after the restart');
+        expect(timeline.filter((x) => x.kind === 'escalated')[0].actor).toBe('system:escalation');
+      } finally {
+        await q.kill();
+      }
+    } finally {
+      rmSync(dir3, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
