@@ -259,6 +259,9 @@ class PartitionWorker {
         continue;
       }
       await this.process(batch);
+      // a short batch that was fully handled drained the partition: wait for a wake (or the poll) rather than
+      // spend a read on an empty result
+      if (batch.length < (this.options.batchSize ?? 100) && this.position === batch[batch.length - 1].offset) await this.idle();
     }
   }
 
