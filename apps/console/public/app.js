@@ -626,15 +626,15 @@ function actionsCard(d) {
   return card;
 }
 
-async function doAcknowledge() {
-  const id = state.selectedId;
-  if (!id || state.busy) return;
-  state.busy = 'ack';
+/** One click, one request: the result is shown on the alert, then the alert and the queue are read again. */
+async function runAction(id, busy, request, okText, afterOk) {
+  state.busy = busy;
   renderDetail();
   try {
-    await api('POST', `/api/v1/alerts/${encodeURIComponent(id)}/acknowledge`);
-    state.actionResult = { alertId: id, ok: true, text: () => `✓ ${t('action.acked')}` };
+    await request();
+    state.actionResult = { alertId: id, ok: true, text: okText };
     state.noticed.delete(id);
+    afterOk?.();
   } catch (e) {
     state.actionResult = { alertId: id, ok: false, text: () => describeError(e) };
   } finally {
@@ -642,6 +642,12 @@ async function doAcknowledge() {
   }
   renderDetail();
   await Promise.all([loadDetail(id), refreshQueue()]);
+}
+
+async function doAcknowledge() {
+  const id = state.selectedId;
+  if (!id || state.busy) return;
+  await runAction(id, 'ack', () => api('POST', `/api/v1/alerts/${encodeURIComponent(id)}/acknowledge`), () => `✓ ${t('action.acked')}`);
 }
 
 async function doResolve() {
@@ -655,20 +661,10 @@ async function doResolve() {
     actionEls.outcome.focus();
     return;
   }
-  state.busy = 'resolve';
-  renderDetail();
-  try {
-    await api('POST', `/api/v1/alerts/${encodeURIComponent(id)}/resolve`, note ? { outcome, note } : { outcome });
-    state.actionResult = { alertId: id, ok: true, text: () => `✓ ${t('action.resolved', { outcome: label('outcome', outcome) })}` };
-    state.noticed.delete(id);
-    actionEls.note.value = '';
-  } catch (e) {
-    state.actionResult = { alertId: id, ok: false, text: () => describeError(e) };
-  } finally {
-    state.busy = null;
-  }
-  renderDetail();
-  await Promise.all([loadDetail(id), refreshQueue()]);
+  await runAction(id, 'resolve',
+    () => api('POST', `/api/v1/alerts/${encodeURIComponent(id)}/resolve`, note ? { outcome, note } : { outcome }),
+    () => `✓ ${t('action.resolved', { outcome: label('outcome', outcome) })}`,
+    () => { if (actionEls) actionEls.note.value = ''; });
 }
 
 // ---------------------------------------------------------------- SMS log (embedded mode only)

@@ -74,10 +74,8 @@ export class SendDispatchesUseCase {
           if (!d.destination) throw new DeliveryError('permanent', 'recipient has no phone number');
           providerRef = (await this.sms.send({ to: d.destination, text: d.body, reference: d.id })).providerRef;
         } else {
-          await this.consoles.notify({
-            alertId: d.alertId, householdId: d.context.householdId, householdName: d.context.householdName, district: d.context.district, community: d.context.community, priority: d.context.priority, type: d.context.type,
-            round: d.round, reason: d.context.reason, text: d.body,
-          });
+          const { deviceTs: _deviceTs, ...brief } = d.context;
+          await this.consoles.notify({ ...brief, alertId: d.alertId, round: d.round, text: d.body });
         }
         status = 'sent';
         lastError = null;

@@ -1,13 +1,8 @@
 import type { Channel, RecipientKind } from '../../domain/recipients';
+import type { AlertBrief } from './notification.ports';
 
-export interface DispatchContext {
-  householdId: string;
-  householdName: string;
-  district: string;
-  community: string;
-  priority: string;
-  type: string;
-  reason: 'opened' | 'escalated';
+export interface DispatchContext extends AlertBrief {
+  /** The device's time of the event that opened the alert, for the device → first dispatch histogram. */
   deviceTs: number;
 }
 

@@ -22,17 +22,20 @@ export abstract class SmsSender {
   abstract send(sms: OutboundSms): Promise<SmsAccepted>;
 }
 
-export interface OperatorNotice {
-  alertId: string;
+/** What an alert is about and where, as dispatch carries it (names are for operators' screens, never for SMS). */
+export interface AlertBrief {
   householdId: string;
-  /** For the operator's screen (never sent by SMS): who and where. */
   householdName: string;
   district: string;
   community: string;
   priority: string;
   type: string;
-  round: number;
   reason: 'opened' | 'escalated';
+}
+
+export interface OperatorNotice extends AlertBrief {
+  alertId: string;
+  round: number;
   text: string;
 }
 
