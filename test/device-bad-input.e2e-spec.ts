@@ -168,4 +168,32 @@ describe('bad device input', () => {
       expect(await metric('linan_gateway_acl_denied_total{action="subscribe"}')).toBeGreaterThanOrEqual(1);
     });
   });
+
+  describe('presence', () => {
+    const devicesOf = async (householdId: string) =>
+      (await h.http().get(`/api/v1/households/${householdId}`).auth(h.adminToken, bearer).expect(200)).body.devices as { online: boolean; lastSeenAt: string | null }[];
+
+    it('shows a device online while connected and offline, with the last time heard, after it disconnects', async () => {
+      const home = await seedHome(h, { aides: 0 });
+      expect(await devicesOf(home.householdId)).toEqual([expect.objectContaining({ online: false, lastSeenAt: null })]);
+      const device = await connectDevice(h.platform.mqttUrl, home.serial, home.password);
+      await eventually(async () => (await devicesOf(home.householdId))[0].online, 3000, 'online');
+      device.end();
+      const after = await eventually(async () => {
+        const d = (await devicesOf(home.householdId))[0];
+        return d.online ? undefined : d;
+      }, 3000, 'offline');
+      expect(after.lastSeenAt).toEqual(expect.any(String));
+    });
+
+    it('takes an "offline" status (the last will) as offline and a heartbeat as alive', async () => {
+      const home = await seedHome(h, { aides: 0 });
+      const device = await connectDevice(h.platform.mqttUrl, home.serial, home.password);
+      await publishQos1(device, `devices/${home.serial}/status`, 'offline');
+      await eventually(async () => !(await devicesOf(home.householdId))[0].online, 3000, 'offline by status');
+      await publishQos1(device, `devices/${home.serial}/heartbeat`, '{}');
+      await eventually(async () => (await devicesOf(home.householdId))[0].online, 3000, 'online by heartbeat');
+      device.end(true);
+    });
+  });
 });

@@ -1,6 +1,6 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig, Endpoints, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
-import { AuthenticateDeviceUseCase, InProcessDeviceSessions, IngestDeviceMessageUseCase } from '@linan/devices';
+import { AuthenticateDeviceUseCase, DevicePresence, InProcessDeviceSessions, IngestDeviceMessageUseCase } from '@linan/devices';
 import { EmbeddedBroker } from './embedded-broker';
 
 /** Starts the embedded MQTT broker with the application and stops it first on shutdown. */
@@ -19,8 +19,9 @@ export class BrokerHost implements OnApplicationBootstrap, OnApplicationShutdown
     sessions: InProcessDeviceSessions,
     health: HealthRegistry,
     private readonly endpoints: Endpoints,
+    presence: DevicePresence,
   ) {
-    this.broker = new EmbeddedBroker(auth, ingest, metrics, log.child({ component: 'mqtt' }));
+    this.broker = new EmbeddedBroker(auth, ingest, metrics, log.child({ component: 'mqtt' }), presence);
     sessions.attach((serial, reason) => this.broker.disconnect(serial, reason));
     health.register('mqtt', async () => ({ up: this.broker.listening, detail: { port: this.port } }));
   }

@@ -2,7 +2,7 @@ import { createServer, type Server } from 'node:net';
 import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { Metrics, StartupError } from '@linan/platform';
-import { AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, maySubscribe, type Device } from '@linan/devices';
+import { AuthenticateDeviceUseCase, DevicePresence, IngestDeviceMessageUseCase, maySubscribe, type Device } from '@linan/devices';
 
 /** CONNACK return code 5, "not authorized": what the device contract promises for every refused device. */
 const NOT_AUTHORIZED = 5;
@@ -37,6 +37,7 @@ export class EmbeddedBroker {
     private readonly ingest: IngestDeviceMessageUseCase,
     private readonly metrics: Metrics,
     private readonly log: Logger,
+    private readonly presence: DevicePresence,
   ) {}
 
   async start(port: number, host: string): Promise<number> {
@@ -52,6 +53,13 @@ export class EmbeddedBroker {
       },
     });
     this.broker.on('clientError', (client, err) => this.log.debug({ deviceId: client.id, err: err.message }, 'mqtt client error'));
+    const track = (client: DeviceClient, online: boolean) => {
+      const serial = client.linanDevice?.serial;
+      if (!serial) return;
+      (online ? this.presence.seen(serial) : this.presence.gone(serial)).catch((err) => this.log.warn({ err, deviceId: serial }, 'presence not updated'));
+    };
+    this.broker.on('clientReady', (client) => track(client as DeviceClient, true));
+    this.broker.on('clientDisconnect', (client) => track(client as DeviceClient, false));
     this.server = createServer(this.broker.handle);
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new PortInUseError(port, host) : e));

@@ -3,7 +3,7 @@ import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentActor, Roles, type Actor } from '@linan/auth';
 import { AideRepository, CreateAideUseCase, CreateHouseholdUseCase, GetHouseholdUseCase, HouseholdRepository, SetAideDutyUseCase } from '@linan/people';
 import {
-  DecommissionDeviceUseCase, DeviceRepository, InstallDeviceUseCase, RegisterDeviceUseCase, RotateDeviceSecretUseCase, type Device,
+  DecommissionDeviceUseCase, DeviceRepository, InstallDeviceUseCase, RegisterDeviceUseCase, RotateDeviceSecretUseCase, DevicePresence, type Device,
 } from '@linan/devices';
 import { CreateAideDto, CreateHouseholdDto, DutyDto, InstallDeviceDto, RegisterDeviceDto } from './provisioning.dto';
 
@@ -24,6 +24,7 @@ export class HouseholdsController {
     private readonly get: GetHouseholdUseCase,
     private readonly households: HouseholdRepository,
     private readonly devices: DeviceRepository,
+    private readonly presence: DevicePresence,
   ) {}
 
   @Roles('operator', 'installer')
@@ -41,7 +42,15 @@ export class HouseholdsController {
   @Roles('operator', 'installer')
   @Get(':id')
   async one(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
-    return { ...(await this.get.execute(actor, id)), devices: (await this.devices.listByHousehold(id)).map(publicDevice) };
+    const devices = await this.devices.listByHousehold(id);
+    const presence = await this.presence.of(devices.map((d) => d.serial));
+    return {
+      ...(await this.get.execute(actor, id)),
+      devices: devices.map((d) => {
+        const p = presence.get(d.serial);
+        return { ...publicDevice(d), online: p?.online ?? false, lastSeenAt: p ? new Date(p.lastSeenAt).toISOString() : null };
+      }),
+    };
   }
 }
 

@@ -6,6 +6,7 @@ import {
   DecommissionDeviceUseCase, InstallDeviceUseCase, RegisterDeviceUseCase, RotateDeviceSecretUseCase,
 } from './application/device.use-cases';
 import { IngestDeviceMessageUseCase } from './application/ingest-device-message.use-case';
+import { DevicePresence } from './application/device-presence';
 import { DeviceRepository, DeviceSessionControl } from './application/ports/device.repository';
 import { InProcessDeviceSessions } from './adapters/in-process.device-sessions';
 import { TypeOrmDeviceRepository } from './adapters/typeorm.device.repository';
@@ -18,9 +19,9 @@ import { TypeOrmDeviceRepository } from './adapters/typeorm.device.repository';
     InProcessDeviceSessions,
     { provide: DeviceSessionControl, useExisting: InProcessDeviceSessions },
     RegisterDeviceUseCase, InstallDeviceUseCase, DecommissionDeviceUseCase, RotateDeviceSecretUseCase,
-    AuthenticateDeviceUseCase, IngestDeviceMessageUseCase,
+    AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, DevicePresence,
   ],
-  exports: [
+  exports: [DevicePresence,
     DeviceRepository, InProcessDeviceSessions, RegisterDeviceUseCase, InstallDeviceUseCase, DecommissionDeviceUseCase, RotateDeviceSecretUseCase,
     AuthenticateDeviceUseCase, IngestDeviceMessageUseCase,
   ],

@@ -5,6 +5,7 @@ import {
 } from '@linan/contracts';
 import { Cache, Clock, MessageBus, Metrics, envelope } from '@linan/platform';
 import { mayPublish, type Device } from '../domain/device';
+import { DevicePresence } from './device-presence';
 
 export type IngestOutcome =
   | { kind: 'accepted'; eventId: string }
@@ -21,7 +22,6 @@ export interface DeviceMessage {
   payload: Buffer;
 }
 
-const PRESENCE_TTL_MS = 3 * 300_000;
 
 /**
  * The gateway's decision for one device message: reject with a reason (kept on the rejected-events topic),
@@ -35,6 +35,7 @@ export class IngestDeviceMessageUseCase {
     private readonly cache: Cache,
     private readonly clock: Clock,
     private readonly metrics: Metrics,
+    private readonly presence: DevicePresence,
   ) {}
 
   async execute(msg: DeviceMessage): Promise<IngestOutcome> {
@@ -50,7 +51,9 @@ export class IngestDeviceMessageUseCase {
       return this.reject(msg, now, 'topic_mismatch', `device ${msg.serial} may not publish to ${msg.topic}`);
     }
     if (route.channel === 'heartbeat' || route.channel === 'status') {
-      await this.cache.set(`presence:${msg.serial}`, JSON.stringify({ at: now, via: route.channel }), PRESENCE_TTL_MS);
+      // a retained "offline" status is the device's last will
+      if (route.channel === 'status' && msg.payload.toString().trim() === 'offline') await this.presence.gone(msg.serial);
+      else await this.presence.seen(msg.serial);
       return { kind: 'presence' };
     }
     if (route.channel !== 'events') return this.reject(msg, now, 'unsupported_topic', `devices do not publish to ${route.channel}`);
@@ -73,6 +76,7 @@ export class IngestDeviceMessageUseCase {
       await this.cache.delete(dedupKey);
       throw err;
     }
+    await this.presence.seen(msg.serial);
     return { kind: 'accepted', eventId: out.headers!.eventId };
   }
 
