@@ -1,5 +1,5 @@
 import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AppConfig, Endpoints, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
+import { AppConfig, displayHost, Endpoints, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
 import { AuthenticateDeviceUseCase, DevicePresence, InProcessDeviceSessions, IngestDeviceMessageUseCase } from '@linan/devices';
 import { EmbeddedBroker } from './embedded-broker';
 
@@ -28,7 +28,7 @@ export class BrokerHost implements OnApplicationBootstrap, OnApplicationShutdown
 
   async onApplicationBootstrap(): Promise<void> {
     this.port = await this.broker.start(this.config.mqtt.port, this.config.mqtt.host);
-    this.endpoints.add('MQTT broker', `mqtt://${this.config.mqtt.host === '0.0.0.0' ? '127.0.0.1' : this.config.mqtt.host}:${this.port}`);
+    this.endpoints.add('MQTT broker', `mqtt://${displayHost(this.config.mqtt.host)}:${this.port}`);
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -6,6 +6,7 @@ export * from './logging/root-logger';
 export * from './persistence/database';
 export * from './persistence/unit-of-work';
 export * from './persistence/open-database';
+export * from './persistence/sql';
 export * from './messaging/message-bus';
 export * from './messaging/envelope';
 export * from './messaging/embedded-bus';

@@ -1,7 +1,7 @@
 import { DynamicModule, Module, type INestApplication, type Type } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
 import {
-  createHttpApp, createLogger, Endpoints, loadConfig, PlatformModule, readEnvironment, StartupError,
+  createHttpApp, createLogger, displayHost, Endpoints, loadConfig, PlatformModule, readEnvironment, StartupError,
   type AppConfig, type Clock, type Metrics, type RawEnv, type RootLogger,
 } from '@linan/platform';
 import { AuthModule, EnsureAdminUseCase, type AdminBootstrap } from '@linan/auth';
@@ -64,9 +64,8 @@ export async function startApp(spec: AppSpec, env: RawEnv, options: StartOptions
     });
     const address = app.getHttpServer().address();
     const httpPort = typeof address === 'object' && address ? address.port : config.http.port;
-    const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
     return {
-      app, config, admin, httpPort, httpUrl: `http://${host}:${httpPort}`, endpoints: app.get(Endpoints).all(),
+      app, config, admin, httpPort, httpUrl: `http://${displayHost(config.http.host)}:${httpPort}`, endpoints: app.get(Endpoints).all(),
       close: () => app.close(),
     };
   } catch (e) {

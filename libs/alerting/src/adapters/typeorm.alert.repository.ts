@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DUPLICATE_WINDOW_MS, type DeviceEventReceived } from '@linan/contracts';
-import { Database } from '@linan/platform';
+import { Database, valuesList } from '@linan/platform';
 import type { Alert } from '../domain/alert';
 import { AlertListFilter, AlertRepository, AlertSummary, DeviceEventLog, TimelineEntry } from '../application/ports/alert.repository';
 import { AlertMapper } from './alert.mapper';
@@ -11,11 +11,6 @@ const ALERT_COLUMNS = `id, household_id AS "householdId", device_id AS "deviceId
   opened_at AS "openedAt", first_device_ts AS "firstDeviceTs", event_count AS "eventCount", acknowledged_at AS "acknowledgedAt",
   acknowledged_by AS "acknowledgedBy", resolved_at AS "resolvedAt", resolved_by AS "resolvedBy", outcome, note, policy,
   escalation_round AS "escalationRound", escalation_due_at AS "escalationDueAt", timer_id AS "timerId"`;
-
-/** `($1, $2), ($3, $4)…` for rows of `width` parameters, with optional casts per column. */
-function valuesList(rows: number, casts: string[]): string {
-  return Array.from({ length: rows }, (_, r) => `(${casts.map((c, i) => `$${r * casts.length + i + 1}${c}`).join(', ')})`).join(', ');
-}
 
 @Injectable()
 export class TypeOrmAlertRepository extends AlertRepository {

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { Topics } from '@linan/contracts';
-import { Clock, Metrics, Outbox, RootLogger, UnitOfWork, envelope, forbidden, notFound } from '@linan/platform';
-import { canAccessDistrict, type Actor } from '@linan/auth';
+import { Clock, Metrics, Outbox, RootLogger, UnitOfWork, envelope, notFound } from '@linan/platform';
+import { assertDistrict, type Actor } from '@linan/auth';
 import { acknowledge, applyEscalation, nextStep, resolve, type Alert, type Outcome } from '../domain/alert';
 import { alertChanged } from './alert-changed';
 import { AlertRepository } from './ports/alert.repository';
@@ -10,7 +10,7 @@ import { AlertRepository } from './ports/alert.repository';
 async function lockForActor(alerts: AlertRepository, actor: Actor, id: string): Promise<Alert> {
   const a = await alerts.lockById(id);
   if (!a) throw notFound('ALERT.NOT_FOUND', `alert ${id} does not exist`);
-  if (!canAccessDistrict(actor, a.district)) throw forbidden('AUTH.DISTRICT_FORBIDDEN', `your account is limited to district "${actor.district}"`);
+  assertDistrict(actor, a.district);
   return a;
 }
 

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { forbidden, notFound } from '@linan/platform';
-import { canAccessDistrict, type Actor } from '@linan/auth';
+import { notFound } from '@linan/platform';
+import { assertDistrict, type Actor } from '@linan/auth';
 import type { Alert } from '../domain/alert';
 import { AlertRepository, AlertSummary, TimelineEntry } from './ports/alert.repository';
 
@@ -16,7 +16,7 @@ export class AlertQueries {
   async get(actor: Actor, id: string): Promise<{ alert: Alert; timeline: TimelineEntry[] }> {
     const alert = await this.alerts.findById(id);
     if (!alert) throw notFound('ALERT.NOT_FOUND', `alert ${id} does not exist`);
-    if (!canAccessDistrict(actor, alert.district)) throw forbidden('AUTH.DISTRICT_FORBIDDEN', `your account is limited to district "${actor.district}"`);
+    assertDistrict(actor, alert.district);
     return { alert, timeline: await this.alerts.timeline(id) };
   }
 }

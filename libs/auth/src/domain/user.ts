@@ -1,3 +1,5 @@
+import { DomainError } from '@linan/contracts';
+
 export const ROLES = ['admin', 'operator', 'installer', 'aide'] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -21,4 +23,11 @@ export interface Actor {
 /** District scope: a user bound to a district sees and acts only within it. */
 export function canAccessDistrict(actor: Actor, district: string): boolean {
   return actor.district === null || actor.district === district;
+}
+
+/** Throws AUTH.DISTRICT_FORBIDDEN (403) when the record's district is outside the actor's. */
+export function assertDistrict(actor: Actor, district: string): void {
+  if (!canAccessDistrict(actor, district)) {
+    throw new DomainError('AUTH.DISTRICT_FORBIDDEN', 'forbidden', `your account is limited to district "${actor.district}"`);
+  }
 }

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
-import { Database } from '@linan/platform';
+import { Database, valuesList } from '@linan/platform';
 import type { Channel, RecipientKind } from '../domain/recipients';
 import { DispatchRepository, type Dispatch, type DispatchStatus } from '../application/ports/dispatch.repository';
 import { DispatchOrmEntity } from './dispatch.orm-entity';
@@ -25,7 +25,7 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
     const casts = ['::uuid', '::uuid', '::int', '', '', '', '', '', '::int', '', '::text', '::jsonb', '::timestamptz', '::timestamptz'];
     const inserted = await this.db.query<{ id: string }>(
       `INSERT INTO dispatches (id, alert_id, round, recipient_kind, recipient_id, recipient_name, channel, status, attempts, body, destination, context, created_at, updated_at)
-       VALUES ${rows.map((_, r) => `(${casts.map((c, i) => `$${r * casts.length + i + 1}${c}`).join(', ')})`).join(', ')}
+       VALUES ${valuesList(rows.length, casts)}
        ON CONFLICT (alert_id, round, recipient_kind, recipient_id, channel) DO NOTHING RETURNING id`,
       rows.flatMap((d) => [d.id, d.alertId, d.round, d.recipientKind, d.recipientId, d.recipientName, d.channel, d.status, d.attempts, d.body,
         d.destination, JSON.stringify(d.context), new Date(d.createdAt), new Date(d.updatedAt)]),
@@ -38,16 +38,10 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
   }
   async saveResults(results: Dispatch[]): Promise<void> {
     if (!results.length) return;
-    const params: unknown[] = [];
-    const rows = results.map((d, i) => {
-      params.push(d.id, d.status, d.attempts, d.lastError, d.providerRef, new Date(d.updatedAt));
-      const b = i * 6;
-      return `($${b + 1}::uuid, $${b + 2}::text, $${b + 3}::int, $${b + 4}::text, $${b + 5}::text, $${b + 6}::timestamptz)`;
-    });
     await this.db.query(
       `UPDATE dispatches AS d SET status = v.status, attempts = v.attempts, last_error = v.last_error, provider_ref = v.provider_ref, updated_at = v.updated_at
-       FROM (VALUES ${rows.join(', ')}) AS v (id, status, attempts, last_error, provider_ref, updated_at) WHERE d.id = v.id`,
-      params,
+       FROM (VALUES ${valuesList(results.length, ['::uuid', '::text', '::int', '::text', '::text', '::timestamptz'])}) AS v (id, status, attempts, last_error, provider_ref, updated_at) WHERE d.id = v.id`,
+      results.flatMap((d) => [d.id, d.status, d.attempts, d.lastError, d.providerRef, new Date(d.updatedAt)]),
     );
   }
   async calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>> {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Clock, forbidden, notFound } from '@linan/platform';
-import { canAccessDistrict, type Actor } from '@linan/auth';
+import { Clock, notFound } from '@linan/platform';
+import { assertDistrict, type Actor } from '@linan/auth';
 import type { Aide, Area, Contact, Funding, Household, SubsidyCategory } from '../domain/household';
 import { AideRepository, HouseholdRepository } from './ports/people.repository';
 
@@ -14,12 +14,6 @@ export interface CreateHouseholdInput extends Area {
   subsidyCategory: SubsidyCategory;
   funding: Funding;
   contacts?: Contact[];
-}
-
-function assertDistrict(actor: Actor, district: string): void {
-  if (!canAccessDistrict(actor, district)) {
-    throw forbidden('AUTH.DISTRICT_FORBIDDEN', `your account is limited to district "${actor.district}"`);
-  }
 }
 
 @Injectable()

@@ -94,6 +94,11 @@ function deepFreeze<T>(o: T): T {
   return o;
 }
 
+/** An address to show or connect to for a listen address: 0.0.0.0 (every interface) is reached at 127.0.0.1. */
+export function displayHost(listenHost: string): string {
+  return listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost;
+}
+
 /** The process environment: the only place that reads it. Everything else gets the validated AppConfig. */
 export function readEnvironment(): RawEnv {
   return { ...process.env };

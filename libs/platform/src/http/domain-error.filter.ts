@@ -4,7 +4,8 @@ import type { Request, Response } from 'express';
 import { DomainError, type ErrorKind } from '@linan/contracts';
 import { RootLogger } from '../logging/root-logger';
 
-const STATUS: Record<ErrorKind, number> = {
+/** The HTTP status of each kind of domain error (also used by the audit trail). */
+export const HTTP_STATUS_OF: Readonly<Record<ErrorKind, number>> = {
   not_found: HttpStatus.NOT_FOUND,
   conflict: HttpStatus.CONFLICT,
   invalid: HttpStatus.BAD_REQUEST,
@@ -26,8 +27,8 @@ export class DomainErrorFilter implements ExceptionFilter {
     const res = ctx.getResponse<Response>();
     const req = ctx.getRequest<Request>();
     if (exception instanceof DomainError) {
-      res.status(STATUS[exception.kind]).json({
-        statusCode: STATUS[exception.kind], code: exception.code, message: exception.message, ...(exception.details ?? {}),
+      res.status(HTTP_STATUS_OF[exception.kind]).json({
+        statusCode: HTTP_STATUS_OF[exception.kind], code: exception.code, message: exception.message, ...(exception.details ?? {}),
       });
       return;
     }

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
+import { valuesList } from '../persistence/sql';
 import { runWithRetries, sleep, type DeadLetter, type RetryPolicy } from './consumer-runner';
 import { partitionFor } from './partitioner';
 import { ConsumerHandle, InboundMessage, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
@@ -94,13 +95,10 @@ export class EmbeddedBus extends MessageBus implements Outbox {
   private async insert(items: Pending[]): Promise<void> {
     for (let i = 0; i < items.length; i += 500) {
       const chunk = items.slice(i, i + 500);
-      const params: unknown[] = [];
-      const rows = chunk.map((it, j) => {
-        params.push(it.topic, it.partition, it.message.key, it.message.value, JSON.stringify(it.message.headers ?? {}));
-        const b = j * 5;
-        return `($${b + 1}, $${b + 2}, $${b + 3}, $${b + 4}, $${b + 5}::jsonb)`;
-      });
-      await this.db.query(`INSERT INTO bus_log (topic, partition, key, value, headers) VALUES ${rows.join(', ')}`, params);
+      await this.db.query(
+        `INSERT INTO bus_log (topic, partition, key, value, headers) VALUES ${valuesList(chunk.length, ['', '', '', '', '::jsonb'])}`,
+        chunk.flatMap((it) => [it.topic, it.partition, it.message.key, it.message.value, JSON.stringify(it.message.headers ?? {})]),
+      );
     }
   }
 
