@@ -28,8 +28,35 @@ describe(loadConfig.name, () => {
     expect((error as Error).message).toContain('teleporter');
   });
 
-  it('switches to distributed mode when a service address is given', () => {
-    expect(loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/linan' }).mode).toBe('distributed');
-    expect(loadConfig({ KAFKA_BROKERS: 'k1:9092, k2:9092' }).kafka.brokers).toEqual(['k1:9092', 'k2:9092']);
+  const services = {
+    DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/linan', KAFKA_BROKERS: 'k1:9092, k2:9092',
+    REDIS_URL: 'redis://127.0.0.1:6379', MQTT_URL: 'mqtt://gw:pw@127.0.0.1:1883',
+  };
+
+  it('moves only the data to PostgreSQL when DATABASE_URL is the only service', () => {
+    expect(loadConfig({ DATABASE_URL: services.DATABASE_URL }).mode).toBe('embedded');
+  });
+
+  it('switches to distributed mode when the services are given together', () => {
+    const c = loadConfig(services);
+    expect(c.mode).toBe('distributed');
+    expect(c.kafka.brokers).toEqual(['k1:9092', 'k2:9092']);
+    expect(c.redis).toEqual({ url: 'redis://127.0.0.1:6379', keyPrefix: 'linan:' });
+  });
+
+  it('refuses a partial distributed configuration, naming every missing key', () => {
+    expect(() => loadConfig({ KAFKA_BROKERS: 'k1:9092' })).toThrow(ConfigError);
+    try {
+      loadConfig({ KAFKA_BROKERS: 'k1:9092' });
+    } catch (e) {
+      expect((e as ConfigError).problems.map((p) => p.split(':')[0])).toEqual(['DATABASE_URL', 'REDIS_URL', 'MQTT_URL']);
+    }
+  });
+
+  it('needs MQTT_URL only for the apps that talk to the broker', () => {
+    const { MQTT_URL: _, ...withoutBroker } = services;
+    expect(loadConfig({ ...withoutBroker, APPS: 'triage' }).mode).toBe('distributed');
+    expect(() => loadConfig({ ...withoutBroker, APPS: 'gateway' })).toThrow(/MQTT_URL: required/);
+    expect(() => loadConfig({ ...withoutBroker, APPS: 'provisioning' })).toThrow(/MQTT_URL: required/);
   });
 });

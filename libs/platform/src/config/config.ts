@@ -31,7 +31,12 @@ const envSchema = z.object({
     { message: 'must be host:port[,host:port...]' },
   ),
   REDIS_URL: optionalUrl(['redis', 'rediss']),
+  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:._-]{1,64}$/, '1–64 characters of A-Z a-z 0-9 : . _ -').default('linan:'),
   MQTT_URL: optionalUrl(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']),
+  MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, '1–64 characters of A-Z a-z 0-9 _ . -').optional(),
+  MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1–64 characters of A-Z a-z 0-9 _ -').default('linan-gateway'),
+  KAFKA_MAX_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
+  OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).default(1000),
   BUS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   BUS_POLL_MS: z.coerce.number().int().min(10).default(500),
   BUS_RETENTION_HOURS: z.coerce.number().positive().default(168),
@@ -57,19 +62,23 @@ export type RawEnv = Record<string, string | undefined>;
 
 export interface AppConfig {
   readonly http: { readonly port: number; readonly host: string };
-  readonly mqtt: { readonly port: number; readonly host: string; readonly url?: string };
+  readonly mqtt: { readonly port: number; readonly host: string; readonly url?: string; readonly shareGroup: string; readonly clientId?: string };
   readonly dc09: { readonly port: number };
   readonly dataDir: string;
   readonly admin: { readonly username: string; readonly password?: string };
   readonly jwt: { readonly secret?: string; readonly ttlSeconds: number; readonly loginAttemptsPerMinute: number };
   readonly database: { readonly url?: string; readonly poolSize: number; readonly embeddedThread: 'main' | 'worker' };
-  readonly kafka: { readonly brokers?: readonly string[] };
-  readonly redis: { readonly url?: string };
+  readonly kafka: { readonly brokers?: readonly string[]; readonly maxWaitMs: number };
+  readonly redis: { readonly url?: string; readonly keyPrefix: string };
+  readonly outbox: { readonly sweepMs: number };
   readonly bus: { readonly partitions: number; readonly pollMs: number; readonly maxAttempts: number; readonly retryBaseMs: number; readonly retentionMs: number };
   readonly escalation: { readonly ackTimeoutMs: number; readonly maxRounds: number; readonly pollMs: number };
   readonly log: { readonly level: string; readonly pretty: boolean };
   readonly sms: { readonly provider: 'fake' };
-  /** Embedded when no external service is configured. */
+  /**
+   * Distributed when KAFKA_BROKERS, REDIS_URL and DATABASE_URL are set (each app may then run as its own process);
+   * embedded otherwise (DATABASE_URL alone only moves the embedded platform's data to PostgreSQL).
+   */
   readonly mode: 'embedded' | 'distributed';
   readonly apps: readonly AppName[];
 }
@@ -112,17 +121,34 @@ export function loadConfig(env: RawEnv): AppConfig {
     throw new ConfigError(r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = r.data;
-  const external = [e.DATABASE_URL, e.KAFKA_BROKERS, e.REDIS_URL, e.MQTT_URL].some((v) => v !== undefined);
+  const distributed = [e.KAFKA_BROKERS, e.REDIS_URL, e.MQTT_URL].some((v) => v !== undefined);
+  if (distributed) {
+    // one service without the others would split state between processes (a memory cache per replica, an embedded
+    // database no second process can open): every key the distributed mode needs must be set together
+    const needsBroker = e.APPS.some((a) => a === 'gateway' || a === 'provisioning');
+    const missing = [
+      !e.DATABASE_URL && 'DATABASE_URL',
+      !e.KAFKA_BROKERS && 'KAFKA_BROKERS',
+      !e.REDIS_URL && 'REDIS_URL',
+      needsBroker && !e.MQTT_URL && 'MQTT_URL',
+    ].filter((k): k is string => Boolean(k));
+    if (missing.length) {
+      const set = ['KAFKA_BROKERS', 'REDIS_URL', 'MQTT_URL'].filter((k) => e[k as 'MQTT_URL'] !== undefined).join(', ');
+      throw new ConfigError(missing.map((k) => `${k}: required in distributed mode (${set} set)${
+        k === 'MQTT_URL' ? ' for the gateway and provisioning apps' : ''}; set it, or unset ${set} to run embedded`));
+    }
+  }
   return deepFreeze({
     http: { port: e.PORT, host: e.HTTP_HOST },
-    mqtt: { port: e.MQTT_PORT, host: e.MQTT_HOST, url: e.MQTT_URL },
+    mqtt: { port: e.MQTT_PORT, host: e.MQTT_HOST, url: e.MQTT_URL, shareGroup: e.MQTT_SHARE_GROUP, clientId: e.MQTT_CLIENT_ID },
     dc09: { port: e.DC09_PORT },
     dataDir: e.DATA_DIR,
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },
     jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_S, loginAttemptsPerMinute: e.LOGIN_ATTEMPTS_PER_MINUTE },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedThread: e.EMBEDDED_DB_THREAD },
-    kafka: { brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()) },
-    redis: { url: e.REDIS_URL },
+    kafka: { brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()), maxWaitMs: e.KAFKA_MAX_WAIT_MS },
+    redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
+    outbox: { sweepMs: e.OUTBOX_SWEEP_MS },
     bus: {
       partitions: e.BUS_PARTITIONS, pollMs: e.BUS_POLL_MS, maxAttempts: e.CONSUMER_MAX_ATTEMPTS, retryBaseMs: e.CONSUMER_RETRY_BASE_MS,
       retentionMs: Math.round(e.BUS_RETENTION_HOURS * 3600_000),
@@ -130,7 +156,7 @@ export function loadConfig(env: RawEnv): AppConfig {
     escalation: { ackTimeoutMs: Math.round(e.ESCALATION_ACK_TIMEOUT_S * 1000), maxRounds: e.ESCALATION_MAX_ROUNDS, pollMs: e.TIMER_POLL_MS },
     log: { level: e.LOG_LEVEL, pretty: e.LOG_PRETTY },
     sms: { provider: e.SMS_PROVIDER },
-    mode: external ? 'distributed' : 'embedded',
+    mode: distributed ? 'distributed' : 'embedded',
     apps: e.APPS,
   });
 }
