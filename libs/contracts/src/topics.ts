@@ -13,6 +13,9 @@ export type TopicName = (typeof Topics)[keyof typeof Topics];
 /** The dead-letter topic of a consumer group on a topic. */
 export const deadLetterTopic = (topic: string, groupId: string): string => `${topic}.${groupId}.dlq`;
 
+/** The retry topic of a consumer group on a topic (Kafka mode): failed messages wait there out of the way. */
+export const retryTopic = (topic: string, groupId: string): string => `${topic}.${groupId}.retry`;
+
 /** Common envelope: every message on the bus carries these. */
 export interface Envelope<T> {
   eventId: string;

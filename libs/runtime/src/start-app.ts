@@ -38,7 +38,7 @@ class RootModule {
     return {
       module: RootModule,
       imports: [
-        PlatformModule.forRoot({ config, logger, entities: ALL_ENTITIES, clock: options.clock, metrics: options.metrics }),
+        PlatformModule.forRoot({ config, logger, entities: ALL_ENTITIES, clock: options.clock, metrics: options.metrics, appName: spec.name }),
         // the framework's own start-up chatter stays out of the way; its warnings and errors still reach the log
         LoggerModule.forRoot({ pinoHttp: { logger: logger.child({ component: 'nest', app: spec.name }, { level: 'warn' }), autoLogging: false, quietReqLogger: true } }),
         AuthModule,

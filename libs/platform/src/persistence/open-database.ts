@@ -21,11 +21,20 @@ export interface OpenedDatabase {
 export async function openDatabase(config: AppConfig, entities: Entities): Promise<OpenedDatabase> {
   const common = { entities, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
   if (config.database.url) {
-    const ds = new DataSource({ ...common, type: 'postgres', url: config.database.url, poolSize: config.database.poolSize });
+    const ds = new DataSource({
+      ...common, migrationsRun: false, type: 'postgres', url: config.database.url, poolSize: config.database.poolSize,
+      connectTimeoutMS: 10_000,
+    });
     try {
       await ds.initialize();
     } catch (e) {
-      throw new Error(`cannot reach PostgreSQL at ${redactUrl(config.database.url)}: ${(e as Error).message}`, { cause: e });
+      throw new StartupError(`cannot reach PostgreSQL at ${redactUrl(config.database.url)} (DATABASE_URL): ${(e as Error).message}`, { cause: e });
+    }
+    try {
+      await migrateExclusively(ds);
+    } catch (e) {
+      await ds.destroy().catch(() => undefined);
+      throw e;
     }
     return { database: new Database(ds), kind: 'postgres', location: redactUrl(config.database.url), close: () => ds.destroy() };
   }
@@ -52,6 +61,25 @@ export async function openDatabase(config: AppConfig, entities: Entities): Promi
       unlock();
     },
   };
+}
+
+/** Any constant works as long as every app uses the same one: it names "the schema migration" among advisory locks. */
+const MIGRATION_LOCK = 7_146_350_001;
+
+/**
+ * Several apps (and replicas) start at once against one PostgreSQL; the first to take the advisory lock migrates,
+ * the others wait for it and then find nothing left to run.
+ */
+async function migrateExclusively(ds: DataSource): Promise<void> {
+  const runner = ds.createQueryRunner();
+  await runner.connect();
+  try {
+    await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
+    await ds.runMigrations({ transaction: 'all' });
+  } finally {
+    await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
+    await runner.release();
+  }
 }
 
 /**

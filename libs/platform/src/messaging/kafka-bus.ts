@@ -1,0 +1,467 @@
+import { hostname } from 'node:os';
+import {
+  Kafka, Partitioners, logLevel, type Admin, type Consumer, type EachBatchPayload, type IHeaders, type KafkaMessage,
+  type LogEntry, type Producer,
+} from 'kafkajs';
+import type { Logger } from 'pino';
+import { PermanentMessageError, retryTopic } from '@linan/contracts';
+import { StartupError } from '../config/config';
+import { Database } from '../persistence/database';
+import { valuesList } from '../persistence/sql';
+import { deadLetterFor, sleep, type RetryPolicy } from './consumer-runner';
+import { ConsumerHandle, InboundMessage, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
+
+export interface KafkaBusOptions {
+  brokers: readonly string[];
+  /** Names this process to the brokers (shown in their logs and in consumer group listings). */
+  clientId: string;
+  /** How long a fetch waits for data; short means low latency, long means fewer requests. */
+  maxWaitMs: number;
+  /** How often the outbox sweeper looks for messages that were committed but not yet handed to Kafka. */
+  outboxSweepMs: number;
+  retry: RetryPolicy;
+  /** How long a consumer waits to join its group before subscribe() resolves anyway. */
+  joinTimeoutMs?: number;
+}
+
+interface Pending {
+  topic: string;
+  message: OutgoingMessage;
+}
+
+const OUTBOX = Symbol('kafka-outbox');
+/** Outbox rows older than this were not handed over by the process that wrote them (it died, or Kafka was down). */
+const OUTBOX_STALE_MS = 5_000;
+/** Names "the outbox sweeper" among PostgreSQL advisory locks: one sweeper at a time across all processes. */
+const OUTBOX_SWEEP_LOCK = 7_146_350_002;
+const RETRY_HEADERS = { topic: 'retry-topic', attempt: 'retry-attempt', notBefore: 'retry-not-before' } as const;
+
+/**
+ * The event bus of distributed mode, on Kafka (kafkajs).
+ *
+ * - publish: every publish of one tick goes out as one produce request with acks=all; it resolves when the
+ *   in-sync replicas have it, which is what the gateway waits for before it acknowledges a device.
+ * - Outbox: messages added inside a unit of work are written to the `outbox` table in that transaction and
+ *   handed to Kafka right after it commits; a sweeper (one at a time across processes) re-sends rows that a
+ *   crashed or disconnected process left behind. Consumers are idempotent by event id, so the rare resend is harmless.
+ * - Consumers: one kafkajs consumer per subscription. A batch's effects and its offset are stored in one
+ *   PostgreSQL transaction (the offset row is locked first, so two members that briefly own a partition during a
+ *   rebalance cannot both apply it); Kafka's committed offset follows after the commit.
+ * - Failures: a message that can never succeed goes to the group's dead-letter topic at once with the reason and
+ *   its original headers; any other failure goes to the group's retry topic, which the same group reads after a
+ *   growing delay, until CONSUMER_MAX_ATTEMPTS, then to the dead-letter topic. The partition keeps flowing.
+ */
+export class KafkaBus extends MessageBus implements Outbox {
+  private readonly kafka: Kafka;
+  private readonly producer: Producer;
+  private readonly admin: Admin;
+  private queue: { items: Pending[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  private flushScheduled = false;
+  private readonly consumers = new Set<KafkaConsumer>();
+  private sweeper: NodeJS.Timeout | null = null;
+  private sweeping: Promise<void> | null = null;
+  private handovers = new Set<Promise<void>>();
+  private closed = false;
+
+  constructor(
+    private readonly db: Database,
+    private readonly options: KafkaBusOptions,
+    private readonly log: Logger,
+  ) {
+    super();
+    this.kafka = new Kafka({
+      clientId: options.clientId,
+      brokers: [...options.brokers],
+      connectionTimeout: 3_000,
+      retry: { retries: 5, initialRetryTime: 200, maxRetryTime: 5_000 },
+      logLevel: logLevel.WARN,
+      logCreator: () => (entry: LogEntry) => this.kafkaLog(entry),
+    });
+    // the idempotent producer needs a transaction coordinator; acks=all plus idempotent consumers is the contract here
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    this.admin = this.kafka.admin();
+  }
+
+  /** Connects before the app serves anything: an unreachable Kafka stops the boot with the address it tried. */
+  async connect(): Promise<void> {
+    try {
+      await this.producer.connect();
+      await this.admin.connect();
+    } catch (e) {
+      await this.producer.disconnect().catch(() => undefined);
+      throw new StartupError(`cannot reach Kafka at ${this.options.brokers.join(',')} (KAFKA_BROKERS): ${(e as Error).message}`, { cause: e });
+    }
+    this.sweeper = setInterval(() => void this.sweepOutbox(), this.options.outboxSweepMs);
+    this.sweeper.unref();
+  }
+
+  /** Readiness: the cluster answers a metadata request. */
+  async ping(timeoutMs = 2_000): Promise<{ brokers: number }> {
+    const r = await withTimeout(this.admin.describeCluster(), timeoutMs, 'Kafka did not answer');
+    return { brokers: r.brokers.length };
+  }
+
+  publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('bus is closed'));
+    if (messages.length === 0) return Promise.resolve();
+    return this.enqueue(messages.map((message) => ({ topic, message })));
+  }
+
+  /** Group commit: everything queued in one tick goes out in one produce request, in the order it was queued. */
+  private enqueue(items: Pending[]): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.queue.push({ items, resolve, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => void this.flush());
+      }
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    const batch = this.queue;
+    this.queue = [];
+    try {
+      await this.send(batch.flatMap((b) => b.items));
+      batch.forEach((b) => b.resolve());
+    } catch (e) {
+      batch.forEach((b) => b.reject(e));
+    }
+  }
+
+  private async send(items: Pending[]): Promise<void> {
+    const byTopic = new Map<string, Pending['message'][]>();
+    for (const it of items) {
+      const list = byTopic.get(it.topic) ?? [];
+      list.push(it.message);
+      byTopic.set(it.topic, list);
+    }
+    await this.producer.sendBatch({
+      acks: -1,
+      topicMessages: [...byTopic].map(([topic, messages]) => ({
+        topic, messages: messages.map((m) => ({ key: m.key, value: m.value, headers: m.headers ?? {} })),
+      })),
+    });
+  }
+
+  async add(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (!this.db.inTransaction()) throw new Error('Outbox.add must run inside a unit of work');
+    const pending = this.db.transactionLocal(OUTBOX, () => [] as Pending[], async (items) => {
+      const ids = await this.store(items);
+      this.db.afterCommit(() => this.handOver(ids, items));
+    });
+    for (const message of messages) pending.push({ topic, message });
+  }
+
+  private async store(items: Pending[]): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < items.length; i += 500) {
+      const chunk = items.slice(i, i + 500);
+      const rows = await this.db.query<{ id: string }>(
+        `INSERT INTO outbox (topic, key, value, headers) VALUES ${valuesList(chunk.length, ['', '', '', '::jsonb'])} RETURNING id`,
+        chunk.flatMap((it) => [it.topic, it.message.key, it.message.value, JSON.stringify(it.message.headers ?? {})]),
+      );
+      ids.push(...rows.map((r) => String(r.id)));
+    }
+    return ids;
+  }
+
+  /** Right after the commit: publish, then forget the rows. A failure leaves them for the sweeper. */
+  private handOver(ids: string[], items: Pending[]): void {
+    const p = this.db.outside(async () => {
+      try {
+        await this.enqueue(items);
+        await this.db.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+      } catch (err) {
+        this.log.warn({ err, count: ids.length }, 'outbox messages not handed to Kafka yet; the sweeper will resend them');
+      }
+    });
+    this.handovers.add(p);
+    void p.finally(() => this.handovers.delete(p));
+  }
+
+  /** Resends rows left behind, oldest first, under an advisory lock so only one process sweeps at a time. */
+  sweepOutbox(): Promise<void> {
+    if (this.sweeping || this.closed) return this.sweeping ?? Promise.resolve();
+    this.sweeping = this.db.outside(() => this.db.run(async () => {
+      const [{ locked }] = await this.db.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [OUTBOX_SWEEP_LOCK]);
+      if (!locked) return;
+      const rows = await this.db.query<{ id: string; topic: string; key: string; value: string; headers: Record<string, string> }>(
+        `SELECT id, topic, key, value, headers FROM outbox WHERE created_at < now() - make_interval(secs => $1) ORDER BY id LIMIT 1000`,
+        [OUTBOX_STALE_MS / 1000],
+      );
+      if (!rows.length) return;
+      await this.send(rows.map((r) => ({ topic: r.topic, message: { key: r.key, value: r.value, headers: r.headers } })));
+      await this.db.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [rows.map((r) => r.id)]);
+      this.log.warn({ count: rows.length }, 'outbox sweeper resent messages left behind');
+    })).catch((err) => this.log.warn({ err }, 'outbox sweep failed; will try again')).finally(() => {
+      this.sweeping = null;
+    });
+    return this.sweeping;
+  }
+
+  async subscribe(sub: Subscription): Promise<ConsumerHandle> {
+    if (this.closed) throw new Error('bus is closed');
+    const consumer = new KafkaConsumer(this.kafka, sub, this.db, this.options, this.log.child({ group: sub.groupId }), (topic, messages) => this.publish(topic, messages));
+    await consumer.start();
+    this.consumers.add(consumer);
+    return {
+      stop: async () => {
+        this.consumers.delete(consumer);
+        await consumer.stop();
+      },
+    };
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    if (this.sweeper) clearInterval(this.sweeper);
+    await Promise.all([...this.consumers].map((c) => c.stop()));
+    this.consumers.clear();
+    await Promise.allSettled([...this.handovers]);
+    await this.sweeping;
+    this.closed = true;
+    if (this.queue.length) await this.flush();
+    await this.producer.disconnect().catch(() => undefined);
+    await this.admin.disconnect().catch(() => undefined);
+  }
+
+  private kafkaLog(entry: LogEntry): void {
+    const { message, ...extra } = entry.log;
+    // kafkajs logs each error response of a connection (a rebalance in progress, a broker restarting) before its
+    // retry logic deals with it; what is not dealt with surfaces again from the producer, consumer or admin
+    const level = entry.namespace === 'Connection' ? 'debug' : entry.level <= logLevel.ERROR ? 'error' : entry.level === logLevel.WARN ? 'warn' : 'debug';
+    this.log[level]({ kafka: entry.namespace, ...extra }, message);
+  }
+}
+
+/** One subscription's kafkajs consumer: its group, its topics and their retry topics. */
+class KafkaConsumer {
+  private readonly consumer: Consumer;
+  private readonly retryTopics: Map<string, string>;
+  private stopping = false;
+
+  constructor(
+    kafka: Kafka,
+    private readonly sub: Subscription,
+    private readonly db: Database,
+    private readonly options: KafkaBusOptions,
+    private readonly log: Logger,
+    private readonly publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
+  ) {
+    // a live view shares its group across console replicas (one of them relays each change) and keeps no history
+    this.consumer = kafka.consumer({
+      groupId: sub.groupId,
+      maxWaitTimeInMs: options.maxWaitMs,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 15_000,
+      heartbeatInterval: 1_000,
+      allowAutoTopicCreation: true,
+    });
+    this.retryTopics = new Map(sub.ephemeral ? [] : sub.topics.map((t) => [retryTopic(t, sub.groupId), t]));
+  }
+
+  async start(): Promise<void> {
+    const joined = new Promise<void>((resolve) => {
+      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        off();
+        resolve();
+      });
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.sub.topics, ...this.retryTopics.keys()], fromBeginning: !this.sub.ephemeral });
+    await this.consumer.run({
+      // Kafka's committed offset only saves re-reading: the offsets that count are stored with the effects
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 8,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    const timeout = this.options.joinTimeoutMs ?? 30_000;
+    const ok = await Promise.race([joined.then(() => true), sleep(timeout).then(() => false)]);
+    if (!ok) this.log.warn({ topics: this.sub.topics, timeoutMs: timeout }, 'consumer has not joined its group yet; continuing');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect().catch((err) => this.log.warn({ err }, 'consumer did not disconnect cleanly'));
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const originalTopic = this.retryTopics.get(batch.topic);
+    const messages = batch.messages.map((m) => inbound(batch.topic, batch.partition, m, originalTopic));
+    const last = messages[messages.length - 1].offset;
+    if (this.sub.ephemeral) {
+      for (const m of messages) {
+        try {
+          await this.sub.handle(m);
+        } catch (err) {
+          this.log.warn({ err, topic: m.topic, offset: m.offset }, 'live view could not show a message');
+        }
+      }
+    } else if (originalTopic) {
+      for (const m of messages) {
+        if (!isRunning() || isStale()) return;
+        await this.waitUntil(Number(m.headers[RETRY_HEADERS.notBefore] ?? 0), heartbeat);
+        if (!isRunning() || isStale()) return;
+        await this.processOne(batch.topic, batch.partition, m);
+        resolveOffset(m.offset);
+      }
+    } else {
+      await this.processBatch(batch.topic, batch.partition, messages);
+    }
+    resolveOffset(last);
+  }
+
+  private async waitUntil(at: number, heartbeat: () => Promise<void>): Promise<void> {
+    while (!this.stopping && Date.now() < at) {
+      await sleep(Math.min(1_000, at - Date.now()));
+      await heartbeat();
+    }
+  }
+
+  /**
+   * Locks this partition's offset row and returns the offset stored with the last effects: messages at or below
+   * it were already applied (by this member before a crash, or by another before a rebalance).
+   */
+  private async lockOffset(topic: string, partition: number): Promise<bigint> {
+    const rows = await this.db.query<{ seq: string }>(
+      `INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ($1, $2, $3, -1)
+       ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING seq`,
+      [this.sub.groupId, topic, partition],
+    );
+    return BigInt(rows[0].seq);
+  }
+
+  private storeOffset(topic: string, partition: number, offset: string): Promise<unknown> {
+    return this.db.query('UPDATE bus_offsets SET seq = $4 WHERE group_id = $1 AND topic = $2 AND partition = $3', [this.sub.groupId, topic, partition, offset]);
+  }
+
+  /**
+   * The whole batch in one transaction; if it fails, each message alone, so one bad message cannot hold the rest.
+   * When the failing message is known (no set-based handler), its failure counts as its first attempt.
+   */
+  private async processBatch(topic: string, partition: number, messages: InboundMessage[]): Promise<void> {
+    let failedAt = -1;
+    let failure: unknown;
+    try {
+      await this.db.run(async () => {
+        const done = await this.lockOffset(topic, partition);
+        const fresh = messages.filter((m) => BigInt(m.offset) > done);
+        if (fresh.length > 1 && this.sub.handleBatch) {
+          await this.sub.handleBatch(fresh);
+        } else {
+          for (const m of fresh) {
+            failedAt = messages.indexOf(m);
+            await this.sub.handle(m);
+          }
+          failedAt = -1;
+        }
+        await this.storeOffset(topic, partition, messages[messages.length - 1].offset);
+      });
+      return;
+    } catch (err) {
+      failure = err;
+      this.log.warn({ err, topic, partition, count: messages.length }, 'batch failed; running its messages one by one');
+    }
+    for (let i = 0; i < messages.length; i++) {
+      if (this.stopping) return;
+      await this.processOne(topic, partition, messages[i], i === failedAt ? failure : undefined);
+    }
+  }
+
+  /** One message in its own transaction; a failure sends it to the retry or dead-letter topic, then moves on. */
+  private async processOne(topic: string, partition: number, m: InboundMessage, knownFailure?: unknown): Promise<void> {
+    let failure: unknown = knownFailure;
+    if (failure === undefined) {
+      try {
+        await this.db.run(async () => {
+          if (BigInt(m.offset) <= (await this.lockOffset(topic, partition))) return;
+          await this.sub.handle(m);
+          await this.storeOffset(topic, partition, m.offset);
+        });
+        return;
+      } catch (err) {
+        failure = err;
+      }
+    }
+    const ctx = { topic: m.topic, partition: m.partition, offset: m.offset, attempt: m.attempt, err: failure };
+    if (failure instanceof PermanentMessageError || m.attempt >= this.options.retry.maxAttempts) {
+      const reason = failure instanceof PermanentMessageError ? failure.reason : 'max_attempts';
+      this.log.error(ctx, 'message dead-lettered');
+      const dl = deadLetterFor(this.sub, m, reason, failure);
+      await this.forward(dl.topic, { ...dl.message, headers: withoutRetryHeaders(dl.message.headers) });
+    } else {
+      const delay = this.options.retry.baseDelayMs * 2 ** (m.attempt - 1);
+      this.log.warn({ ...ctx, delayMs: delay }, 'message failed; sent to the retry topic');
+      await this.forward(retryTopic(m.topic, this.sub.groupId), {
+        key: m.key, value: m.value,
+        headers: {
+          ...m.headers, [RETRY_HEADERS.topic]: m.topic, [RETRY_HEADERS.attempt]: String(m.attempt + 1),
+          [RETRY_HEADERS.notBefore]: String(Date.now() + delay),
+        },
+      });
+    }
+    // the message is safely elsewhere: move this partition past it
+    await this.db.run(async () => {
+      await this.lockOffset(topic, partition);
+      await this.storeOffset(topic, partition, m.offset);
+    });
+  }
+
+  /** Publishing to a retry or dead-letter topic must not fail silently: it is retried until it succeeds or we stop. */
+  private async forward(topic: string, message: OutgoingMessage): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.publish(topic, [message]);
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.log.error({ err, topic, attempt }, 'cannot publish to the retry/dead-letter topic; retrying');
+        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+      }
+    }
+  }
+}
+
+function headersOf(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
+  }
+  return out;
+}
+
+function withoutRetryHeaders(h: Record<string, string> = {}): Record<string, string> {
+  const out = { ...h };
+  for (const k of Object.values(RETRY_HEADERS)) delete out[k];
+  return out;
+}
+
+function inbound(topic: string, partition: number, m: KafkaMessage, originalTopic: string | undefined): InboundMessage {
+  const headers = headersOf(m.headers);
+  return {
+    // a message from a retry topic is handled as what it was: a message of its original topic
+    topic: originalTopic ? headers[RETRY_HEADERS.topic] ?? originalTopic : topic,
+    partition,
+    offset: m.offset,
+    key: m.key?.toString() ?? '',
+    value: m.value?.toString() ?? '',
+    headers,
+    timestamp: Number(m.timestamp),
+    attempt: originalTopic ? Number(headers[RETRY_HEADERS.attempt] ?? 2) : 1,
+  };
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(t));
+}
+
+/** A client id that tells replicas apart in the brokers' view: the app and the host (a pod name in Kubernetes). */
+export function kafkaClientId(app: string): string {
+  return `linan-${app}-${hostname()}`.replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 100);
+}
