@@ -47,9 +47,9 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
   }
 
   /** A handler whose effect is a row per message id: applying a message twice shows as n = 2. */
-  const apply = (m: InboundMessage) => opened.database.query(
-    'INSERT INTO applied (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET n = applied.n + 1', [m.value],
-  );
+  const apply = async (m: InboundMessage): Promise<void> => {
+    await opened.database.query('INSERT INTO applied (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET n = applied.n + 1', [m.value]);
+  };
   const appliedCounts = async (prefix: string) =>
     opened.database.query<{ id: string; n: number }>('SELECT id, n FROM applied WHERE id LIKE $1 ORDER BY id', [`${prefix}%`]);
 
