@@ -2,9 +2,8 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import { OnGatewayConnection, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, WebSocket } from 'ws';
 import { Topics } from '@linan/contracts';
-import { ConsumerHandle, MessageBus, RootLogger, openEnvelope } from '@linan/platform';
+import { ConsumerHandle, LiveFanout, MessageBus, RootLogger, openEnvelope, type LiveMessage } from '@linan/platform';
 import { canAccessDistrict, JwtTokenIssuer, type Actor } from '@linan/auth';
-import { InProcessConsoleNotifier } from '@linan/dispatch';
 
 const CONSOLE_ROLES = new Set(['admin', 'operator', 'aide']);
 /** A console that misses a ping for this long is dropped, so its browser notices and reconnects. */
@@ -16,8 +15,12 @@ interface LiveSocket extends WebSocket {
 }
 
 /**
- * The consoles' live channel at /ws: every alert change (from the alert-changes topic) and every operator
- * notice from dispatch, each sent only to consoles whose district covers the alert.
+ * The consoles' live channel at /ws: every alert change and every operator notice from dispatch, each sent only to
+ * consoles whose district covers the alert.
+ *
+ * Both arrive through the live fan-out, which reaches every console process. Alert changes are put on it by the
+ * relay below: its consumer group is shared by the console replicas, so with Kafka exactly one replica relays each
+ * change, and every replica (this one included) shows it to its own sockets.
  */
 @Injectable()
 @WebSocketGateway({ path: '/ws' })
@@ -30,10 +33,10 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
   constructor(
     private readonly tokens: JwtTokenIssuer,
     private readonly bus: MessageBus,
-    notifier: InProcessConsoleNotifier,
+    private readonly live: LiveFanout,
     private readonly log: RootLogger,
   ) {
-    this.unsubscribe = notifier.subscribe((n) => this.broadcast({ ...n, alertType: n.type, type: 'operator.notice' }, n.district));
+    this.unsubscribe = live.subscribe((m) => this.broadcast(m));
   }
 
   /**
@@ -87,25 +90,23 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
       groupId: 'console-live',
       topics: [Topics.alertChanges],
       ephemeral: true,
+      // a failure here (live channel down) is logged by the bus and skipped: consoles re-read the queue over the API
       handle: async (m) => {
         const e = openEnvelope(Topics.alertChanges, m);
-        this.broadcast({ type: 'alert.changed', ...e.payload, at: e.occurredAt }, e.payload.district);
+        await this.live.publish({ district: e.payload.district, body: { type: 'alert.changed', ...e.payload, at: e.occurredAt } });
       },
     });
   }
 
-  /** Returns how many consoles received the message; only consoles whose district covers `district`. */
-  private broadcast(message: object, district: string): number {
-    if (!this.server) return 0;
-    const text = JSON.stringify(message);
-    let n = 0;
+  /** To this process's consoles whose district covers the message's district. */
+  private broadcast(message: LiveMessage): void {
+    if (!this.server) return;
+    const text = JSON.stringify(message.body);
     for (const c of this.server.clients as Set<LiveSocket>) {
       if (c.readyState !== c.OPEN || !c.actor) continue;
-      if (!canAccessDistrict(c.actor, district)) continue;
+      if (!canAccessDistrict(c.actor, message.district)) continue;
       c.send(text);
-      n++;
     }
-    return n;
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -6,7 +6,7 @@ import { HandleDispatchRequestUseCase } from './application/handle-dispatch-requ
 import { DispatchRepository } from './application/ports/dispatch.repository';
 import { ConsoleNotifier, SmsSender } from './application/ports/notification.ports';
 import { SendDispatchesUseCase, SendPendingDispatchesUseCase } from './application/send-dispatches.use-case';
-import { InProcessConsoleNotifier } from './adapters/in-process.console-notifier';
+import { LiveConsoleNotifier } from './adapters/live.console-notifier';
 import { FakeSmsSender } from './adapters/sms/fake.sms-sender';
 import { TypeOrmDispatchRepository } from './adapters/typeorm.dispatch.repository';
 
@@ -23,10 +23,9 @@ function smsSender(config: AppConfig, clock: Clock): SmsSender {
   providers: [
     { provide: DispatchRepository, useClass: TypeOrmDispatchRepository },
     { provide: SmsSender, useFactory: smsSender, inject: [AppConfig, Clock] },
-    InProcessConsoleNotifier,
-    { provide: ConsoleNotifier, useExisting: InProcessConsoleNotifier },
+    { provide: ConsoleNotifier, useClass: LiveConsoleNotifier },
     HandleDispatchRequestUseCase, SendDispatchesUseCase, SendPendingDispatchesUseCase,
   ],
-  exports: [DispatchRepository, SmsSender, InProcessConsoleNotifier, HandleDispatchRequestUseCase, SendPendingDispatchesUseCase],
+  exports: [DispatchRepository, SmsSender, HandleDispatchRequestUseCase, SendPendingDispatchesUseCase],
 })
 export class DispatchModule {}

@@ -6,11 +6,16 @@ import { ObservabilityController } from './health/observability.controller';
 import { AppConfig } from './config/config';
 import { Cache } from './cache/cache';
 import { MemoryCache } from './cache/memory.cache';
+import { RedisCache } from './cache/redis.cache';
+import { LiveFanout } from './live/live-fanout';
+import { MemoryLiveFanout } from './live/memory.live-fanout';
+import { RedisLiveFanout } from './live/redis.live-fanout';
 import { RootLogger } from './logging/root-logger';
 import { Database } from './persistence/database';
 import { openDatabase, type Entities, type OpenedDatabase } from './persistence/open-database';
 import { UnitOfWork } from './persistence/unit-of-work';
 import { EmbeddedBus } from './messaging/embedded-bus';
+import { KafkaBus, kafkaClientId } from './messaging/kafka-bus';
 import { MessageBus, Outbox } from './messaging/message-bus';
 import { Metrics } from './metrics/metrics';
 import { Clock, SystemClock } from './time/clock';
@@ -21,6 +26,8 @@ export interface PlatformOptions {
   entities: Entities;
   clock?: Clock;
   metrics?: Metrics;
+  /** Names this process to the services (Kafka client id). */
+  appName?: string;
 }
 
 const OPENED = Symbol('opened-database');
@@ -35,6 +42,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
     @Inject(OPENED) private readonly opened: OpenedDatabase,
     private readonly bus: MessageBus,
     private readonly cache: Cache,
+    private readonly live: LiveFanout,
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly log: RootLogger,
@@ -55,31 +63,22 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
   async onApplicationShutdown(): Promise<void> {
     if (this.pruner) clearInterval(this.pruner);
     await this.bus.close();
+    await this.live.close();
     if (this.cache instanceof MemoryCache) this.cache.close();
+    if (this.cache instanceof RedisCache) await this.cache.close();
     await this.opened.close();
   }
 }
 
 /**
  * Binds the platform ports to adapters: the embedded ones unless the configuration names real services.
- * Everything here is global, so contexts inject `Database`, `MessageBus`, `Outbox`, `Cache`, `Clock`, `Metrics`.
+ * Everything here is global, so contexts inject `Database`, `MessageBus`, `Outbox`, `Cache`, `LiveFanout`, `Clock`, `Metrics`.
  */
 @Global()
 @Module({})
 export class PlatformModule {
   static forRoot(options: PlatformOptions): DynamicModule {
     const { config } = options;
-    const unsupported = [
-      config.kafka.brokers && 'KAFKA_BROKERS',
-      config.redis.url && 'REDIS_URL',
-      config.mqtt.url && 'MQTT_URL',
-    ].filter(Boolean);
-    if (unsupported.length) {
-      throw new Error(
-        `${unsupported.join(', ')} set, but this build has only the embedded bus, cache and broker ` +
-          '(DATABASE_URL is supported); unset them to run embedded.',
-      );
-    }
     return {
       module: PlatformModule,
       imports: [TerminusModule.forRoot({ logger: false })],
@@ -87,15 +86,16 @@ export class PlatformModule {
       providers: [
         {
           provide: HealthRegistry,
-          useFactory: (db: Database) => {
+          useFactory: (db: Database, bus: MessageBus) => {
             const r = new HealthRegistry();
             r.register('database', async () => {
               await db.query('SELECT 1');
               return { up: true };
             });
+            if (bus instanceof KafkaBus) r.register('kafka', async () => ({ up: true, detail: await bus.ping() }));
             return r;
           },
-          inject: [Database],
+          inject: [Database, MessageBus],
         },
         { provide: AppConfig, useValue: config },
         { provide: RootLogger, useValue: options.logger },
@@ -106,20 +106,53 @@ export class PlatformModule {
         { provide: UnitOfWork, useExisting: Database },
         {
           provide: MessageBus,
-          useFactory: (db: Database, log: RootLogger) =>
-            new EmbeddedBus(db, {
-              partitions: config.bus.partitions,
-              pollMs: config.bus.pollMs,
-              retry: { maxAttempts: config.bus.maxAttempts, baseDelayMs: config.bus.retryBaseMs },
-            }, log.child({ component: 'bus' })),
+          useFactory: async (db: Database, log: RootLogger) => {
+            const retry = { maxAttempts: config.bus.maxAttempts, baseDelayMs: config.bus.retryBaseMs };
+            if (!config.kafka.brokers) {
+              return new EmbeddedBus(db, { partitions: config.bus.partitions, pollMs: config.bus.pollMs, retry }, log.child({ component: 'bus' }));
+            }
+            const bus = new KafkaBus(db, {
+              brokers: config.kafka.brokers, clientId: kafkaClientId(options.appName ?? 'app'), maxWaitMs: config.kafka.maxWaitMs,
+              outboxSweepMs: config.outbox.sweepMs, retry,
+            }, log.child({ component: 'bus' }));
+            await bus.connect();
+            return bus;
+          },
           inject: [Database, RootLogger],
         },
         { provide: Outbox, useExisting: MessageBus },
-        { provide: Cache, useFactory: (clock: Clock) => new MemoryCache(clock), inject: [Clock] },
+        {
+          provide: Cache,
+          useFactory: async (clock: Clock, log: RootLogger, health: HealthRegistry) => {
+            if (!config.redis.url) return new MemoryCache(clock);
+            const cache = new RedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }, log.child({ component: 'cache' }));
+            await cache.connect();
+            health.register('redis', async () => {
+              await cache.ping();
+              return { up: true };
+            });
+            return cache;
+          },
+          inject: [Clock, RootLogger, HealthRegistry],
+        },
+        {
+          provide: LiveFanout,
+          useFactory: async (log: RootLogger, health: HealthRegistry) => {
+            if (!config.redis.url) return new MemoryLiveFanout(log.child({ component: 'live' }));
+            const live = new RedisLiveFanout({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }, log.child({ component: 'live' }));
+            await live.connect();
+            health.register('live-channel', async () => {
+              await live.ping();
+              return { up: true };
+            });
+            return live;
+          },
+          inject: [RootLogger, HealthRegistry],
+        },
         PlatformLifecycle,
         Endpoints,
       ],
-      exports: [HealthRegistry, Endpoints, AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, OPENED],
+      exports: [HealthRegistry, Endpoints, AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, LiveFanout, OPENED],
     };
   }
 }

@@ -3,7 +3,7 @@ import {
   DUPLICATE_WINDOW_MS, MAX_EVENT_PAYLOAD_BYTES, Topics, parseDeviceEvent, parseDeviceTopic,
   type DeviceEventRejected, type RejectReason,
 } from '@linan/contracts';
-import { Cache, Clock, MessageBus, Metrics, envelope } from '@linan/platform';
+import { Cache, Clock, MessageBus, Metrics, RootLogger, envelope } from '@linan/platform';
 import { mayPublish, type Device } from '../domain/device';
 import { DevicePresence } from './device-presence';
 
@@ -36,6 +36,7 @@ export class IngestDeviceMessageUseCase {
     private readonly clock: Clock,
     private readonly metrics: Metrics,
     private readonly presence: DevicePresence,
+    private readonly log: RootLogger,
   ) {}
 
   async execute(msg: DeviceMessage): Promise<IngestOutcome> {
@@ -62,7 +63,7 @@ export class IngestDeviceMessageUseCase {
     if (!parsed.ok) return this.reject(msg, now, parsed.reason, parsed.detail, parsed.field);
     const e = parsed.value;
     const dedupKey = `dedup:${msg.serial}:${e.id}`;
-    if (!(await this.cache.setIfAbsent(dedupKey, String(now), DUPLICATE_WINDOW_MS))) {
+    if ((await this.seenBefore(dedupKey, msg.serial, e.id)) === 'duplicate') {
       this.metrics.duplicates.inc();
       return { kind: 'duplicate' };
     }
@@ -70,14 +71,36 @@ export class IngestDeviceMessageUseCase {
       deviceId: msg.device.id, serial: msg.serial, householdId: msg.device.householdId, deviceEventId: e.id, type: e.type,
       state: e.state, deviceTs: e.ts, receivedAt: now, late: e.late, battery: e.battery, signal: e.signal, data: e.data,
     }, { correlationId: `${msg.serial}:${e.id}`, occurredAt: now });
-    try {
-      await this.bus.publish(Topics.deviceEvents, [out]);
-    } catch (err) {
-      await this.cache.delete(dedupKey);
-      throw err;
-    }
+    await this.bus.publish(Topics.deviceEvents, [out]);
+    await this.remember(dedupKey, now, msg.serial, e.id);
     await this.presence.seen(msg.serial);
     return { kind: 'accepted', eventId: out.headers!.eventId };
+  }
+
+  /**
+   * The gateway's duplicate check, made before publishing and recorded only after the event is durable: nothing
+   * that was not stored can ever be taken for a duplicate of itself. It fails open: when the cache cannot answer,
+   * the event is published anyway. Triage is idempotent by device event id, so a duplicate costs nothing (two copies
+   * in flight at once both reach triage, which keeps one); a dropped alarm could cost a life.
+   */
+  private async seenBefore(key: string, serial: string, eventId: string): Promise<'duplicate' | 'new' | 'unchecked'> {
+    try {
+      return (await this.cache.get(key)) === null ? 'new' : 'duplicate';
+    } catch (err) {
+      this.metrics.cacheErrors.inc({ op: 'dedup' });
+      this.log.warn({ err, deviceId: serial, eventId }, 'duplicate check unavailable (cache error); event published unchecked');
+      return 'unchecked';
+    }
+  }
+
+  /** Marks a published event for DUPLICATE_WINDOW_MS; if the cache cannot take it, a redelivery goes on to triage. */
+  private async remember(key: string, now: number, serial: string, eventId: string): Promise<void> {
+    try {
+      await this.cache.set(key, String(now), DUPLICATE_WINDOW_MS);
+    } catch (err) {
+      this.metrics.cacheErrors.inc({ op: 'dedup_mark' });
+      this.log.warn({ err, deviceId: serial, eventId }, 'event published but not marked for duplicate checks (cache error)');
+    }
   }
 
   /** A refusal is counted and stored on the rejected-events topic, durably, before the device is answered. */

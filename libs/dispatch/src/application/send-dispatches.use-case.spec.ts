@@ -1,9 +1,9 @@
 import pino from 'pino';
-import { FakeClock, InlineUnitOfWork, Metrics, type RootLogger } from '@linan/platform';
+import { FakeClock, FakeLiveFanout, InlineUnitOfWork, Metrics, type LiveMessage, type RootLogger } from '@linan/platform';
 import type { DispatchNote, RecordDispatchesUseCase } from '@linan/alerting';
 import { FakeSmsSender } from '../adapters/sms/fake.sms-sender';
 import { InMemoryDispatchRepository } from '../adapters/in-memory.dispatch.repository';
-import { InProcessConsoleNotifier } from '../adapters/in-process.console-notifier';
+import { LiveConsoleNotifier } from '../adapters/live.console-notifier';
 import type { Dispatch } from './ports/dispatch.repository';
 import { MAX_SEND_ATTEMPTS, SendDispatchesUseCase, SendPendingDispatchesUseCase } from './send-dispatches.use-case';
 
@@ -17,12 +17,13 @@ function setup() {
   const clock = new FakeClock();
   const repo = new InMemoryDispatchRepository();
   const sms = new FakeSmsSender(clock);
-  const consoles = new InProcessConsoleNotifier();
+  const live = new FakeLiveFanout();
+  const consoles = new LiveConsoleNotifier(live);
   const notes: DispatchNote[][] = [];
   const record = { execute: async (n: DispatchNote[]) => void notes.push(n) } as unknown as RecordDispatchesUseCase;
   const metrics = new Metrics({ defaultMetrics: false });
   const useCase = new SendDispatchesUseCase(new InlineUnitOfWork(), repo, sms, consoles, record, clock, metrics, pino({ level: 'silent' }) as RootLogger);
-  return { clock, repo, sms, consoles, notes, useCase, metrics };
+  return { clock, repo, sms, live, notes, useCase, metrics };
 }
 
 describe(SendDispatchesUseCase.name, () => {
@@ -66,18 +67,26 @@ describe(SendDispatchesUseCase.name, () => {
     expect(done).toMatchObject({ status: 'failed', attempts: 1, lastError: expect.stringContaining('no phone') });
   });
 
-  it('counts the console channel as sent only when an operator console received it', async () => {
-    const { consoles, useCase } = setup();
-    const [nobody] = await useCase.execute([dispatch({ channel: 'console', recipientKind: 'operators', destination: null })]);
-    expect(nobody).toMatchObject({ status: 'failed', lastError: expect.stringContaining('no operator console') });
-    const seen: string[] = [];
-    consoles.subscribe((n) => {
-      seen.push(n.alertId);
-      return 1;
-    });
-    const [reached] = await useCase.execute([dispatch({ channel: 'console', recipientKind: 'operators', destination: null })]);
-    expect(reached.status).toBe('sent');
-    expect(seen).toEqual(['a1']);
+  it('sends the operators\' notice to every console process over the live fan-out, for the alert\'s district', async () => {
+    const { live, useCase } = setup();
+    const seen: LiveMessage[] = [];
+    live.subscribe((m) => seen.push(m));
+    const [done] = await useCase.execute([dispatch({ channel: 'console', recipientKind: 'operators', destination: null })]);
+    expect(done).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(seen).toEqual([{
+      district: '思明区',
+      body: expect.objectContaining({ type: 'operator.notice', alertId: 'a1', alertType: 'sos', priority: 'P1', householdName: '张三丰', text: '【邻安】紧急呼叫' }),
+    }]);
+  });
+
+  it('retries the operators\' notice while the live channel is down, and records the failure', async () => {
+    const { live, useCase } = setup();
+    live.fail();
+    const [done] = await useCase.execute([dispatch({ channel: 'console', recipientKind: 'operators', destination: null })]);
+    expect(done).toMatchObject({ status: 'failed', attempts: MAX_SEND_ATTEMPTS, lastError: expect.stringContaining('live channel is unavailable') });
+    live.recover();
+    const [again] = await useCase.execute([dispatch({ channel: 'console', recipientKind: 'operators', destination: null })]);
+    expect(again.status).toBe('sent');
   });
 
   it('the sweeper sends dispatches left pending, once', async () => {

@@ -241,6 +241,7 @@ class KafkaConsumer {
   private readonly consumer: Consumer;
   private readonly retryTopics: Map<string, string>;
   private stopping = false;
+  private joined: Promise<void> = Promise.resolve();
 
   constructor(
     kafka: Kafka,
@@ -278,8 +279,16 @@ class KafkaConsumer {
       partitionsConsumedConcurrently: 8,
       eachBatch: (payload) => this.eachBatch(payload),
     });
+    this.joined = joined;
+    // A group that keeps offsets loses nothing by joining later (it starts where it left off, or at the beginning);
+    // a live view starts at the end of the log, so it waits until it has its partitions before it counts as started.
+    if (this.sub.ephemeral) await this.waitForJoin();
+  }
+
+  /** Resolves when the consumer has its partitions (or after joinTimeoutMs, with a warning). */
+  async waitForJoin(): Promise<void> {
     const timeout = this.options.joinTimeoutMs ?? 30_000;
-    const ok = await Promise.race([joined.then(() => true), sleep(timeout).then(() => false)]);
+    const ok = await Promise.race([this.joined.then(() => true), sleep(timeout).then(() => false)]);
     if (!ok) this.log.warn({ topics: this.sub.topics, timeoutMs: timeout }, 'consumer has not joined its group yet; continuing');
   }
 

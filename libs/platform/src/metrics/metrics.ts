@@ -21,6 +21,12 @@ export class Metrics {
     help: 'Device events dropped as duplicates of an event id seen within 24 h',
     registers: [this.registry],
   });
+  readonly cacheErrors = new Counter({
+    name: 'linan_cache_errors_total',
+    help: 'Cache (Redis) calls that failed and were passed over: dedup fails open, presence is best effort; by operation',
+    labelNames: ['op'] as const,
+    registers: [this.registry],
+  });
   readonly connectRefused = new Counter({
     name: 'linan_gateway_connect_refused_total',
     help: 'MQTT connections refused, by reason',

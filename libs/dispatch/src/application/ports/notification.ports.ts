@@ -39,7 +39,7 @@ export interface OperatorNotice extends AlertBrief {
   text: string;
 }
 
-/** Reaches the operators' consoles (WebSocket in this process; shared fan-out when there are several consoles). */
+/** Reaches the operators' consoles, wherever they run (the live fan-out). */
 export abstract class ConsoleNotifier {
   /** Throws DeliveryError when no console can be told. */
   abstract notify(notice: OperatorNotice): Promise<void>;

@@ -1,0 +1,125 @@
+import pino from 'pino';
+import { Topics } from '@linan/contracts';
+import {
+  FakeCache, FakeClock, MessageBus, Metrics, type ConsumerHandle, type OutgoingMessage, type RootLogger, type Subscription,
+} from '@linan/platform';
+import type { Device } from '../domain/device';
+import { DevicePresence } from './device-presence';
+import { IngestDeviceMessageUseCase, type DeviceMessage } from './ingest-device-message.use-case';
+
+/** Records what was published; can be told to refuse the next publish, as a Kafka outage would. */
+class RecordingBus extends MessageBus {
+  readonly published: { topic: string; message: OutgoingMessage }[] = [];
+  failNext = 0;
+
+  async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw new Error('bus unavailable');
+    }
+    messages.forEach((message) => this.published.push({ topic, message }));
+  }
+
+  subscribe(_s: Subscription): Promise<ConsumerHandle> {
+    throw new Error('not used');
+  }
+
+  async close(): Promise<void> {}
+}
+
+const device: Device = {
+  id: 'dev-uuid-1', serial: 'SOS-1', type: 'sos', model: null, protocol: 'native', attributes: {}, status: 'active',
+  householdId: 'hh-1', registeredAt: new Date(0), installedAt: new Date(0), decommissionedAt: null,
+};
+
+const caches: FakeCache[] = [];
+afterEach(() => caches.splice(0).forEach((c) => c.close()));
+
+function setup() {
+  const clock = new FakeClock();
+  const cache = new FakeCache(clock);
+  const bus = new RecordingBus();
+  const metrics = new Metrics({ defaultMetrics: false });
+  const warnings: string[] = [];
+  const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(String(JSON.parse(line).msg)) }) as RootLogger;
+  const presence = new DevicePresence(cache, clock, metrics, log);
+  const useCase = new IngestDeviceMessageUseCase(bus, cache, clock, metrics, presence, log);
+  const event = (id: string): DeviceMessage => ({
+    device, serial: device.serial, topic: `devices/${device.serial}/events`,
+    payload: Buffer.from(JSON.stringify({ id, type: 'sos', ts: clock.now() })),
+  });
+  const deviceEvents = () => bus.published.filter((p) => p.topic === Topics.deviceEvents);
+  const counter = async (name: string) => (await metrics.registry.getSingleMetricAsString(name));
+  caches.push(cache);
+  return { clock, cache, bus, metrics, warnings, useCase, event, deviceEvents, counter, presence };
+}
+
+describe(IngestDeviceMessageUseCase.name, () => {
+  it('publishes a new event once and drops its redelivery as a duplicate', async () => {
+    const { useCase, event, deviceEvents } = setup();
+    expect(await useCase.execute(event('e1'))).toMatchObject({ kind: 'accepted' });
+    expect(await useCase.execute(event('e1'))).toEqual({ kind: 'duplicate' });
+    expect(deviceEvents()).toHaveLength(1);
+  });
+
+  it('fails open: publishes the event when the cache cannot check for duplicates, and says so', async () => {
+    const { cache, useCase, event, deviceEvents, warnings, counter } = setup();
+    cache.fail();
+    expect(await useCase.execute(event('e1'))).toMatchObject({ kind: 'accepted' });
+    expect(await useCase.execute(event('e1'))).toMatchObject({ kind: 'accepted' }); // unchecked: triage is idempotent
+    expect(deviceEvents().map((p) => JSON.parse(p.message.value).payload.deviceEventId)).toEqual(['e1', 'e1']);
+    expect(await counter('linan_cache_errors_total')).toContain('op="dedup"} 2');
+    expect(warnings).toContain('duplicate check unavailable (cache error); event published unchecked');
+  });
+
+  it('checks for duplicates again once the cache is back', async () => {
+    const { cache, useCase, event, deviceEvents } = setup();
+    cache.fail();
+    await useCase.execute(event('e1'));
+    cache.recover();
+    expect(await useCase.execute(event('e2'))).toMatchObject({ kind: 'accepted' });
+    expect(await useCase.execute(event('e2'))).toEqual({ kind: 'duplicate' });
+    expect(deviceEvents()).toHaveLength(2);
+  });
+
+  it('marks an event only once it is published, so the device\'s retry after a failed publish goes through', async () => {
+    const { bus, useCase, event, deviceEvents } = setup();
+    bus.failNext = 1;
+    await expect(useCase.execute(event('e1'))).rejects.toThrow('bus unavailable');
+    expect(await useCase.execute(event('e1'))).toMatchObject({ kind: 'accepted' });
+    expect(deviceEvents()).toHaveLength(1);
+    expect(await useCase.execute(event('e1'))).toEqual({ kind: 'duplicate' });
+  });
+
+  it('reports the publish failure, not the cache\'s, when neither the bus nor the cache answers', async () => {
+    const { bus, cache, useCase, event } = setup();
+    bus.failNext = 1;
+    cache.fail();
+    await expect(useCase.execute(event('e1'))).rejects.toThrow('bus unavailable');
+  });
+
+  it('accepts an event it cannot mark, and lets its redelivery through to triage', async () => {
+    const { cache, useCase, event, deviceEvents, counter } = setup();
+    cache.fail(['set']);
+    expect(await useCase.execute(event('e1'))).toMatchObject({ kind: 'accepted' });
+    expect(await useCase.execute(event('e1'))).toMatchObject({ kind: 'accepted' });
+    expect(deviceEvents()).toHaveLength(2);
+    expect(await counter('linan_cache_errors_total')).toContain('op="dedup_mark"} 2');
+  });
+
+  it('accepts an event whose presence update fails', async () => {
+    const { cache, useCase, event, deviceEvents, counter } = setup();
+    cache.fail(['set']);
+    expect(await useCase.execute(event('e1'))).toMatchObject({ kind: 'accepted' });
+    expect(deviceEvents()).toHaveLength(1);
+    expect(await counter('linan_cache_errors_total')).toContain('op="presence_set"} 1');
+  });
+
+  it('answers heartbeats and last wills while the cache is down', async () => {
+    const { cache, useCase } = setup();
+    cache.fail();
+    const beat = { device, serial: device.serial, topic: `devices/${device.serial}/heartbeat`, payload: Buffer.from('{}') };
+    expect(await useCase.execute(beat)).toEqual({ kind: 'presence' });
+    expect(await useCase.execute({ ...beat, topic: `devices/${device.serial}/status`, payload: Buffer.from('offline') })).toEqual({ kind: 'presence' });
+  });
+});
