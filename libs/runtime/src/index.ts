@@ -1,2 +1,3 @@
 export * from './entities';
 export * from './start-app';
+export * from './routes';

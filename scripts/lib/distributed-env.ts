@@ -1,0 +1,51 @@
+import { APP_NAMES, ConfigError, loadConfig, type AppConfig, type AppName, type RawEnv } from '@linan/platform';
+
+/** What every app needs to run as its own process, and what each one stands for. */
+export const DISTRIBUTED_KEYS = {
+  DATABASE_URL: 'postgres://user:password@host:5432/linan',
+  KAFKA_BROKERS: 'host:9092[,host:9092...]',
+  REDIS_URL: 'redis://host:6379/0',
+  MQTT_URL: 'mqtt://user:password@host:1883 (the platform’s service account on Mosquitto)',
+} as const;
+
+export type DistributedCheck = { ok: true; config: AppConfig } | { ok: false; message: string };
+
+/**
+ * Checks the environment for `npm run start:distributed`: valid as a whole, and with every distributed service
+ * named. The message says what is wrong and what to do, for a person at a terminal.
+ */
+export function checkDistributedEnvironment(env: RawEnv): DistributedCheck {
+  const all: RawEnv = { ...env, APPS: APP_NAMES.join(',') };
+  let config: AppConfig;
+  try {
+    config = loadConfig(all);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return { ok: false, message: `${e.message}\n\n${usage()}` };
+  }
+  const unset = (Object.keys(DISTRIBUTED_KEYS) as (keyof typeof DISTRIBUTED_KEYS)[]).filter((k) => !(all[k] ?? '').trim());
+  if (config.mode !== 'distributed' || unset.length) {
+    return { ok: false, message: `npm run start:distributed: ${unset.join(', ')} ${unset.length === 1 ? 'is' : 'are'} not set.\n\n${usage()}` };
+  }
+  return { ok: true, config };
+}
+
+function usage(): string {
+  return [
+    'npm run start:distributed runs each app as its own process on real services; set all of:',
+    ...Object.entries(DISTRIBUTED_KEYS).map(([k, v]) => `  ${k.padEnd(14)} ${v}`),
+    'See docs/deployment.md for every setting. To run everything in one process without any service: npm start',
+  ].join('\n');
+}
+
+/** The environment of one app's process: the operator's settings, that app alone, its own port, local only. */
+export function appEnvironment(env: RawEnv, app: AppName, port: number): Record<string, string> {
+  const own: Record<string, string> = {};
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) own[k] = v;
+  return { ...own, APPS: app, PORT: String(port), HTTP_HOST: '127.0.0.1' };
+}
+
+/** `scheme://user:secret@host` → `scheme://user:***@host`, for printing service addresses. */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
+}
