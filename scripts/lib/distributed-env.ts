@@ -42,7 +42,8 @@ function usage(): string {
 export function appEnvironment(env: RawEnv, app: AppName, port: number): Record<string, string> {
   const own: Record<string, string> = {};
   for (const [k, v] of Object.entries(env)) if (v !== undefined) own[k] = v;
-  return { ...own, APPS: app, PORT: String(port), HTTP_HOST: '127.0.0.1' };
+  // every app sits behind the launcher's proxy: one hop of X-Forwarded-For is the client
+  return { TRUST_PROXY_HOPS: '1', ...own, APPS: app, PORT: String(port), HTTP_HOST: '127.0.0.1' };
 }
 
 /** `scheme://user:secret@host` → `scheme://user:***@host`, for printing service addresses. */

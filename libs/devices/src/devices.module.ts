@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Module } from '@nestjs/common';
+import { AppConfig, RootLogger } from '@linan/platform';
 import { AuthModule } from '@linan/auth';
 import { PeopleModule } from '@linan/people';
 import { AuthenticateDeviceUseCase } from './application/authenticate-device.use-case';
@@ -10,6 +13,10 @@ import { DevicePresence } from './application/device-presence';
 import { DeviceRepository, DeviceSessionControl } from './application/ports/device.repository';
 import { InProcessDeviceSessions } from './adapters/in-process.device-sessions';
 import { TypeOrmDeviceRepository } from './adapters/typeorm.device.repository';
+import { DeviceCredentialsDirectory } from './application/ports/device-credentials-directory';
+import { ReconcileDeviceCredentialsUseCase } from './application/reconcile-device-credentials.use-case';
+import { EmbeddedDeviceCredentials } from './adapters/embedded.device-credentials';
+import { MosquittoDeviceCredentials } from './adapters/mqtt/mosquitto.device-credentials';
 
 /** The device registry and the gateway's decisions about device messages. */
 @Module({
@@ -18,12 +25,25 @@ import { TypeOrmDeviceRepository } from './adapters/typeorm.device.repository';
     { provide: DeviceRepository, useClass: TypeOrmDeviceRepository },
     InProcessDeviceSessions,
     { provide: DeviceSessionControl, useExisting: InProcessDeviceSessions },
+    {
+      // an external broker (MQTT_URL) keeps its own device accounts; the admin connection opens on first use, so
+      // only a process that changes devices (provisioning) ever connects it
+      provide: DeviceCredentialsDirectory,
+      useFactory: (config: AppConfig, log: RootLogger): DeviceCredentialsDirectory => config.mqtt.url
+        ? new MosquittoDeviceCredentials(
+          { url: config.mqtt.url, clientId: `linan-admin-${hostname()}-${randomBytes(3).toString('hex')}`, timeoutMs: config.mqtt.adminTimeoutMs },
+          log.child({ component: 'mqtt-admin' }),
+        )
+        : new EmbeddedDeviceCredentials(),
+      inject: [AppConfig, RootLogger],
+    },
+    ReconcileDeviceCredentialsUseCase,
     RegisterDeviceUseCase, InstallDeviceUseCase, DecommissionDeviceUseCase, RotateDeviceSecretUseCase,
     AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, DevicePresence,
   ],
   exports: [DevicePresence,
     DeviceRepository, InProcessDeviceSessions, RegisterDeviceUseCase, InstallDeviceUseCase, DecommissionDeviceUseCase, RotateDeviceSecretUseCase,
-    AuthenticateDeviceUseCase, IngestDeviceMessageUseCase,
+    AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, DeviceCredentialsDirectory, ReconcileDeviceCredentialsUseCase,
   ],
 })
 export class DevicesModule {}

@@ -53,7 +53,7 @@ export async function startApp(spec: AppSpec, env: RawEnv, options: StartOptions
   const config = loadConfig(env);
   const logger = options.logger ?? (createLogger(config.log.level, config.log.pretty).child({ app: spec.name }) as RootLogger);
   const app = await createHttpApp(RootModule.register(spec, config, logger, options), {
-    title: `邻安 Lin'an — ${spec.name}`, staticDir: spec.staticDir, websockets: spec.websockets,
+    title: `邻安 Lin'an — ${spec.name}`, staticDir: spec.staticDir, websockets: spec.websockets, trustProxyHops: config.http.trustProxyHops,
   });
   try {
     const admin = await app.get(EnsureAdminUseCase).execute({ username: config.admin.username, password: config.admin.password });
@@ -99,7 +99,10 @@ export function banner(spec: AppSpec, p: RunningApp): string {
 
 /** The whole of an app's main.ts: start, print the banner, or explain why it cannot start and exit non-zero. */
 export function runMain(spec: AppSpec): void {
-  startApp(spec, readEnvironment()).then(
+  const env = readEnvironment();
+  // a single app's process runs that app; only the embedded entry point composes several (APPS)
+  if (spec.name !== 'embedded' && !env.APPS) env.APPS = spec.name;
+  startApp(spec, env).then(
     (p) => process.stdout.write(banner(spec, p)),
     (err: unknown) => {
       process.stderr.write(err instanceof StartupError ? `\n${err.message}\n\n` : `\nfailed to start: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);

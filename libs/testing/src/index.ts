@@ -1,3 +1,4 @@
 export * from './test-platform';
 export * from './platform-harness';
 export * from './child-platform';
+export * from './services/mosquitto';

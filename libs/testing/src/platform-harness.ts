@@ -2,12 +2,15 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import request from 'supertest';
 import type { RawEnv } from '@linan/platform';
 import { silentLogger } from './test-platform';
+import { realServicesRequested, startServices, type ServiceSet } from './real-services';
 import { startEmbedded, type RunningPlatform, type StartOptions } from '../../../apps/embedded/src/embedded';
 
 export const ADMIN_PASSWORD = 'test-admin-pw';
 
 export interface Harness {
   platform: RunningPlatform;
+  /** The real services under the platform when the suite runs with TEST_SERVICES=real; undefined when embedded. */
+  services?: ServiceSet;
   adminToken: string;
   http: () => ReturnType<typeof request>;
   /** Logs in a new user of the role (created by the admin) and returns the token. */
@@ -15,26 +18,41 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-/** The whole platform in this process, on free ports and an in-memory database. */
+/**
+ * The whole platform in this process, on free ports: on the embedded parts (in-memory database), or with
+ * TEST_SERVICES=real on real services of its own (see startServices).
+ */
 export async function startHarness(env: RawEnv = {}, options: StartOptions = {}): Promise<Harness> {
-  const platform = await startEmbedded({
-    PORT: '0', MQTT_PORT: '0', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: 'memory://',
-    ADMIN_PASSWORD, JWT_SECRET: 'j'.repeat(40), LOGIN_ATTEMPTS_PER_MINUTE: '10000', BUS_POLL_MS: '50', TIMER_POLL_MS: '100', ...env,
-  }, { logger: silentLogger as never, ...options });
+  const services = realServicesRequested() ? await startServices() : undefined;
+  let platform: RunningPlatform;
+  try {
+    platform = await startEmbedded({
+      PORT: '0', MQTT_PORT: '0', HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', DATA_DIR: 'memory://',
+      ADMIN_PASSWORD, JWT_SECRET: 'j'.repeat(40), LOGIN_ATTEMPTS_PER_MINUTE: '10000', BUS_POLL_MS: '50', TIMER_POLL_MS: '100',
+      ...services?.env, ...env,
+    }, { logger: silentLogger as never, ...options });
+  } catch (e) {
+    await services?.close();
+    throw e;
+  }
+  if (services) platform = { ...platform, mqttUrl: services.deviceMqttUrl, mqttPort: Number(new URL(services.deviceMqttUrl).port) };
   const http = () => request(platform.httpUrl);
   const login = async (username: string, password: string) =>
     (await http().post('/api/v1/auth/login').send({ username, password }).expect(200)).body.accessToken as string;
   const adminToken = await login('admin', ADMIN_PASSWORD);
   let n = 0;
   return {
-    platform, adminToken, http,
+    platform, services, adminToken, http,
     async tokenFor(role, district) {
       const username = `${role}${++n}`;
       await http().post('/api/v1/users').auth(adminToken, { type: 'bearer' })
         .send({ username, displayName: username, password: 'password-123', role, district }).expect(201);
       return login(username, 'password-123');
     },
-    close: () => platform.close(),
+    close: async () => {
+      await platform.close();
+      await services?.close();
+    },
   };
 }
 

@@ -34,6 +34,11 @@ export class TypeOrmDeviceRepository extends DeviceRepository {
   async update(id: string, patch: Partial<DeviceWithSecret>): Promise<void> {
     await this.repo().update({ id }, patch);
   }
+  async listSerialsWithCredentials(): Promise<string[]> {
+    const rows = await this.repo().createQueryBuilder('d').select('d.serial', 'serial')
+      .where('d.secretHash IS NOT NULL').andWhere("d.status <> 'decommissioned'").getRawMany<{ serial: string }>();
+    return rows.map((r) => r.serial);
+  }
   async listByHousehold(householdId: string): Promise<Device[]> {
     return (await this.repo().findBy({ householdId })).map((e) => {
       const { secretHash: _s, ...d } = toDevice(e);

@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { Clock, conflict, notFound } from '@linan/platform';
+import { Clock, UnitOfWork, conflict, notFound } from '@linan/platform';
 import { PasswordHasher, type Actor } from '@linan/auth';
 import { GetHouseholdUseCase } from '@linan/people';
 import type { Device, DeviceAttributes, DeviceKind, DeviceProtocol } from '../domain/device';
 import { DeviceRepository, DeviceSessionControl } from './ports/device.repository';
+import { DeviceCredentialsDirectory } from './ports/device-credentials-directory';
 
 export interface MqttCredentials {
   clientId: string;
@@ -15,9 +16,24 @@ export interface MqttCredentials {
 const hasMqttCredentials = (protocol: DeviceProtocol, type: DeviceKind) => protocol === 'native' || type === 'hub';
 const newSecret = () => randomBytes(18).toString('base64url');
 
+/*
+ * Registry and broker in step (distributed mode, where Mosquitto holds the device accounts): each change writes the
+ * registry and then the broker inside one transaction, so a broker that is down or refuses rolls the registry back
+ * and the call fails with DEVICE.BROKER_UNAVAILABLE (503) having changed nothing. The broker goes last because it
+ * cannot be rolled back. What remains is a commit failing after the broker took the change, or a broker answer
+ * lost after it applied it; both heal by retrying the same call (every broker change is idempotent), and an
+ * account left without a registered device is removed by ReconcileDeviceCredentialsUseCase.
+ */
+
 @Injectable()
 export class RegisterDeviceUseCase {
-  constructor(private readonly devices: DeviceRepository, private readonly hasher: PasswordHasher, private readonly clock: Clock) {}
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly hasher: PasswordHasher,
+    private readonly clock: Clock,
+    private readonly uow: UnitOfWork,
+    private readonly credentials: DeviceCredentialsDirectory,
+  ) {}
 
   /** The secret is returned here once and stored only as a scrypt hash. */
   async execute(input: { serial: string; type: DeviceKind; model?: string; protocol?: DeviceProtocol } & DeviceAttributes): Promise<{ device: Device; mqtt?: MqttCredentials }> {
@@ -31,7 +47,11 @@ export class RegisterDeviceUseCase {
       attributes: { hubId: input.hubId, zigbeeName: input.zigbeeName, account: input.account, aesKey: input.aesKey, imei: input.imei },
       householdId: null, registeredAt: new Date(this.clock.now()), installedAt: null, decommissionedAt: null,
     };
-    await this.devices.insert({ ...device, secretHash: secret ? await this.hasher.hash(secret) : null });
+    const secretHash = secret ? await this.hasher.hash(secret) : null;
+    await this.uow.run(async () => {
+      await this.devices.insert({ ...device, secretHash });
+      if (secret) await this.credentials.upsert(device.serial, secret);
+    });
     return { device, mqtt: secret ? { clientId: device.serial, username: device.serial, password: secret } : undefined };
   }
 }
@@ -69,13 +89,18 @@ export class DecommissionDeviceUseCase {
     private readonly households: GetHouseholdUseCase,
     private readonly sessions: DeviceSessionControl,
     private readonly clock: Clock,
+    private readonly uow: UnitOfWork,
+    private readonly credentials: DeviceCredentialsDirectory,
   ) {}
 
   async execute(actor: Actor, deviceId: string): Promise<Device> {
     const device = await findInScope(this.devices, this.households, actor, deviceId);
     if (device.status === 'decommissioned') throw conflict('DEVICE.DECOMMISSIONED', 'the device is already decommissioned');
     const decommissionedAt = new Date(this.clock.now());
-    await this.devices.update(deviceId, { status: 'decommissioned', decommissionedAt, secretHash: null });
+    await this.uow.run(async () => {
+      await this.devices.update(deviceId, { status: 'decommissioned', decommissionedAt, secretHash: null });
+      await this.credentials.revoke(device.serial);
+    });
     await this.sessions.disconnect(device.serial, 'decommissioned');
     return { ...device, status: 'decommissioned', decommissionedAt };
   }
@@ -88,6 +113,8 @@ export class RotateDeviceSecretUseCase {
     private readonly households: GetHouseholdUseCase,
     private readonly hasher: PasswordHasher,
     private readonly sessions: DeviceSessionControl,
+    private readonly uow: UnitOfWork,
+    private readonly credentials: DeviceCredentialsDirectory,
   ) {}
 
   async execute(actor: Actor, deviceId: string): Promise<MqttCredentials> {
@@ -95,7 +122,11 @@ export class RotateDeviceSecretUseCase {
     if (device.status === 'decommissioned') throw conflict('DEVICE.DECOMMISSIONED', 'a decommissioned device has no credentials');
     if (!hasMqttCredentials(device.protocol, device.type)) throw conflict('DEVICE.NO_MQTT', 'this device does not connect over MQTT');
     const secret = newSecret();
-    await this.devices.update(deviceId, { secretHash: await this.hasher.hash(secret) });
+    const secretHash = await this.hasher.hash(secret);
+    await this.uow.run(async () => {
+      await this.devices.update(deviceId, { secretHash });
+      await this.credentials.upsert(device.serial, secret);
+    });
     await this.sessions.disconnect(device.serial, 'secret rotated');
     return { clientId: device.serial, username: device.serial, password: secret };
   }

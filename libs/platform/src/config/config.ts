@@ -14,6 +14,8 @@ const optionalUrl = (protocols: string[]) =>
 const envSchema = z.object({
   PORT: port(3000),
   HTTP_HOST: z.string().default('0.0.0.0'),
+  // behind an edge proxy (nginx, an Ingress): how many proxy hops to trust for the client address (X-Forwarded-For)
+  TRUST_PROXY_HOPS: z.coerce.number().int().min(0).max(10).default(0),
   MQTT_PORT: port(1883),
   MQTT_HOST: z.string().default('0.0.0.0'),
   DC09_PORT: port(9000),
@@ -35,6 +37,10 @@ const envSchema = z.object({
   MQTT_URL: optionalUrl(['mqtt', 'mqtts', 'tcp', 'ws', 'wss']),
   MQTT_CLIENT_ID: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, '1–64 characters of A-Z a-z 0-9 _ . -').optional(),
   MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1–64 characters of A-Z a-z 0-9 _ -').default('linan-gateway'),
+  // how long Mosquitto keeps a stopped gateway's session and queued messages; messages still queued after that are lost
+  MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(60).max(4_294_967_294).default(24 * 3600),
+  MQTT_GATEWAY_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(4),
+  MQTT_ADMIN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   KAFKA_MAX_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
   OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).default(1000),
   BUS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
@@ -61,8 +67,14 @@ const envSchema = z.object({
 export type RawEnv = Record<string, string | undefined>;
 
 export interface AppConfig {
-  readonly http: { readonly port: number; readonly host: string };
-  readonly mqtt: { readonly port: number; readonly host: string; readonly url?: string; readonly shareGroup: string; readonly clientId?: string };
+  readonly http: { readonly port: number; readonly host: string; readonly trustProxyHops: number };
+  readonly mqtt: {
+    readonly port: number; readonly host: string; readonly url?: string; readonly shareGroup: string; readonly clientId?: string;
+    /** External broker: the gateway's session expiry, and how long a device-account command may take. */
+    readonly sessionExpirySeconds: number; readonly adminTimeoutMs: number;
+    /** Sessions each gateway replica holds in the share group (messages in flight at once). */
+    readonly gatewayConnections: number;
+  };
   readonly dc09: { readonly port: number };
   readonly dataDir: string;
   readonly admin: { readonly username: string; readonly password?: string };
@@ -139,8 +151,11 @@ export function loadConfig(env: RawEnv): AppConfig {
     }
   }
   return deepFreeze({
-    http: { port: e.PORT, host: e.HTTP_HOST },
-    mqtt: { port: e.MQTT_PORT, host: e.MQTT_HOST, url: e.MQTT_URL, shareGroup: e.MQTT_SHARE_GROUP, clientId: e.MQTT_CLIENT_ID },
+    http: { port: e.PORT, host: e.HTTP_HOST, trustProxyHops: e.TRUST_PROXY_HOPS },
+    mqtt: {
+      port: e.MQTT_PORT, host: e.MQTT_HOST, url: e.MQTT_URL, shareGroup: e.MQTT_SHARE_GROUP, clientId: e.MQTT_CLIENT_ID,
+      sessionExpirySeconds: e.MQTT_SESSION_EXPIRY_S, adminTimeoutMs: e.MQTT_ADMIN_TIMEOUT_MS, gatewayConnections: e.MQTT_GATEWAY_CONNECTIONS,
+    },
     dc09: { port: e.DC09_PORT },
     dataDir: e.DATA_DIR,
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },

@@ -12,6 +12,8 @@ export interface HttpAppOptions {
   title: string;
   staticDir?: string;
   websockets?: boolean;
+  /** Proxy hops whose X-Forwarded-For is believed (0: the peer address is the client). */
+  trustProxyHops?: number;
 }
 
 /** One way to build every HTTP app: pino logs, validation, error mapping, OpenAPI at /api/docs. */
@@ -21,6 +23,8 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new DomainErrorFilter(app.get(RootLogger)));
   app.disable('x-powered-by');
+  // the audit trail and the login limit key on the client address; behind the edge that is in X-Forwarded-For
+  if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
   if (options.websockets) app.useWebSocketAdapter(new WsAdapter(app));
   if (options.staticDir) app.useStaticAssets(options.staticDir, { index: 'index.html', maxAge: 0 });
   const doc = new DocumentBuilder()

@@ -11,6 +11,8 @@ export abstract class DeviceRepository {
   abstract findBySerial(serial: string): Promise<DeviceWithSecret | null>;
   abstract update(id: string, patch: Partial<Pick<DeviceWithSecret, 'status' | 'householdId' | 'installedAt' | 'decommissionedAt' | 'secretHash'>>): Promise<void>;
   abstract listByHousehold(householdId: string): Promise<Device[]>;
+  /** Serials of devices that hold MQTT credentials now (a secret, not decommissioned): those the broker must know. */
+  abstract listSerialsWithCredentials(): Promise<string[]>;
 }
 
 /** Tells the MQTT side that a device's credentials changed, so live sessions using old ones are closed. */

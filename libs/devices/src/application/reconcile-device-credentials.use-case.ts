@@ -1,0 +1,44 @@
+import { Injectable } from '@nestjs/common';
+import { DeviceRepository } from './ports/device.repository';
+import { DeviceCredentialsDirectory } from './ports/device-credentials-directory';
+
+export interface ReconcileReport {
+  /** Broker accounts of devices the registry does not know, or knows as decommissioned: removed. */
+  revoked: string[];
+  /** Devices with credentials in the registry but no broker account: they cannot connect until their secret is rotated. */
+  missing: string[];
+}
+
+/**
+ * Makes the broker's device accounts agree with the registry after anything that may have split them (a commit
+ * that failed after the broker took a change, a restored broker volume). Accounts are only ever removed here: the
+ * registry keeps secrets as hashes, so a missing account cannot be recreated, only reported for rotation.
+ */
+@Injectable()
+export class ReconcileDeviceCredentialsUseCase {
+  constructor(private readonly devices: DeviceRepository, private readonly credentials: DeviceCredentialsDirectory) {}
+
+  /**
+   * `graceMs`: an account the registry does not know may belong to a registration still committing (its broker
+   * account is written inside the transaction), so it is checked again after this long before it is removed.
+   */
+  async execute(options: { graceMs: number }): Promise<ReconcileReport | null> {
+    const inBroker = await this.credentials.listSerials();
+    if (!inBroker) return null;
+    const inRegistry = new Set(await this.devices.listSerialsWithCredentials());
+    const candidates = inBroker.filter((s) => !inRegistry.has(s));
+    const brokerSet = new Set(inBroker);
+    const missing = [...inRegistry].filter((s) => !brokerSet.has(s));
+    const revoked: string[] = [];
+    if (candidates.length) {
+      if (options.graceMs > 0) await new Promise((r) => setTimeout(r, options.graceMs));
+      for (const serial of candidates) {
+        const d = await this.devices.findBySerial(serial);
+        if (d && d.status !== 'decommissioned' && d.secretHash) continue;
+        await this.credentials.revoke(serial);
+        revoked.push(serial);
+      }
+    }
+    return { revoked, missing };
+  }
+}
