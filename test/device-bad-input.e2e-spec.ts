@@ -6,6 +6,10 @@ import { connectDevice, eventually, publishQos1, seedHome, sosEvent, startHarnes
 /**
  * Every bad device input the contract names: a clear reason on the rejected-events topic, counted in /metrics,
  * and nothing changed (no device event stored, no alert).
+ *
+ * With TEST_SERVICES=real the devices talk to Mosquitto, which authenticates them and applies the ACL itself: a
+ * refused CONNECT, publish or subscription never reaches the platform, so those cases check what the device sees
+ * and that nothing changed, not the platform's counters.
  */
 describe('bad device input', () => {
   let h: Harness;
@@ -13,8 +17,12 @@ describe('bad device input', () => {
   const rejected: DeviceEventRejected[] = [];
   const bearer = { type: 'bearer' as const };
 
+  /** Devices connect to an external broker (Mosquitto) rather than the embedded one. */
+  let external = false;
+
   beforeAll(async () => {
     h = await startHarness();
+    external = h.services !== undefined;
     db = h.platform.app.get(Database);
     await h.platform.app.get(MessageBus).subscribe({
       groupId: 'test-rejected', topics: [Topics.rejectedEvents],
@@ -96,7 +104,8 @@ describe('bad device input', () => {
     const detail = (await h.http().get(`/api/v1/alerts/${alerts[0].id}`).auth(h.adminToken, bearer).expect(200)).body;
     expect(detail.eventCount).toBe(1);
     expect(await storedEvents(home.deviceId)).toBe(1);
-    expect(await metric('linan_gateway_duplicates_total')).toBe(before + 1);
+    // behind Mosquitto the two copies may reach two gateway sessions at once; then triage's unique index drops one
+    if (!external) expect(await metric('linan_gateway_duplicates_total')).toBe(before + 1);
   });
 
   describe('at CONNECT', () => {
@@ -149,9 +158,13 @@ describe('bad device input', () => {
       device.publish(`devices/${victim.serial}/events`, sosEvent('spoof-1'), { qos: 1 });
       await closed;
       device.end(true);
-      const r = await eventually(() => rejected.slice(seen).find((x) => x.serial === mine.serial), 5000, 'the rejected record');
-      expect(r.reason).toBe('topic_mismatch');
-      expect(await metric('linan_gateway_acl_denied_total{action="publish"}')).toBe(before + 1);
+      if (!external) {
+        const r = await eventually(() => rejected.slice(seen).find((x) => x.serial === mine.serial), 5000, 'the rejected record');
+        expect(r.reason).toBe('topic_mismatch');
+        expect(await metric('linan_gateway_acl_denied_total{action="publish"}')).toBe(before + 1);
+      } else {
+        await new Promise((r) => setTimeout(r, 500)); // the spoofed event would have reached triage by now
+      }
       expect(await alertsOf(victim.householdId)).toEqual([]);
     });
 
@@ -165,7 +178,7 @@ describe('bad device input', () => {
           resolve(e ? ((e as Error & { packet?: { granted?: number[] } }).packet?.granted ?? []) : (g ?? []).map((x) => x.qos))));
       device.end(true);
       expect(granted).toEqual([128, 1]);
-      expect(await metric('linan_gateway_acl_denied_total{action="subscribe"}')).toBeGreaterThanOrEqual(1);
+      if (!external) expect(await metric('linan_gateway_acl_denied_total{action="subscribe"}')).toBeGreaterThanOrEqual(1);
     });
   });
 
@@ -176,9 +189,16 @@ describe('bad device input', () => {
     it('shows a device online while connected and offline, with the last time heard, after it disconnects', async () => {
       const home = await seedHome(h, { aides: 0 });
       expect(await devicesOf(home.householdId)).toEqual([expect.objectContaining({ online: false, lastSeenAt: null })]);
-      const device = await connectDevice(h.platform.mqttUrl, home.serial, home.password);
+      const status = `devices/${home.serial}/status`;
+      const device = await connectDevice(h.platform.mqttUrl, home.serial, home.password, {
+        will: { topic: status, payload: Buffer.from('offline'), qos: 1, retain: true },
+      });
+      // Mosquitto does not tell the platform who connects: there the device's own retained "online" and its last
+      // will (sent when the connection drops) carry presence, as the contract asks of devices
+      if (external) await publishQos1(device, status, 'online');
       await eventually(async () => (await devicesOf(home.householdId))[0].online, 3000, 'online');
-      device.end();
+      if (external) device.stream.destroy();
+      else device.end();
       const after = await eventually(async () => {
         const d = (await devicesOf(home.householdId))[0];
         return d.online ? undefined : d;

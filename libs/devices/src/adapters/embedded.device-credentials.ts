@@ -8,6 +8,7 @@ import { DeviceCredentialsDirectory } from '../application/ports/device-credenti
 @Injectable()
 export class EmbeddedDeviceCredentials extends DeviceCredentialsDirectory {
   async upsert(): Promise<void> {}
+  async enable(): Promise<void> {}
   async revoke(): Promise<void> {}
   async listSerials(): Promise<null> {
     return null;

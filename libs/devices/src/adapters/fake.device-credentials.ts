@@ -3,7 +3,8 @@ import { DeviceCredentialsDirectory, DeviceCredentialsError } from '../applicati
 /** For tests: keeps accounts in a map, records every call, and fails the next calls on command. */
 export class FakeDeviceCredentials extends DeviceCredentialsDirectory {
   readonly accounts = new Map<string, string>();
-  readonly calls: { op: 'upsert' | 'revoke'; serial: string }[] = [];
+  readonly calls: { op: 'upsert' | 'revoke' | 'enable'; serial: string }[] = [];
+  readonly disabled = new Set<string>();
   private failures = 0;
 
   /** The next `times` upserts or revokes throw as an unreachable broker would. */
@@ -18,10 +19,18 @@ export class FakeDeviceCredentials extends DeviceCredentialsDirectory {
     }
   }
 
-  async upsert(serial: string, secret: string): Promise<void> {
+  async upsert(serial: string, secret: string, options: { enabled?: boolean } = {}): Promise<void> {
     this.calls.push({ op: 'upsert', serial });
     this.maybeFail();
     this.accounts.set(serial, secret);
+    if (options.enabled === false) this.disabled.add(serial);
+    else this.disabled.delete(serial);
+  }
+
+  async enable(serial: string): Promise<void> {
+    this.calls.push({ op: 'enable', serial });
+    this.maybeFail();
+    this.disabled.delete(serial);
   }
 
   async revoke(serial: string): Promise<void> {

@@ -50,7 +50,7 @@ export class RegisterDeviceUseCase {
     const secretHash = secret ? await this.hasher.hash(secret) : null;
     await this.uow.run(async () => {
       await this.devices.insert({ ...device, secretHash });
-      if (secret) await this.credentials.upsert(device.serial, secret);
+      if (secret) await this.credentials.upsert(device.serial, secret, { enabled: false });
     });
     return { device, mqtt: secret ? { clientId: device.serial, username: device.serial, password: secret } : undefined };
   }
@@ -58,7 +58,13 @@ export class RegisterDeviceUseCase {
 
 @Injectable()
 export class InstallDeviceUseCase {
-  constructor(private readonly devices: DeviceRepository, private readonly households: GetHouseholdUseCase, private readonly clock: Clock) {}
+  constructor(
+    private readonly devices: DeviceRepository,
+    private readonly households: GetHouseholdUseCase,
+    private readonly clock: Clock,
+    private readonly uow: UnitOfWork,
+    private readonly credentials: DeviceCredentialsDirectory,
+  ) {}
 
   async execute(actor: Actor, deviceId: string, householdId: string): Promise<Device> {
     const device = await this.devices.findById(deviceId);
@@ -69,7 +75,10 @@ export class InstallDeviceUseCase {
     }
     await this.households.execute(actor, householdId);
     const installedAt = new Date(this.clock.now());
-    await this.devices.update(deviceId, { status: 'active', householdId, installedAt });
+    await this.uow.run(async () => {
+      await this.devices.update(deviceId, { status: 'active', householdId, installedAt });
+      if (hasMqttCredentials(device.protocol, device.type)) await this.credentials.enable(device.serial);
+    });
     return { ...device, status: 'active', householdId, installedAt };
   }
 }
@@ -125,7 +134,7 @@ export class RotateDeviceSecretUseCase {
     const secretHash = await this.hasher.hash(secret);
     await this.uow.run(async () => {
       await this.devices.update(deviceId, { secretHash });
-      await this.credentials.upsert(device.serial, secret);
+      await this.credentials.upsert(device.serial, secret, { enabled: device.status === 'active' });
     });
     await this.sessions.disconnect(device.serial, 'secret rotated');
     return { clientId: device.serial, username: device.serial, password: secret };

@@ -63,7 +63,7 @@ export class IngestDeviceMessageUseCase {
     if (!parsed.ok) return this.reject(msg, now, parsed.reason, parsed.detail, parsed.field);
     const e = parsed.value;
     const dedupKey = `dedup:${msg.serial}:${e.id}`;
-    if ((await this.seenBefore(dedupKey, msg.serial, e.id)) === 'duplicate') {
+    if ((await this.seenBefore(dedupKey, now, msg.serial, e.id)) === 'duplicate') {
       this.metrics.duplicates.inc();
       return { kind: 'duplicate' };
     }
@@ -83,9 +83,11 @@ export class IngestDeviceMessageUseCase {
    * the event is published anyway. Triage is idempotent by device event id, so a duplicate costs nothing (two copies
    * in flight at once both reach triage, which keeps one); a dropped alarm could cost a life.
    */
-  private async seenBefore(key: string, serial: string, eventId: string): Promise<'duplicate' | 'new' | 'unchecked'> {
+  private async seenBefore(key: string, now: number, serial: string, eventId: string): Promise<'duplicate' | 'new' | 'unchecked'> {
     try {
-      return (await this.cache.get(key)) === null ? 'new' : 'duplicate';
+      // the key holds when the event was first taken; the window is measured on the platform's clock, like triage's
+      const first = await this.cache.get(key);
+      return first !== null && now - Number(first) < DUPLICATE_WINDOW_MS ? 'duplicate' : 'new';
     } catch (err) {
       this.metrics.cacheErrors.inc({ op: 'dedup' });
       this.log.warn({ err, deviceId: serial, eventId }, 'duplicate check unavailable (cache error); event published unchecked');

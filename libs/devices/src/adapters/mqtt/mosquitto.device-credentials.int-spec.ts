@@ -29,8 +29,18 @@ describe(MosquittoDeviceCredentials.name, () => {
   const useCases = (credentials: DeviceCredentialsDirectory) => {
     const sessions = new InProcessDeviceSessions();
     const households = {} as GetHouseholdUseCase; // devices here are not in a household: never asked
+    const registerOnly = new RegisterDeviceUseCase(repo, hasher, new SystemClock(), opened.database, credentials);
     return {
-      register: new RegisterDeviceUseCase(repo, hasher, new SystemClock(), opened.database, credentials),
+      registerOnly,
+      /** Registered, then installed as InstallDeviceUseCase does it (status active, broker account enabled). */
+      register: {
+        execute: async (input: Parameters<RegisterDeviceUseCase['execute']>[0]) => {
+          const r = await registerOnly.execute(input);
+          await repo.update(r.device.id, { status: 'active', installedAt: new Date() });
+          await credentials.enable(r.device.serial);
+          return { ...r, device: { ...r.device, status: 'active' as const } };
+        },
+      },
       rotate: new RotateDeviceSecretUseCase(repo, households, hasher, sessions, opened.database, credentials),
       decommission: new DecommissionDeviceUseCase(repo, households, sessions, new SystemClock(), opened.database, credentials),
       reconcile: new ReconcileDeviceCredentialsUseCase(repo, credentials),
@@ -68,7 +78,15 @@ describe(MosquittoDeviceCredentials.name, () => {
     await broker?.stop();
   });
 
-  it('lets a registered device connect with its secret and refuses a wrong password, over MQTT 5 and 3.1.1', async () => {
+  it('refuses a registered device until it is installed', async () => {
+    const { registerOnly } = useCases(directory);
+    const { mqtt } = await registerOnly.execute({ serial: 'SN-0000', type: 'sos' });
+    expect(await connect('SN-0000', mqtt!.password)).toMatchObject({ ok: false });
+    await directory.enable('SN-0000');
+    expect(await connect('SN-0000', mqtt!.password)).toMatchObject({ ok: true });
+  });
+
+  it('lets an installed device connect with its secret and refuses a wrong password, over MQTT 5 and 3.1.1', async () => {
     const { register } = useCases(directory);
     const { mqtt } = await register.execute({ serial: 'SN-0001', type: 'sos' });
     expect(mqtt).toEqual({ clientId: 'SN-0001', username: 'SN-0001', password: expect.any(String) });
@@ -170,7 +188,7 @@ describe(MosquittoDeviceCredentials.name, () => {
     expect(fake.accounts.get('SN-0008')).toBe(mqtt!.password);
     fake.failNext();
     await expect(decommission.execute(admin, device.id)).rejects.toMatchObject({ code: 'DEVICE.BROKER_UNAVAILABLE' });
-    expect(await repo.findBySerial('SN-0008')).toMatchObject({ status: 'registered', secretHash: stored!.secretHash });
+    expect(await repo.findBySerial('SN-0008')).toMatchObject({ status: 'active', secretHash: stored!.secretHash });
     expect(fake.accounts.has('SN-0008')).toBe(true);
   });
 

@@ -184,7 +184,7 @@ export class MosquittoDeviceCredentials extends DeviceCredentialsDirectory {
    * no longer bound, a changed ACL, a disabled client), and deleting the client closes a session that used the
    * old secret (Mosquitto 2.0.11 disconnects a deleted client at once, as it does on setClientPassword).
    */
-  async upsert(serial: string, secret: string): Promise<void> {
+  async upsert(serial: string, secret: string, options: { enabled?: boolean } = {}): Promise<void> {
     const rolename = deviceRole(serial);
     await this.run(`account of device ${serial}`, [
       { command: 'deleteClient', username: serial },
@@ -192,7 +192,13 @@ export class MosquittoDeviceCredentials extends DeviceCredentialsDirectory {
       { command: 'createRole', rolename, textname: `device ${serial}: its own topics only`, acls: deviceAcls(serial) },
       // the client id is bound to the username: another client id with these credentials is refused
       { command: 'createClient', username: serial, clientid: serial, password: secret, textname: 'device', roles: [{ rolename }] },
+      // a device not yet installed in a household is refused at CONNECT, as the embedded broker refuses it
+      ...(options.enabled === false ? [{ command: 'disableClient', username: serial }] : []),
     ], ['Client not found', 'Role not found']);
+  }
+
+  async enable(serial: string): Promise<void> {
+    await this.run(`enable device ${serial}`, [{ command: 'enableClient', username: serial }]);
   }
 
   async revoke(serial: string): Promise<void> {

@@ -7,9 +7,12 @@ import { DomainError } from '@linan/platform';
 export abstract class DeviceCredentialsDirectory {
   /**
    * Gives the device an account (username = client id = serial, this secret) allowed only its own topics, or
-   * replaces the one it has; a live session with the old secret is closed. Idempotent.
+   * replaces the one it has; a live session with the old secret is closed. Idempotent. A device not installed in a
+   * household yet gets a disabled account (`enabled: false`): it cannot connect until it is installed.
    */
-  abstract upsert(serial: string, secret: string): Promise<void>;
+  abstract upsert(serial: string, secret: string, options?: { enabled?: boolean }): Promise<void>;
+  /** Lets an installed device connect (its account was created disabled at registration). Idempotent. */
+  abstract enable(serial: string): Promise<void>;
   /** Removes the device's account and closes its live session. Revoking a device with no account succeeds. */
   abstract revoke(serial: string): Promise<void>;
   /** The serials that have an account, for reconciliation; null when there is no separate directory. */
