@@ -31,7 +31,9 @@ export class InMemoryDispatchRepository extends DispatchRepository {
   async list(f: { alertId?: string; limit: number }): Promise<Dispatch[]> {
     return [...this.rows.values()].filter((d) => !f.alertId || d.alertId === f.alertId).slice(0, f.limit);
   }
-  async pendingOlderThan(before: number, limit: number): Promise<Dispatch[]> {
-    return [...this.rows.values()].filter((d) => d.status === 'pending' && d.createdAt < before).slice(0, limit);
+  async claimPending(before: number, now: number, limit: number): Promise<Dispatch[]> {
+    const claimed = [...this.rows.values()].filter((d) => d.status === 'pending' && d.updatedAt < before).slice(0, limit);
+    for (const d of claimed) this.rows.set(d.id, { ...d, updatedAt: now });
+    return claimed.map((d) => ({ ...d, updatedAt: now }));
   }
 }

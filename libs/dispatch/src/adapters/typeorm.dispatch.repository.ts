@@ -58,8 +58,16 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
     if (f.district) qb.andWhere('d.alert_id IN (SELECT a.id FROM alerts a WHERE a.district = :district)', { district: f.district });
     return (await qb.getMany()).map(toDispatch);
   }
-  async pendingOlderThan(before: number, limit: number): Promise<Dispatch[]> {
-    return (await this.repo().createQueryBuilder('d').where("d.status = 'pending' AND d.created_at < :before", { before: new Date(before) })
-      .orderBy('d.created_at', 'ASC').limit(limit).getMany()).map(toDispatch);
+  async claimPending(before: number, now: number, limit: number): Promise<Dispatch[]> {
+    // SKIP LOCKED: a replica that is claiming rows right now keeps them; the touch keeps them out of others' sweeps
+    const claimed = await this.db.query<{ id: string }>(
+      `UPDATE dispatches SET updated_at = $2 WHERE id IN (
+         SELECT id FROM dispatches WHERE status = 'pending' AND updated_at < $1 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+       RETURNING id`,
+      [new Date(before), new Date(now), limit],
+    );
+    if (!claimed.length) return [];
+    return (await this.repo().createQueryBuilder('d').where('d.id IN (:...ids)', { ids: claimed.map((r) => r.id) })
+      .orderBy('d.created_at', 'ASC').getMany()).map(toDispatch);
   }
 }

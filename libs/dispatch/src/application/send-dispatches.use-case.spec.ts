@@ -91,8 +91,8 @@ describe(SendDispatchesUseCase.name, () => {
 
   it('the sweeper sends dispatches left pending, once', async () => {
     const { clock, repo, sms, useCase } = setup();
-    const stale = dispatch({ createdAt: clock.now() - 60_000 });
-    const fresh = dispatch({ id: 'fresh', recipientId: 'aide-2', createdAt: clock.now() });
+    const stale = dispatch({ createdAt: clock.now() - 60_000, updatedAt: clock.now() - 60_000 });
+    const fresh = dispatch({ id: 'fresh', recipientId: 'aide-2', createdAt: clock.now(), updatedAt: clock.now() });
     await repo.insertMissing([stale, fresh]);
     const sweeper = new SendPendingDispatchesUseCase(repo, useCase, clock);
     expect(await sweeper.execute(10_000)).toBe(1);

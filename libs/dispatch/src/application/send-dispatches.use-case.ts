@@ -97,7 +97,8 @@ export class SendPendingDispatchesUseCase {
   constructor(private readonly dispatches: DispatchRepository, private readonly sender: SendDispatchesUseCase, private readonly clock: Clock) {}
 
   async execute(olderThanMs: number, limit = 100): Promise<number> {
-    const pending = await this.dispatches.pendingOlderThan(this.clock.now() - olderThanMs, limit);
+    const now = this.clock.now();
+    const pending = await this.dispatches.claimPending(now - olderThanMs, now, limit);
     await this.sender.execute(pending);
     return pending.length;
   }

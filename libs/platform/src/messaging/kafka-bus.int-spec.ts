@@ -142,6 +142,35 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     expect(retryTopic(t, 'g-retry')).toBe(`${t}.g-retry.retry`);
   });
 
+  it('holds the partition while the database is down instead of spending the message\'s attempts', async () => {
+    const t = topic();
+    let down = true;
+    // the database as the bus sees it: while "down", its health check fails as the handler's statements do
+    const flaky = Object.create(opened.database) as typeof opened.database;
+    flaky.query = ((sql: string, params?: unknown[]) =>
+      down && sql === 'SELECT 1' ? Promise.reject(new Error('connection refused')) : opened.database.query(sql, params)) as typeof flaky.query;
+    const b = new KafkaBus(flaky, {
+      brokers: [kafka.brokers], clientId: 'test', maxWaitMs: 20, outboxSweepMs: 200, retry: { maxAttempts: 2, baseDelayMs: 20 },
+    }, silentLogger);
+    await b.connect();
+    buses.push(b);
+    const attempts: number[] = [];
+    handles.push(await b.subscribe({ groupId: 'g-db-down', topics: [t], handle: async (m) => {
+      attempts.push(m.attempt);
+      if (down) throw new Error('connection refused');
+    } }));
+    await b.publish(t, [{ key: 'k', value: 'alarm' }]);
+    await eventually(() => attempts.length >= 1, 15_000, 'the first try');
+    await new Promise((r) => setTimeout(r, 2_500)); // longer than every retry delay: nothing may be spent meanwhile
+    expect(attempts).toEqual([1]);
+    down = false;
+    await eventually(async () => {
+      const r = await opened.database.query<{ seq: string }>('SELECT seq FROM bus_offsets WHERE group_id = $1', ['g-db-down']);
+      return r.length > 0 && r[0].seq !== '-1';
+    }, 15_000, 'the message handled once the database is back');
+    expect(attempts).toEqual([1, 1]);
+  });
+
   it('hands a stopped member\'s partitions to the other member with nothing lost or applied twice', async () => {
     const t = topic();
     const [b1, b2] = await Promise.all([bus(), bus()]);

@@ -315,11 +315,11 @@ class KafkaConsumer {
         if (!isRunning() || isStale()) return;
         await this.waitUntil(Number(m.headers[RETRY_HEADERS.notBefore] ?? 0), heartbeat);
         if (!isRunning() || isStale()) return;
-        await this.processOne(batch.topic, batch.partition, m);
+        await this.processOne(batch.topic, batch.partition, m, heartbeat);
         resolveOffset(m.offset);
       }
     } else {
-      await this.processBatch(batch.topic, batch.partition, messages);
+      await this.processBatch(batch.topic, batch.partition, messages, heartbeat);
     }
     resolveOffset(last);
   }
@@ -352,7 +352,7 @@ class KafkaConsumer {
    * The whole batch in one transaction; if it fails, each message alone, so one bad message cannot hold the rest.
    * When the failing message is known (no set-based handler), its failure counts as its first attempt.
    */
-  private async processBatch(topic: string, partition: number, messages: InboundMessage[]): Promise<void> {
+  private async processBatch(topic: string, partition: number, messages: InboundMessage[], heartbeat: () => Promise<void>): Promise<void> {
     let failedAt = -1;
     let failure: unknown;
     try {
@@ -377,24 +377,35 @@ class KafkaConsumer {
     }
     for (let i = 0; i < messages.length; i++) {
       if (this.stopping) return;
-      await this.processOne(topic, partition, messages[i], i === failedAt ? failure : undefined);
+      await this.processOne(topic, partition, messages[i], heartbeat, i === failedAt ? failure : undefined);
     }
   }
 
   /** One message in its own transaction; a failure sends it to the retry or dead-letter topic, then moves on. */
-  private async processOne(topic: string, partition: number, m: InboundMessage, knownFailure?: unknown): Promise<void> {
+  private async processOne(
+    topic: string, partition: number, m: InboundMessage, heartbeat: () => Promise<void>, knownFailure?: unknown,
+  ): Promise<void> {
     let failure: unknown = knownFailure;
-    if (failure === undefined) {
-      try {
-        await this.db.run(async () => {
-          if (BigInt(m.offset) <= (await this.lockOffset(topic, partition))) return;
-          await this.sub.handle(m);
-          await this.storeOffset(topic, partition, m.offset);
-        });
-        return;
-      } catch (err) {
-        failure = err;
+    for (;;) {
+      if (failure === undefined) {
+        try {
+          await this.db.run(async () => {
+            if (BigInt(m.offset) <= (await this.lockOffset(topic, partition))) return;
+            await this.sub.handle(m);
+            await this.storeOffset(topic, partition, m.offset);
+          });
+          return;
+        } catch (err) {
+          failure = err;
+        }
       }
+      // While the database itself is down every message fails, and through no fault of its own: hold the partition
+      // (nothing can be stored anyway) rather than spend the message's attempts and dead-letter good alarms.
+      if (failure instanceof PermanentMessageError || (await this.databaseAnswers())) break;
+      this.log.error({ err: failure, topic: m.topic, partition: m.partition }, 'the database does not answer; holding this partition until it does');
+      await this.waitForDatabase(heartbeat);
+      if (this.stopping) return; // not stored: the message comes again after the next assignment
+      failure = undefined;
     }
     const ctx = { topic: m.topic, partition: m.partition, offset: m.offset, attempt: m.attempt, err: failure };
     if (failure instanceof PermanentMessageError || m.attempt >= this.options.retry.maxAttempts) {
@@ -418,6 +429,23 @@ class KafkaConsumer {
       await this.lockOffset(topic, partition);
       await this.storeOffset(topic, partition, m.offset);
     });
+  }
+
+  private async databaseAnswers(): Promise<boolean> {
+    try {
+      await withTimeout(this.db.outside(() => this.db.query('SELECT 1')), 2_000, 'database check timed out');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async waitForDatabase(heartbeat: () => Promise<void>): Promise<void> {
+    for (let delay = 500; !this.stopping; delay = Math.min(delay * 2, 5_000)) {
+      await sleep(delay);
+      await heartbeat().catch(() => undefined);
+      if (await this.databaseAnswers()) return;
+    }
   }
 
   /** Publishing to a retry or dead-letter topic must not fail silently: it is retried until it succeeds or we stop. */

@@ -38,5 +38,9 @@ export abstract class DispatchRepository {
   abstract calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>>;
   /** Newest first; `district` keeps only dispatches of alerts in that district. */
   abstract list(filter: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]>;
-  abstract pendingOlderThan(before: number, limit: number): Promise<Dispatch[]>;
+  /**
+   * Takes dispatches still pending and untouched since `before` for a resend, marking them touched at `now`, so
+   * that of several dispatch replicas sweeping at once only one takes each (the others skip it for a while).
+   */
+  abstract claimPending(before: number, now: number, limit: number): Promise<Dispatch[]>;
 }
