@@ -301,7 +301,6 @@ class KafkaConsumer {
     if (batch.messages.length === 0) return;
     const originalTopic = this.retryTopics.get(batch.topic);
     const messages = batch.messages.map((m) => inbound(batch.topic, batch.partition, m, originalTopic));
-    const last = messages[messages.length - 1].offset;
     if (this.sub.ephemeral) {
       for (const m of messages) {
         try {
@@ -309,19 +308,22 @@ class KafkaConsumer {
         } catch (err) {
           this.log.warn({ err, topic: m.topic, offset: m.offset }, 'live view could not show a message');
         }
+        resolveOffset(m.offset);
       }
-    } else if (originalTopic) {
+      return;
+    }
+    if (originalTopic) {
       for (const m of messages) {
         if (!isRunning() || isStale()) return;
         await this.waitUntil(Number(m.headers[RETRY_HEADERS.notBefore] ?? 0), heartbeat);
         if (!isRunning() || isStale()) return;
-        await this.processOne(batch.topic, batch.partition, m, heartbeat);
+        if (!(await this.processOne(batch.topic, batch.partition, m, heartbeat))) return;
         resolveOffset(m.offset);
       }
-    } else {
-      await this.processBatch(batch.topic, batch.partition, messages, heartbeat);
+      return;
     }
-    resolveOffset(last);
+    // only what is done with is marked consumed in Kafka: a stop half-way leaves the rest to be fetched again
+    for (const m of await this.processBatch(batch.topic, batch.partition, messages, heartbeat)) resolveOffset(m.offset);
   }
 
   private async waitUntil(at: number, heartbeat: () => Promise<void>): Promise<void> {
@@ -345,14 +347,24 @@ class KafkaConsumer {
   }
 
   private storeOffset(topic: string, partition: number, offset: string): Promise<unknown> {
-    return this.db.query('UPDATE bus_offsets SET seq = $4 WHERE group_id = $1 AND topic = $2 AND partition = $3', [this.sub.groupId, topic, partition, offset]);
+    // never backwards: a member that lost the partition during a rebalance must not undo its successor's progress
+    return this.db.query(
+      'UPDATE bus_offsets SET seq = GREATEST(seq, $4) WHERE group_id = $1 AND topic = $2 AND partition = $3',
+      [this.sub.groupId, topic, partition, offset],
+    );
   }
 
   /**
    * The whole batch in one transaction; if it fails, each message alone, so one bad message cannot hold the rest.
    * When the failing message is known (no set-based handler), its failure counts as its first attempt.
    */
-  private async processBatch(topic: string, partition: number, messages: InboundMessage[], heartbeat: () => Promise<void>): Promise<void> {
+  /**
+   * Returns the messages it is done with (applied, or sent to the retry or dead-letter topic), in order: all of
+   * them, or fewer when the consumer is stopping. Only those may be marked consumed in Kafka.
+   */
+  private async processBatch(
+    topic: string, partition: number, messages: InboundMessage[], heartbeat: () => Promise<void>,
+  ): Promise<InboundMessage[]> {
     let failedAt = -1;
     let failure: unknown;
     try {
@@ -370,21 +382,26 @@ class KafkaConsumer {
         }
         await this.storeOffset(topic, partition, messages[messages.length - 1].offset);
       });
-      return;
+      return messages;
     } catch (err) {
       failure = err;
       this.log.warn({ err, topic, partition, count: messages.length }, 'batch failed; running its messages one by one');
     }
+    const done: InboundMessage[] = [];
     for (let i = 0; i < messages.length; i++) {
-      if (this.stopping) return;
-      await this.processOne(topic, partition, messages[i], heartbeat, i === failedAt ? failure : undefined);
+      if (this.stopping || !(await this.processOne(topic, partition, messages[i], heartbeat, i === failedAt ? failure : undefined))) break;
+      done.push(messages[i]);
     }
+    return done;
   }
 
-  /** One message in its own transaction; a failure sends it to the retry or dead-letter topic, then moves on. */
+  /**
+   * One message in its own transaction; a failure sends it to the retry or dead-letter topic, then moves on.
+   * False when the consumer stopped before the message was done with.
+   */
   private async processOne(
     topic: string, partition: number, m: InboundMessage, heartbeat: () => Promise<void>, knownFailure?: unknown,
-  ): Promise<void> {
+  ): Promise<boolean> {
     let failure: unknown = knownFailure;
     for (;;) {
       if (failure === undefined) {
@@ -394,7 +411,7 @@ class KafkaConsumer {
             await this.sub.handle(m);
             await this.storeOffset(topic, partition, m.offset);
           });
-          return;
+          return true;
         } catch (err) {
           failure = err;
         }
@@ -404,7 +421,7 @@ class KafkaConsumer {
       if (failure instanceof PermanentMessageError || (await this.databaseAnswers())) break;
       this.log.error({ err: failure, topic: m.topic, partition: m.partition }, 'the database does not answer; holding this partition until it does');
       await this.waitForDatabase(heartbeat);
-      if (this.stopping) return; // not stored: the message comes again after the next assignment
+      if (this.stopping) return false; // not stored: the message comes again after the next assignment
       failure = undefined;
     }
     const ctx = { topic: m.topic, partition: m.partition, offset: m.offset, attempt: m.attempt, err: failure };
@@ -429,6 +446,7 @@ class KafkaConsumer {
       await this.lockOffset(topic, partition);
       await this.storeOffset(topic, partition, m.offset);
     });
+    return true;
   }
 
   private async databaseAnswers(): Promise<boolean> {
