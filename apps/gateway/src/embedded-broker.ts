@@ -3,6 +3,7 @@ import { Aedes, type AuthenticateError, type Client } from 'aedes';
 import type { Logger } from 'pino';
 import { Metrics, StartupError } from '@linan/platform';
 import { AuthenticateDeviceUseCase, DevicePresence, IngestDeviceMessageUseCase, maySubscribe, type Device } from '@linan/devices';
+import { Reason, routeMqttConnection, setMqtt5CloseReason } from './mqtt5-bridge';
 
 /** CONNACK return code 5, "not authorized": what the device contract promises for every refused device. */
 const NOT_AUTHORIZED = 5;
@@ -26,7 +27,8 @@ export class PortInUseError extends StartupError {
 /**
  * The embedded MQTT broker (aedes) in front of the gateway: devices authenticate against the registry, the
  * per-device ACL is enforced, and a device event is PUBACKed only after the gateway has made it durable — the
- * durable write happens inside `authorizePublish`, which aedes completes before it sends the PUBACK.
+ * durable write happens inside `authorizePublish`, which aedes completes before it sends the PUBACK. aedes speaks
+ * MQTT 3.1/3.1.1; MQTT 5 devices reach it through the bridge in mqtt5-bridge.ts, and everything here holds for both.
  */
 export class EmbeddedBroker {
   private broker!: Aedes;
@@ -60,7 +62,7 @@ export class EmbeddedBroker {
     };
     this.broker.on('clientReady', (client) => track(client as DeviceClient, true));
     this.broker.on('clientDisconnect', (client) => track(client as DeviceClient, false));
-    this.server = createServer(this.broker.handle);
+    this.server = createServer((socket) => routeMqttConnection(this.broker, socket, { log: this.log }));
     await new Promise<void>((resolve, reject) => {
       this.server.once('error', (e: NodeJS.ErrnoException) => reject(e.code === 'EADDRINUSE' ? new PortInUseError(port, host) : e));
       this.server.listen(port, host, () => resolve());
@@ -96,7 +98,7 @@ export class EmbeddedBroker {
 
   private async authorizePublish(
     client: DeviceClient | null,
-    packet: { topic: string; payload: Buffer | string; retain?: boolean },
+    packet: { topic: string; payload: Buffer | string; retain?: boolean; messageId?: number },
     done: (error?: Error | null) => void,
   ): Promise<void> {
     if (!client) return done(null);
@@ -107,6 +109,7 @@ export class EmbeddedBroker {
       if (outcome.kind === 'rejected' && outcome.reason === 'topic_mismatch') {
         this.metrics.aclDenied.inc({ action: 'publish' });
         this.log.warn({ deviceId: serial, topic: packet.topic }, 'publish refused by ACL; closing the connection');
+        setMqtt5CloseReason(client.conn, { reasonCode: Reason.NotAuthorized, messageId: packet.messageId });
         return done(new Error('not authorized'));
       }
       if (outcome.kind === 'rejected') this.log.info({ deviceId: serial, reason: outcome.reason }, 'device event rejected');
@@ -119,16 +122,22 @@ export class EmbeddedBroker {
   }
 
   async disconnect(serial: string, reason: string): Promise<void> {
-    const clients = (this.broker as unknown as { clients: Record<string, Client> }).clients;
-    const c = clients[serial];
+    const c = this.clients[serial];
     if (c) {
       this.log.info({ deviceId: serial, reason }, 'closing device session');
+      setMqtt5CloseReason(c.conn, { reasonCode: Reason.AdministrativeAction });
       c.close();
     }
   }
 
+  /** aedes' connected clients by client id (not in its typings). */
+  private get clients(): Record<string, Client> {
+    return (this.broker as unknown as { clients: Record<string, Client> }).clients;
+  }
+
   async stop(): Promise<void> {
     if (!this.broker) return;
+    for (const c of Object.values(this.clients)) setMqtt5CloseReason(c.conn, { reasonCode: Reason.ServerShuttingDown });
     await new Promise<void>((r) => this.broker.close(() => r()));
     await new Promise<void>((r) => (this.server.listening ? this.server.close(() => r()) : r()));
   }
