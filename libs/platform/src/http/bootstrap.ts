@@ -18,7 +18,11 @@ export interface HttpAppOptions {
 
 /** One way to build every HTTP app: pino logs, validation, error mapping, OpenAPI at /api/docs. */
 export async function createHttpApp(module: unknown, options: HttpAppOptions): Promise<INestApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(module as never, { bufferLogs: true });
+  // A provider that fails while the module is built (a service that cannot be reached, a bad setting) rejects here,
+  // so the caller can say why in one line and exit: by default Nest would print the error with its stack through its
+  // own console logger and call process.exit(1) itself. Nest's logs stay buffered until the pino logger takes them
+  // (below); if creation fails they are dropped, as the caller reports the error.
+  const app = await NestFactory.create<NestExpressApplication>(module as never, { bufferLogs: true, abortOnError: false, logger: false });
   app.useLogger(app.get(PinoNestLogger));
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new DomainErrorFilter(app.get(RootLogger)));

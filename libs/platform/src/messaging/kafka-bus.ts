@@ -238,29 +238,65 @@ export class KafkaBus extends MessageBus implements Outbox {
 
 /** One subscription's kafkajs consumer: its group, its topics and their retry topics. */
 class KafkaConsumer {
-  private readonly consumer: Consumer;
+  private consumer: Consumer;
   private readonly retryTopics: Map<string, string>;
   private stopping = false;
   private joined: Promise<void> = Promise.resolve();
+  /** Restarts in a row after crashes kafkajs gives up on; reset when the consumer has its partitions again. */
+  private restarts = 0;
 
   constructor(
-    kafka: Kafka,
+    private readonly kafka: Kafka,
     private readonly sub: Subscription,
     private readonly db: Database,
     private readonly options: KafkaBusOptions,
     private readonly log: Logger,
     private readonly publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
   ) {
+    this.consumer = this.createConsumer();
+    this.retryTopics = new Map(sub.ephemeral ? [] : sub.topics.map((t) => [retryTopic(t, sub.groupId), t]));
+  }
+
+  private createConsumer(): Consumer {
     // a live view shares its group across console replicas (one of them relays each change) and keeps no history
-    this.consumer = kafka.consumer({
-      groupId: sub.groupId,
-      maxWaitTimeInMs: options.maxWaitMs,
+    const consumer = this.kafka.consumer({
+      groupId: this.sub.groupId,
+      maxWaitTimeInMs: this.options.maxWaitMs,
       sessionTimeout: 10_000,
       rebalanceTimeout: 15_000,
       heartbeatInterval: 1_000,
       allowAutoTopicCreation: true,
     });
-    this.retryTopics = new Map(sub.ephemeral ? [] : sub.topics.map((t) => [retryTopic(t, sub.groupId), t]));
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.restarts = 0;
+      this.log.info({ topics: this.sub.topics, memberId: payload.memberId, assignment: payload.memberAssignment }, 'consumer joined its group');
+    });
+    // kafkajs restarts a consumer by itself only after a retriable error; after any other (an unexpected protocol
+    // error answer, for one) it disconnects and stays stopped, while this process still looks healthy and its
+    // partitions wait for another member. A consumer must never stop for good while the process runs: start anew.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopping || consumer !== this.consumer) return;
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
+      this.log.error({ err: payload.error, topics: this.sub.topics, delayMs }, 'consumer stopped on an error kafkajs does not retry; starting it again');
+      setTimeout(() => void this.restart(consumer), delayMs);
+    });
+    return consumer;
+  }
+
+  private async restart(crashed: Consumer): Promise<void> {
+    if (this.stopping || crashed !== this.consumer) return;
+    await crashed.disconnect().catch(() => undefined);
+    this.consumer = this.createConsumer();
+    try {
+      await this.start();
+      // stopped while it was starting: stop() disconnected a consumer that had not connected yet
+      if (this.stopping) await this.consumer.disconnect().catch(() => undefined);
+    } catch (err) {
+      // as after a crash: the CRASH handler of the new consumer is not reached when connect or subscribe fails
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
+      this.log.error({ err, topics: this.sub.topics, delayMs }, 'consumer could not be started again; will retry');
+      setTimeout(() => void this.restart(this.consumer), delayMs);
+    }
   }
 
   async start(): Promise<void> {

@@ -1,0 +1,134 @@
+/**
+ * Distributed mode when a service fails: each app its own process (`npm run build` first) on real services of this
+ * run. A service that cannot be reached at boot, a poison message on a Kafka topic, Redis restarted under running
+ * apps. The replicas and the whole chain are in distributed.e2e-spec.ts.
+ */
+import { execFile } from 'node:child_process';
+import { Kafka, Partitioners, logLevel } from 'kafkajs';
+import { deadLetterTopic, Topics } from '@linan/contracts';
+import { APP_NAMES } from '@linan/platform';
+import { describeDistributed, eventually, freePort, runAppUntilExit, type AppProcess } from '@linan/testing';
+import { TRIAGE_GROUP } from '../apps/triage/src/device-event.consumer';
+import { alertsOf, connectHomes, press, seedHomes, startStack, waitForAlerts, type Stack } from './distributed/stack';
+
+/** Reads a topic from the beginning to its end with kcat: `key \t headers \t value` per message. */
+function readTopic(brokers: string, topic: string): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    execFile('kcat', ['-b', brokers, '-C', '-t', topic, '-o', 'beginning', '-e', '-q', '-f', '%k\t%h\t%s\n'], { timeout: 10_000 }, (err, stdout) => {
+      if (err) reject(err);
+      else resolve(stdout.split('\n').filter(Boolean));
+    });
+  });
+}
+
+const headersOf = (kcatHeaders: string) => Object.fromEntries(kcatHeaders.split(',').map((h) => [h.slice(0, h.indexOf('=')), h.slice(h.indexOf('=') + 1)]));
+
+const healthy = async (p: AppProcess) => (await fetch(`${p.httpUrl}/health`)).status === 200;
+
+describeDistributed('distributed mode on real services: faults', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    stack = await startStack([{ app: 'gateway', env: { MQTT_CLIENT_ID: 'gw-faults' } }, { app: 'triage' }, { app: 'provisioning' }, { app: 'console' }]);
+  }, 90_000);
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it.each([
+    ['DATABASE_URL', 'PostgreSQL'],
+    ['KAFKA_BROKERS', 'Kafka'],
+  ])('each app stops at boot with a one-line message naming %s when %s cannot be reached, and exits 1', async (key, service) => {
+    const port = await freePort();
+    const wrong = key === 'DATABASE_URL' ? `postgres://linan:db-secret-pw@127.0.0.1:${port}/linan` : `127.0.0.1:${port}`;
+    const shown = key === 'DATABASE_URL' ? `postgres://linan:***@127.0.0.1:${port}/linan` : wrong;
+    const runs = await Promise.all(APP_NAMES.map((app) => runAppUntilExit({ ...stack.env, [key]: wrong }, app, 60_000)));
+    runs.forEach((run, i) => {
+      const what = `${APP_NAMES[i]}: ${run.stderr}`;
+      expect({ what, code: run.code, signal: run.signal }).toEqual({ what, code: 1, signal: null });
+      // the reason alone on stderr: no stack trace, no framework banner
+      expect(run.stderr.trim()).toMatch(new RegExp(`^cannot reach ${service} at ${shown.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')} \\(${key}\\): .*ECONNREFUSED`));
+      expect(run.stderr.trim().split('\n')).toHaveLength(1);
+      expect(run.stdout + run.stderr).not.toContain('db-secret-pw');
+    });
+  }, 90_000);
+
+  it('dead-letters a poison message on the device-events topic with its reason, and the partition keeps flowing', async () => {
+    const [home] = await seedHomes(stack.provisioning, 1, 'poison');
+    const [device] = await connectHomes(stack, [home]);
+    const dlq = deadLetterTopic(Topics.deviceEvents, TRIAGE_GROUP);
+    expect(dlq).toBe('gateway.device-events.v1.triage.dlq');
+
+    // not JSON, on the home's partition (keyed by household, as the gateway writes)
+    const marker = `poison-${process.pid}-${Date.now()}`;
+    const producer = new Kafka({ clientId: 'poison-test', brokers: [stack.services.kafka.brokers], logLevel: logLevel.NOTHING })
+      .producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    await producer.connect();
+    try {
+      await producer.send({ topic: Topics.deviceEvents, acks: -1, messages: [{ key: home.householdId, value: `{not json ${marker}`, headers: { 'x-test': marker } }] });
+    } finally {
+      await producer.disconnect();
+    }
+
+    const line = await eventually(async () => (await readTopic(stack.services.kafka.brokers, dlq).catch(() => [])).find((l) => l.includes(marker)), 20_000, 'the poison message on the dead-letter topic');
+    const [key, headers, value] = line.split('\t');
+    expect(key).toBe(home.householdId);
+    expect(value).toBe(`{not json ${marker}`);
+    expect(headersOf(headers)).toMatchObject({
+      'x-test': marker, 'dlq-reason': 'not_json', 'dlq-group': TRIAGE_GROUP, 'dlq-attempts': '1',
+      'dlq-source': expect.stringMatching(/^gateway\.device-events\.v1\/\d+@\d+$/),
+    });
+
+    // the SOS behind it on the same partition still becomes an alert
+    await press(device, home, 'after-poison');
+    const [alert] = await waitForAlerts(stack, [home], 15_000);
+    expect(alert).toMatchObject({ type: 'sos', eventCount: 1 });
+  }, 60_000);
+
+  it('loses no SOS while Redis restarts: alerts during and after, presence back with the next heartbeat, duplicates caught again', async () => {
+    const gateway = stack.app('gateway');
+    const homes = await seedHomes(stack.provisioning, 2, 'redis');
+    const [during, after] = homes;
+    const [c1, c2] = await connectHomes(stack, homes);
+    const online = async () => {
+      const hh = await stack.provisioning.get<{ devices: { online: boolean }[] }>(`/api/v1/households/${after.householdId}`);
+      return hh.devices[0].online;
+    };
+    await c2.publishAsync(`devices/${after.serial}/heartbeat`, '{}', { qos: 1 });
+    await eventually(online, 10_000, 'the device online');
+
+    // Redis down: the gateway takes the SOS anyway (its duplicate check fails open), triage opens the alert
+    const dedupErrors = await gateway.metric('linan_cache_errors_total', { op: 'dedup' });
+    await stack.services.redis.stop();
+    await press(c1, during, 'redis-during');
+    const [first] = await waitForAlerts(stack, [during], 15_000);
+    expect(first).toMatchObject({ type: 'sos', eventCount: 1 });
+    expect(await gateway.metric('linan_cache_errors_total', { op: 'dedup' })).toBe(dedupErrors + 1);
+    // the installer's page still loads; presence is unknown, so the device shows offline
+    expect(await online()).toBe(false);
+
+    // Redis back, empty: every app reconnects by itself
+    await stack.services.redis.restart();
+    await eventually(async () => (await Promise.all([...stack.apps.values()].map(healthy))).every(Boolean), 15_000, 'every app healthy again');
+    expect(await online()).toBe(false);
+    await c2.publishAsync(`devices/${after.serial}/heartbeat`, '{}', { qos: 1 });
+    await eventually(online, 10_000, 'the device online after its next heartbeat');
+
+    await press(c2, after, 'redis-after');
+    const [second] = await waitForAlerts(stack, [after], 15_000);
+    expect(second).toMatchObject({ type: 'sos', eventCount: 1 });
+
+    // the same event again: the gateway's duplicate check answers from Redis again
+    const dups = await gateway.metric('linan_gateway_duplicates_total');
+    await press(c2, after, 'redis-after');
+    await eventually(async () => (await gateway.metric('linan_gateway_duplicates_total')) === dups + 1, 10_000, 'the repeat counted as a duplicate');
+    // the SOS taken while Redis was down was never marked there: sent again, it reaches triage, which keeps it once
+    // (its own check in PostgreSQL); a new press behind it on the same partition is attached to the alert
+    await press(c1, during, 'redis-during');
+    await press(c1, during, 'redis-during-2');
+    const attached = await eventually(async () => (await alertsOf(stack, [during])).find((a) => a.eventCount > 1), 15_000, 'the new press attached');
+    expect(attached).toMatchObject({ id: first.id, eventCount: 2 });
+    expect(await alertsOf(stack, homes)).toHaveLength(2);
+  }, 90_000);
+});

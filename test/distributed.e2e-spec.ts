@@ -1,0 +1,147 @@
+/**
+ * Distributed mode end to end: every app its own process (`node dist/apps/<app>/main.js`, `npm run build` first) on
+ * real services of this run: PostgreSQL, a Kafka-protocol broker (kcat's mock cluster), Redis and the project's
+ * Mosquitto. Replicas are killed with SIGKILL in the middle of the traffic, as a crash would.
+ * The faults of the services themselves (boot failures, Redis restart, a poison message) are in
+ * distributed-faults.e2e-spec.ts.
+ */
+import { describeDistributed, eventually } from '@linan/testing';
+import {
+  alertsOf, connectHomes, dispatchesOf, press, seedAides, seedHome, seedHomes, sleep, startStack, waitForAlerts, type Stack,
+} from './distributed/stack';
+
+const OPENED = 'linan_alerts_opened_total';
+const GATEWAY_EVENTS = ['linan_gateway_messages_total', { channel: 'events' }] as const;
+
+describeDistributed('distributed mode: one process per app on real services', () => {
+  let stack: Stack;
+  let aides: string[];
+
+  beforeAll(async () => {
+    stack = await startStack([
+      { app: 'gateway', name: 'gateway-a', env: { MQTT_CLIENT_ID: 'gw-a' } },
+      // both triage replicas log when their consumer has its partitions
+      { app: 'triage', name: 'triage-a', env: { LOG_LEVEL: 'info' } },
+      { app: 'triage', name: 'triage-b', env: { LOG_LEVEL: 'info' } },
+      { app: 'dispatch' },
+      { app: 'provisioning' },
+      { app: 'console' },
+    ]);
+    aides = await seedAides(stack.provisioning);
+    // the two replicas share the partitions once both are in the group with nothing pending (a member that joins
+    // late costs a rebalance, ~9 s on the test broker)
+    await eventually(() => ['triage-a', 'triage-b'].every((name) => {
+      const out = stack.app(name).output();
+      return out.lastIndexOf('consumer joined its group') > out.lastIndexOf('starting it again');
+    }), 60_000, 'both triage replicas in the consumer group');
+  }, 120_000);
+
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('carries an SOS from a device on Mosquitto through gateway, triage and dispatch to the console and provisioning APIs', async () => {
+    const home = await seedHome(stack.provisioning, 'chain');
+    const [device] = await connectHomes(stack, [home]);
+    await device.publishAsync(`devices/${home.serial}/heartbeat`, '{"battery":90}', { qos: 1 });
+    // the installer's view (provisioning): the device is bound to the household and online (presence in Redis)
+    await eventually(async () => {
+      const hh = await stack.provisioning.get<{ devices: { serial: string; online: boolean }[] }>(`/api/v1/households/${home.householdId}`);
+      return hh.devices.length === 1 && hh.devices[0].serial === home.serial && hh.devices[0].online;
+    }, 10_000, 'the device online on the household');
+
+    await press(device, home, 'chain-sos-1');
+    // the operator's view (console): the alert triage opened, and what dispatch sent
+    const [alert] = await waitForAlerts(stack, [home], 15_000);
+    expect(alert).toMatchObject({ type: 'sos', status: 'open', eventCount: 1 });
+    const dispatches = await eventually(async () => {
+      const all = await dispatchesOf(stack, alert.id);
+      return all.length >= aides.length + 2 && all.every((d) => d.status === 'sent') ? all : undefined;
+    }, 15_000, 'the first call-out sent');
+    // both on-duty aides and the family contact by SMS, the operators on the console
+    expect(dispatches.filter((d) => d.channel === 'sms' && d.recipientKind === 'aide').map((d) => d.recipientId).sort()).toEqual([...aides].sort());
+    expect(dispatches.filter((d) => d.channel === 'sms' && d.recipientKind === 'family')).toHaveLength(1);
+    expect(dispatches.filter((d) => d.channel === 'console')).toHaveLength(1);
+
+    const detail = await stack.console.get<{ household: { id: string }; timeline: { kind: string }[]; dispatches: unknown[] }>(`/api/v1/alerts/${alert.id}`);
+    expect(detail.household.id).toBe(home.householdId);
+    expect(detail.timeline.length).toBeGreaterThan(0);
+    expect(detail.dispatches).toHaveLength(dispatches.length);
+  }, 60_000);
+
+  it('shares the partitions between two triage replicas, and one killed mid-burst hands its partitions over: every home exactly one alert', async () => {
+    const homes = await seedHomes(stack.provisioning, 40, 'tri');
+    const clients = await connectHomes(stack, homes);
+    const [a, b] = [stack.app('triage-a'), stack.app('triage-b')];
+    const [a0, b0] = [await a.metric(OPENED), await b.metric(OPENED)];
+
+    // 40 homes press SOS over about 4 s; triage-a is killed as soon as both replicas have opened alerts
+    let killedAfter = -1;
+    let acked = 0;
+    const watcher = (async () => {
+      const deadline = Date.now() + 15_000;
+      while (!((await a.metric(OPENED)) > a0 && (await b.metric(OPENED)) > b0)) {
+        if (Date.now() > deadline) throw new Error('the two triage replicas did not both open alerts during the burst');
+        await sleep(25);
+      }
+      killedAfter = acked;
+      await a.kill('SIGKILL');
+    })();
+    const presses: Promise<void>[] = [];
+    for (let i = 0; i < homes.length; i++) {
+      presses.push(press(clients[i], homes[i], `tri-${i}`).then(() => void acked++));
+      await sleep(100);
+    }
+    await Promise.all([...presses, watcher]);
+    // killed while presses were still coming in
+    expect(killedAfter).toBeGreaterThanOrEqual(0);
+    expect(killedAfter).toBeLessThan(homes.length);
+
+    // the survivor takes triage-a's partitions once its session times out (10 s) and carries on from the stored offsets
+    const alerts = await waitForAlerts(stack, homes, 45_000);
+    expect(alerts).toHaveLength(homes.length);
+    expect(alerts.every((x) => x.type === 'sos' && x.eventCount === 1)).toBe(true);
+    for (const alert of alerts) {
+      const ds = await eventually(async () => {
+        const all = await dispatchesOf(stack, alert.id);
+        return all.some((d) => d.channel === 'sms') ? all : undefined;
+      }, 15_000, `dispatches of alert ${alert.id}`);
+      // one dispatch per recipient and round: nothing sent twice
+      expect(new Set(ds.map((d) => `${d.round}/${d.recipientKind}/${d.recipientId}`)).size).toBe(ds.length);
+    }
+  }, 120_000);
+
+  it('splits device messages between two gateway replicas, and a killed one loses no acknowledged event once it is back under its client id', async () => {
+    const homes = await seedHomes(stack.provisioning, 12, 'gw');
+    const clients = await connectHomes(stack, homes);
+    const a = stack.app('gateway-a');
+    const b = await stack.add({ app: 'gateway', name: 'gateway-b', env: { MQTT_CLIENT_ID: 'gw-b' } });
+    const [a0, b0] = [await a.metric(...GATEWAY_EVENTS), await b.metric(...GATEWAY_EVENTS)];
+
+    // both replicas take their share of the share group's messages
+    await Promise.all(homes.map((h, i) => press(clients[i], h, `gw-sos-${i}`, 'sos')));
+    await waitForAlerts(stack, homes, 15_000, 'sos');
+    expect(await a.metric(...GATEWAY_EVENTS)).toBeGreaterThan(a0);
+    expect(await b.metric(...GATEWAY_EVENTS)).toBeGreaterThan(b0);
+
+    // gateway-b is killed in the middle of a second round; every press is still acknowledged by Mosquitto
+    let acked = 0;
+    const presses: Promise<void>[] = [];
+    for (let i = 0; i < homes.length; i++) {
+      presses.push(press(clients[i], homes[i], `gw-fall-${i}`, 'fall').then(() => void acked++));
+      if (i === 3) await b.kill('SIGKILL');
+      await sleep(50);
+    }
+    await Promise.all(presses);
+    expect(acked).toBe(homes.length);
+    // Mosquitto keeps routing gateway-b's share to its sessions while it is down: those events wait there
+    await sleep(2_000);
+    expect((await alertsOf(stack, homes, 'fall')).length).toBeLessThan(homes.length);
+
+    await b.restart();
+    const falls = await waitForAlerts(stack, homes, 20_000, 'fall');
+    expect(falls).toHaveLength(homes.length);
+    expect(falls.every((x) => x.eventCount === 1)).toBe(true);
+    expect(await alertsOf(stack, homes, 'sos')).toHaveLength(homes.length);
+  }, 90_000);
+});
