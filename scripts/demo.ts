@@ -9,14 +9,16 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { MqttClient } from 'mqtt';
+import { readEnvironment } from '@linan/platform';
 import { ApiClient, epochMs, type AlertDetail, type AlertSummary, type DeviceRegistered, type HouseholdView, type SmsView } from './lib/api';
 import { closeDevice, connectDevice, nowMs, pressSos } from './lib/device';
 import { sleep, startPlatformProcess, type PlatformProcess } from './lib/platform-process';
 import { clockTime } from './lib/stats';
 
+const ENV = readEnvironment();
 const t0 = Date.now();
 let started: PlatformProcess | null = null;
-const useColor = process.stdout.isTTY && !process.env.NO_COLOR;
+const useColor = process.stdout.isTTY && !ENV.NO_COLOR;
 const paint = (code: string) => (s: string) => (useColor ? `\x1b[${code}m${s}\x1b[0m` : s);
 const bold = paint('1');
 const dim = paint('2');
@@ -52,10 +54,10 @@ async function main(): Promise<void> {
   let mqttUrl: string;
   let password: string;
   let consoleUrl: string;
-  if (process.env.DEMO_URL) {
-    httpUrl = process.env.DEMO_URL.replace(/\/+$/, '');
-    mqttUrl = process.env.DEMO_MQTT_URL ?? `mqtt://${new URL(httpUrl).hostname}:1883`;
-    password = process.env.DEMO_ADMIN_PASSWORD ?? process.env.ADMIN_PASSWORD ?? '';
+  if (ENV.DEMO_URL) {
+    httpUrl = ENV.DEMO_URL.replace(/\/+$/, '');
+    mqttUrl = ENV.DEMO_MQTT_URL ?? `mqtt://${new URL(httpUrl).hostname}:1883`;
+    password = ENV.DEMO_ADMIN_PASSWORD ?? ENV.ADMIN_PASSWORD ?? '';
     if (!password) throw new Error('DEMO_URL is set: give the admin password in DEMO_ADMIN_PASSWORD');
     consoleUrl = `${httpUrl}/`;
     step('使用已运行的平台', 'Using the running platform', [`HTTP ${httpUrl}   MQTT ${mqttUrl}`]);
@@ -162,7 +164,7 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write(`\n  控制台 Console   ${consoleUrl}\n  用户 User        admin\n  密码 Password    ${password}\n\n`);
-  if (platform && process.env.DEMO_KEEP === '1') {
+  if (platform && ENV.DEMO_KEEP === '1') {
     process.stdout.write(`  平台继续运行，按 Ctrl-C 停止 | The platform keeps running; press Ctrl-C to stop it.\n` +
       `  MQTT ${mqttUrl}   data folder ${platform.dataDir} (removed when stopped)\n\n`);
     await new Promise<never>(() => setInterval(() => undefined, 1 << 30));

@@ -13,6 +13,8 @@ export interface BaselineOptions {
   baselineTimeoutS: number;
   outDir: string;
   repoRoot: string;
+  /** The environment the harness inherits (ours, as readEnvironment gives it). */
+  env: Record<string, string | undefined>;
 }
 
 export interface BaselineRow {
@@ -58,7 +60,7 @@ export async function runBaseline(runId: string, CFG: BaselineOptions, log: (m: 
   const command = `ONLY=${CFG.baselineOnly} bash ${script}`;
   log(`baseline: ${command}  (ports ${mq}/${pg}/${rd}; takes a minute or two)`);
   const t0 = Date.now();
-  const child = spawn('bash', [script], { cwd: CFG.baselineDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  const child = spawn('bash', [script], { cwd: CFG.baselineDir, detached: true, stdio: ['ignore', 'pipe', 'pipe'], env: { ...CFG.env, ...env } });
   baselineChild = child;
   const prefix = (d: Buffer) => String(d).split('\n').filter((l) => l.trim()).forEach((l) => process.stderr.write(`  [baseline] ${l}\n`));
   child.stdout!.on('data', prefix);

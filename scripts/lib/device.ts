@@ -3,11 +3,11 @@ import mqtt, { type MqttClient } from 'mqtt';
 /** Wall-clock epoch milliseconds with a fraction (the device contract allows a fractional `ts`). */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
 
-/** A simulated SOS button: an MQTT client whose client id and user name are its serial. */
-export function connectDevice(url: string, serial: string, password: string, timeoutMs = 10_000): Promise<MqttClient> {
+/** A simulated SOS button: an MQTT client whose client id is its serial (and its user name, unless registration gave another). */
+export function connectDevice(url: string, serial: string, password: string, timeoutMs = 10_000, username = serial): Promise<MqttClient> {
   return new Promise((resolve, reject) => {
     const c = mqtt.connect(url, {
-      clientId: serial, username: serial, password, protocolVersion: 4, clean: true,
+      clientId: serial, username, password, protocolVersion: 4, clean: true,
       reconnectPeriod: 0, connectTimeout: timeoutMs, keepalive: 60,
     });
     const fail = (e: Error) => {

@@ -4,6 +4,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { readEnvironment } from '@linan/platform';
+import { cpuSecondsOf, listProcesses, memoryOf } from './proc-stats';
 
 /** The repository root: the nearest folder above this file with the project's package.json (works from dist/ and from source). */
 export const REPO_ROOT = ((): string => {
@@ -14,9 +16,21 @@ export const REPO_ROOT = ((): string => {
   }
 })();
 export const BUILT_MAIN = join(REPO_ROOT, 'dist', 'apps', 'embedded', 'src', 'main.js');
+/** The entry point of one app of the distributed mode (`npm run build` writes them). */
+export const appMain = (app: string) => join(REPO_ROOT, 'dist', 'apps', app, 'main.js');
 
-/** Platform settings a user may pass through to the child (the rest of our environment is not inherited). */
-const PASS_THROUGH = ['EMBEDDED_DB_THREAD', 'ESCALATION_ACK_TIMEOUT_S', 'BUS_PARTITIONS', 'BUS_POLL_MS', 'TIMER_POLL_MS', 'ESCALATION_MAX_ROUNDS', 'CONSUMER_MAX_ATTEMPTS', 'CONSUMER_RETRY_BASE_MS', 'JWT_SECRET'];
+/**
+ * Platform settings a user may pass through to the platform the scripts start (the rest of our environment is not
+ * inherited). Settings of the other mode are harmless: each mode reads only its own.
+ */
+export const PLATFORM_PASS_THROUGH = [
+  'EMBEDDED_DB_THREAD', 'ESCALATION_ACK_TIMEOUT_S', 'BUS_PARTITIONS', 'BUS_POLL_MS', 'TIMER_POLL_MS', 'ESCALATION_MAX_ROUNDS',
+  'CONSUMER_MAX_ATTEMPTS', 'CONSUMER_RETRY_BASE_MS', 'JWT_SECRET', 'OUTBOX_SWEEP_MS', 'MQTT_SESSION_EXPIRY_S',
+] as const;
+
+/** The pass-through settings present in an environment. */
+export const passedThrough = (env: Record<string, string | undefined>): Record<string, string> =>
+  Object.fromEntries(PLATFORM_PASS_THROUGH.filter((k) => env[k]).map((k) => [k, env[k]!]));
 
 /** A TCP port nobody listens on right now on 127.0.0.1. */
 export function freePort(): Promise<number> {
@@ -32,15 +46,11 @@ export function freePort(): Promise<number> {
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
-export interface PlatformProcess {
+/** A built Node entry point (the embedded platform, or one app) running as a child process. */
+export interface NodeProcess {
+  label: string;
   pid: number;
   httpUrl: string;
-  mqttUrl: string;
-  consoleUrl: string;
-  dataDir: string;
-  adminPassword: string;
-  /** Environment given to the child (secrets left out). */
-  env: Record<string, string>;
   startupMs: number;
   output(): string;
   /** Exit code or signal once the process has ended, else null. */
@@ -49,7 +59,30 @@ export interface PlatformProcess {
   memory(): { rss: number; peakRss: number } | null;
   /** User + system CPU seconds of the process, from /proc/<pid>/stat. */
   cpuSeconds(): number | null;
-  stop(): Promise<void>;
+  /** SIGTERM, then SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface NodeProcessOptions {
+  label: string;
+  main: string;
+  env: Record<string, string>;
+  /** Where GET /health must answer 200. */
+  httpUrl: string;
+  /** Extra readiness check on the process's output (e.g. the embedded broker's line). */
+  ready?: (output: string) => boolean;
+  healthTimeoutMs?: number;
+  /** Extra node options for the child (e.g. --require a profiler hook). */
+  nodeArgs?: string[];
+}
+
+export interface PlatformProcess extends NodeProcess {
+  mqttUrl: string;
+  consoleUrl: string;
+  dataDir: string;
+  adminPassword: string;
+  /** Environment given to the child (secrets left out). */
+  env: Record<string, string>;
 }
 
 export interface StartOptions {
@@ -61,17 +94,37 @@ export interface StartOptions {
   nodeArgs?: string[];
 }
 
-/** Running children, and temporary data folders not yet removed. */
+/** Running children, temporary folders not yet removed, and what else must be stopped if we are interrupted. */
 const live = new Set<ChildProcess>();
 const tempDirs = new Set<string>();
+const shutdownTasks = new Set<() => Promise<unknown>>();
 let exitHookInstalled = false;
 
-/** Whatever happens to this process, the platform children die with it and their temporary data goes. */
+/**
+ * Registers a cleanup (services the bench started) that an interrupt (Ctrl-C, SIGTERM) runs before exiting.
+ * Returns a function that unregisters it, for when the normal path has cleaned up itself.
+ */
+export function onInterrupt(task: () => Promise<unknown>): () => void {
+  installExitHook();
+  shutdownTasks.add(task);
+  return () => shutdownTasks.delete(task);
+}
+
+/** Whatever happens to this process, its children die with it and their temporary data goes. */
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
   process.on('exit', () => {
     for (const c of live) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    // services started by helpers (mosquitto, the Kafka mock) are our children too
+    for (const p of listProcesses()) {
+      if (p.ppid !== process.pid) continue;
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {
+        /* gone */
+      }
+    }
     for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   });
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
@@ -82,54 +135,25 @@ function installExitHook(): void {
         c.once('exit', () => r());
         c.kill('SIGTERM');
       }));
-      void Promise.race([Promise.all(stopped), sleep(5000)]).then(() => process.exit(130));
+      const cleanups = Promise.all(stopped).then(() => Promise.allSettled([...shutdownTasks].map((t) => t())));
+      void Promise.race([cleanups, sleep(10_000)]).then(() => process.exit(130));
     });
   }
 }
 
-function readProc(pid: number, file: string): string | null {
-  try {
-    return readFileSync(`/proc/${pid}/${file}`, 'utf8');
-  } catch {
-    return null;
-  }
-}
-
-/** Starts the built embedded platform (`npm run build`) as its own process on free ports and a fresh data folder. */
-export async function startPlatformProcess(options: StartOptions = {}): Promise<PlatformProcess> {
-  if (!existsSync(BUILT_MAIN)) throw new Error(`${BUILT_MAIN} is missing: run "npm run build" first`);
+/** Starts a built entry point as a child process and waits until its /health answers 200 (and `ready` holds). */
+export async function startNodeProcess(o: NodeProcessOptions): Promise<NodeProcess> {
+  if (!existsSync(o.main)) throw new Error(`${o.main} is missing: run "npm run build" first`);
   installExitHook();
-  const dataDir = mkdtempSync(join(tmpdir(), 'linan-run-'));
-  const adminPassword = options.env?.ADMIN_PASSWORD ?? randomBytes(9).toString('base64url');
-  const passed = Object.fromEntries(PASS_THROUGH.filter((k) => process.env[k]).map((k) => [k, process.env[k]!]));
-  for (let attempt = 1; ; attempt++) {
-    const [httpPort, mqttPort] = [await freePort(), await freePort()];
-    const env: Record<string, string> = {
-      HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...passed, ...options.env,
-      PORT: String(httpPort), MQTT_PORT: String(mqttPort), DATA_DIR: dataDir, ADMIN_PASSWORD: adminPassword,
-    };
-    try {
-      return await spawnOnce(env, dataDir, adminPassword, options);
-    } catch (e) {
-      const retry = attempt < 3 && e instanceof Error && /already in use|EADDRINUSE/.test(e.message);
-      if (!retry) {
-        if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
-        throw e;
-      }
-    }
-  }
-}
-
-async function spawnOnce(env: Record<string, string>, dataDir: string, adminPassword: string, options: StartOptions): Promise<PlatformProcess> {
   const t0 = Date.now();
   let out = '';
-  const proc = spawn(process.execPath, [...(options.nodeArgs ?? []), BUILT_MAIN], {
+  const host = readEnvironment();
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), o.main], {
     cwd: REPO_ROOT,
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp', TZ: process.env.TZ ?? '', ...env },
+    env: { PATH: host.PATH ?? '/usr/bin:/bin', HOME: host.HOME ?? '/tmp', TZ: host.TZ ?? '', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(proc);
-  if (!options.keepData) tempDirs.add(dataDir);
   const keep = (d: Buffer) => {
     out += String(d);
     if (out.length > 200_000) out = out.slice(-100_000);
@@ -140,52 +164,78 @@ async function spawnOnce(env: Record<string, string>, dataDir: string, adminPass
     live.delete(proc);
     r();
   }));
-  const httpUrl = `http://127.0.0.1:${env.PORT}`;
-  const deadline = Date.now() + (options.healthTimeoutMs ?? 60_000);
+  const timeoutMs = o.healthTimeoutMs ?? 60_000;
+  const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the platform exited during startup (code ${proc.exitCode}):\n${out.trim()}`);
-    const ok = await fetch(`${httpUrl}/health`).then((r) => r.ok, () => false);
-    if (ok && /MQTT broker/.test(out)) break;
+    if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`${o.label} exited during startup (code ${proc.exitCode}):\n${out.trim()}`);
+    const ok = await fetch(`${o.httpUrl}/health`).then((r) => r.ok, () => false);
+    if (ok && (o.ready?.(out) ?? true)) break;
     if (Date.now() > deadline) {
       proc.kill('SIGKILL');
-      throw new Error(`the platform was not healthy within ${options.healthTimeoutMs ?? 60_000} ms:\n${out.trim()}`);
+      throw new Error(`${o.label} was not healthy within ${timeoutMs} ms:\n${out.trim()}`);
     }
     await sleep(100);
   }
   const pid = proc.pid!;
   let stopped = false;
-  const { ADMIN_PASSWORD: _secret, ...shownEnv } = env;
   return {
-    pid, httpUrl, dataDir, adminPassword,
-    mqttUrl: `mqtt://127.0.0.1:${env.MQTT_PORT}`,
-    consoleUrl: (/Console\s+(\S+)/.exec(out)?.[1]) ?? `${httpUrl}/`,
-    env: shownEnv,
+    label: o.label, pid, httpUrl: o.httpUrl,
     startupMs: Date.now() - t0,
     output: () => out,
     exit: () => (proc.exitCode !== null ? `code ${proc.exitCode}` : proc.signalCode ? `signal ${proc.signalCode}` : null),
-    memory() {
-      const s = readProc(pid, 'status');
-      if (!s) return null;
-      const kb = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+) kB`, 'm').exec(s)?.[1] ?? NaN) * 1024;
-      return { rss: kb('VmRSS'), peakRss: kb('VmHWM') };
-    },
-    cpuSeconds() {
-      const st = readProc(pid, 'stat');
-      if (!st) return null;
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      return (Number(f[11]) + Number(f[12])) / 100;
-    },
-    async stop() {
+    memory: () => memoryOf(pid),
+    cpuSeconds: () => cpuSecondsOf(pid),
+    async stop(graceMs = 5000) {
       if (stopped) return;
       stopped = true;
       if (proc.exitCode === null && proc.signalCode === null) {
         proc.kill('SIGTERM');
-        const t = setTimeout(() => proc.kill('SIGKILL'), 5000);
+        const t = setTimeout(() => proc.kill('SIGKILL'), graceMs);
         await exited;
         clearTimeout(t);
       }
-      if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
-      tempDirs.delete(dataDir);
     },
   };
+}
+
+/** Starts the built embedded platform (`npm run build`) as its own process on free ports and a fresh data folder. */
+export async function startPlatformProcess(options: StartOptions = {}): Promise<PlatformProcess> {
+  installExitHook();
+  const dataDir = mkdtempSync(join(tmpdir(), 'linan-run-'));
+  if (!options.keepData) tempDirs.add(dataDir);
+  const adminPassword = options.env?.ADMIN_PASSWORD ?? randomBytes(9).toString('base64url');
+  const passed = passedThrough(readEnvironment());
+  for (let attempt = 1; ; attempt++) {
+    const [httpPort, mqttPort] = [await freePort(), await freePort()];
+    const env: Record<string, string> = {
+      HTTP_HOST: '127.0.0.1', MQTT_HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...passed, ...options.env,
+      PORT: String(httpPort), MQTT_PORT: String(mqttPort), DATA_DIR: dataDir, ADMIN_PASSWORD: adminPassword,
+    };
+    try {
+      const p = await startNodeProcess({
+        label: 'embedded platform', main: BUILT_MAIN, env, httpUrl: `http://127.0.0.1:${httpPort}`,
+        ready: (out) => /MQTT broker/.test(out), healthTimeoutMs: options.healthTimeoutMs, nodeArgs: options.nodeArgs,
+      });
+      const { ADMIN_PASSWORD: _secret, ...shownEnv } = env;
+      return {
+        ...p,
+        dataDir, adminPassword,
+        mqttUrl: `mqtt://127.0.0.1:${mqttPort}`,
+        consoleUrl: (/Console\s+(\S+)/.exec(p.output())?.[1]) ?? `${p.httpUrl}/`,
+        env: shownEnv,
+        async stop(graceMs?: number) {
+          await p.stop(graceMs);
+          if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
+          tempDirs.delete(dataDir);
+        },
+      };
+    } catch (e) {
+      const retry = attempt < 3 && e instanceof Error && /already in use|EADDRINUSE/.test(e.message);
+      if (!retry) {
+        if (!options.keepData) rmSync(dataDir, { recursive: true, force: true });
+        tempDirs.delete(dataDir);
+        throw e;
+      }
+    }
+  }
 }

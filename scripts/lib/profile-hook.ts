@@ -2,15 +2,19 @@
  * Preloaded into the platform process by `BENCH_PROFILE=1 npm run bench` (node --require). It
  *  - starts the V8 CPU profiler at once, and
  *  - counts the SQL statements PGlite runs, with the time each holds the database (PGlite runs one at a time),
- *    the time inside PostgreSQL proper (execProtocolRawSync) and the time spent flushing its files (syncToFs).
+ *    the time inside PostgreSQL proper (execProtocolRawSync) and the time spent flushing its files (syncToFs);
+ *  - or, on PostgreSQL (distributed mode), the statements sent through node-postgres with the time from sending each
+ *    to its answer (the client queues a connection's statements, so that includes waiting for the connection).
  * On SIGWINCH it writes both for the window since the last signal to $BENCH_PROFILE_FILE with -1, -2 … before
  * the extension (…-N.cpuprofile and …-N.sql.json) and starts a new window. SIGWINCH because Nest's shutdown hooks
  * take SIGUSR2 and node's inspector SIGUSR1. For finding where the time goes only: a profiled run is slower.
  */
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector';
+// the config module alone (not the platform's index): this hook loads before the app and must stay light
+import { readEnvironment } from '../../libs/platform/src/config/config';
 
-const file = process.env.BENCH_PROFILE_FILE ?? `linan-${process.pid}.cpuprofile`;
+const file = readEnvironment().BENCH_PROFILE_FILE ?? `linan-${process.pid}.cpuprofile`;
 const session = new Session();
 session.connect();
 const post = (method: string, params?: object) =>
@@ -102,6 +106,37 @@ function instrumentPglite(): void {
   }
 }
 instrumentPglite();
+
+function record(sql: string, ms: number): void {
+  const s = statements.get(sql) ?? { count: 0, heldMs: 0, maxMs: 0 };
+  s.count++;
+  s.heldMs += ms;
+  s.maxMs = Math.max(s.maxMs, ms);
+  statements.set(sql, s);
+}
+
+function instrumentPg(): void {
+  let mod: { Client?: { prototype: object } };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require('pg') as typeof mod;
+  } catch {
+    return;
+  }
+  const proto = mod.Client?.prototype as Record<string, AnyFn> | undefined;
+  const orig = proto?.query;
+  if (!proto || typeof orig !== 'function') return;
+  proto.query = function (this: unknown, ...args: unknown[]) {
+    const first = args[0] as string | { text?: string } | undefined;
+    const text = typeof first === 'string' ? first : typeof first?.text === 'string' ? first.text : null;
+    const result = orig.apply(this, args);
+    if (text === null || !(result instanceof Promise)) return result;
+    const t = performance.now();
+    const sql = normalize(text);
+    return result.finally(() => record(sql, performance.now() - t));
+  };
+}
+instrumentPg();
 
 let n = 0;
 process.on('SIGWINCH', () => {

@@ -7,8 +7,12 @@ import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 
-/** The project's broker configuration and its initialisation script, as shipped. */
-export const MOSQUITTO_DEPLOY_DIR = resolve(__dirname, '../../../../deploy/mosquitto');
+/**
+ * The project's broker configuration and its initialisation script, as shipped: four folders up from the sources,
+ * five from their build in dist/ (the bench's distributed run uses the built helper).
+ */
+export const MOSQUITTO_DEPLOY_DIR = ['../../../../deploy/mosquitto', '../../../../../deploy/mosquitto']
+  .map((p) => resolve(__dirname, p)).find((d) => existsSync(join(d, 'mosquitto.conf'))) ?? resolve(__dirname, '../../../../deploy/mosquitto');
 
 /** Where the dynamic-security plugin lives: Debian's package, then the eclipse-mosquitto image, then a source build. */
 const PLUGIN_CANDIDATES = [
