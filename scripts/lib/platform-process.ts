@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from '../../libs/testing/src/services/free-port';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { readEnvironment } from '@linan/platform';
@@ -32,17 +32,7 @@ export const PLATFORM_PASS_THROUGH = [
 export const passedThrough = (env: Record<string, string | undefined>): Record<string, string> =>
   Object.fromEntries(PLATFORM_PASS_THROUGH.filter((k) => env[k]).map((k) => [k, env[k]!]));
 
-/** A TCP port nobody listens on right now on 127.0.0.1. */
-export function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => res(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+export { freePort };
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePort } from './services/free-port';
 import { join } from 'node:path';
 import { readEnvironment } from '@linan/platform';
 import { eventually } from './test-platform';
@@ -7,17 +7,7 @@ import { eventually } from './test-platform';
 export const REPO_ROOT = join(__dirname, '..', '..', '..');
 export const BUILT_MAIN = join(REPO_ROOT, 'dist', 'apps', 'embedded', 'src', 'main.js');
 
-/** A port nobody listens on right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => resolve(typeof a === 'object' && a ? a.port : 0));
-    });
-  });
-}
+export { freePort };
 
 export interface ChildPlatform {
   proc: ChildProcess;

@@ -2,10 +2,11 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { freePort } from './free-port';
 
 /**
  * The project's broker configuration and its initialisation script, as shipped: four folders up from the sources,
@@ -49,18 +50,6 @@ export interface MosquittoOptions {
   /** Extra configuration lines appended to the project's file (a test of one setting). */
   extraConfig?: string[];
   startTimeoutMs?: number;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      s.close(() => done(port));
-    });
-  });
 }
 
 function accepts(port: number): Promise<boolean> {

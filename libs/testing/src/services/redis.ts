@@ -1,10 +1,11 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createServer, Socket } from 'node:net';
+import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { freePort } from './free-port';
 import { readEnvironment } from '@linan/platform';
 
 /** The Redis tests may use: TEST_REDIS_URL, or the machine's own on 127.0.0.1:6379. */
@@ -73,17 +74,6 @@ export interface RedisServer {
   /** Freezes the process (SIGSTOP): connections stay open and nothing answers, like a hung server or a dead link. */
   pause(): void;
   resume(): void;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const addr = s.address();
-      s.close(() => (addr && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 function answers(port: number): Promise<boolean> {
