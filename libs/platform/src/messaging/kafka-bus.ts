@@ -34,6 +34,8 @@ const OUTBOX = Symbol('kafka-outbox');
 const OUTBOX_STALE_MS = 5_000;
 /** Names "the outbox sweeper" among PostgreSQL advisory locks: one sweeper at a time across all processes. */
 const OUTBOX_SWEEP_LOCK = 7_146_350_002;
+/** How long handed-over outbox rows wait to be deleted together (well under OUTBOX_STALE_MS). */
+const OUTBOX_FORGET_MS = 100;
 const RETRY_HEADERS = { topic: 'retry-topic', attempt: 'retry-attempt', notBefore: 'retry-not-before' } as const;
 
 /**
@@ -61,6 +63,8 @@ export class KafkaBus extends MessageBus implements Outbox {
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
   private handovers = new Set<Promise<void>>();
+  private forgettable: string[] = [];
+  private forgetTimer: NodeJS.Timeout | null = null;
   private closed = false;
 
   constructor(
@@ -172,13 +176,33 @@ export class KafkaBus extends MessageBus implements Outbox {
     const p = this.db.outside(async () => {
       try {
         await this.enqueue(items);
-        await this.db.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids]);
+        this.forget(ids);
       } catch (err) {
         this.log.warn({ err, count: ids.length }, 'outbox messages not handed to Kafka yet; the sweeper will resend them');
       }
     });
     this.handovers.add(p);
     void p.finally(() => this.handovers.delete(p));
+  }
+
+  /**
+   * Rows Kafka has are deleted together every OUTBOX_FORGET_MS: one statement (and one commit) for everything handed
+   * over meanwhile instead of one per transaction. A crash before the delete only means the sweeper resends them.
+   */
+  private forget(ids: string[]): void {
+    this.forgettable.push(...ids);
+    if (this.forgetTimer) return;
+    this.forgetTimer = setTimeout(() => void this.flushForgotten(), OUTBOX_FORGET_MS);
+    this.forgetTimer.unref();
+  }
+
+  private async flushForgotten(): Promise<void> {
+    this.forgetTimer = null;
+    const ids = this.forgettable;
+    this.forgettable = [];
+    if (!ids.length) return;
+    await this.db.outside(() => this.db.query('DELETE FROM outbox WHERE id = ANY($1::bigint[])', [ids])).catch((err) =>
+      this.log.warn({ err, count: ids.length }, 'handed-over outbox rows not deleted; the sweeper will resend them (consumers drop the copies)'));
   }
 
   /** Resends rows left behind, oldest first, under an advisory lock so only one process sweeps at a time. */
@@ -220,6 +244,8 @@ export class KafkaBus extends MessageBus implements Outbox {
     await Promise.all([...this.consumers].map((c) => c.stop()));
     this.consumers.clear();
     await Promise.allSettled([...this.handovers]);
+    if (this.forgetTimer) clearTimeout(this.forgetTimer);
+    await this.flushForgotten();
     await this.sweeping;
     this.closed = true;
     if (this.queue.length) await this.flush();
