@@ -70,6 +70,18 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
   }
 }
 
+/** Connects an adapter to its service before the app starts, and makes /health ask the service while it runs. */
+async function connectedAndProbed<T extends { connect(): Promise<void>; ping(): Promise<unknown> }>(
+  adapter: T, health: HealthRegistry, name: string,
+): Promise<T> {
+  await adapter.connect();
+  health.register(name, async () => {
+    await adapter.ping();
+    return { up: true };
+  });
+  return adapter;
+}
+
 /**
  * Binds the platform ports to adapters: the embedded ones unless the configuration names real services.
  * Everything here is global, so contexts inject `Database`, `MessageBus`, `Outbox`, `Cache`, `LiveFanout`, `Clock`, `Metrics`.
@@ -125,13 +137,8 @@ export class PlatformModule {
           provide: Cache,
           useFactory: async (clock: Clock, log: RootLogger, health: HealthRegistry) => {
             if (!config.redis.url) return new MemoryCache(clock);
-            const cache = new RedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }, log.child({ component: 'cache' }));
-            await cache.connect();
-            health.register('redis', async () => {
-              await cache.ping();
-              return { up: true };
-            });
-            return cache;
+            return connectedAndProbed(
+              new RedisCache({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }, log.child({ component: 'cache' })), health, 'redis');
           },
           inject: [Clock, RootLogger, HealthRegistry],
         },
@@ -139,13 +146,8 @@ export class PlatformModule {
           provide: LiveFanout,
           useFactory: async (log: RootLogger, health: HealthRegistry) => {
             if (!config.redis.url) return new MemoryLiveFanout(log.child({ component: 'live' }));
-            const live = new RedisLiveFanout({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }, log.child({ component: 'live' }));
-            await live.connect();
-            health.register('live-channel', async () => {
-              await live.ping();
-              return { up: true };
-            });
-            return live;
+            return connectedAndProbed(
+              new RedisLiveFanout({ url: config.redis.url, keyPrefix: config.redis.keyPrefix }, log.child({ component: 'live' })), health, 'live-channel');
           },
           inject: [RootLogger, HealthRegistry],
         },

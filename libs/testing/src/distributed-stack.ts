@@ -1,6 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { REPO_ROOT } from './child-platform';
+import { describeUnlessMissing } from './describe-when';
 import { startKafkaMock, type KafkaMock } from './services/kafka';
 import { startMosquitto, type RunningMosquitto } from './services/mosquitto';
 import { createTestDatabase, testPostgresServer, type TestDatabase } from './services/postgres';
@@ -42,10 +43,7 @@ export function distributedPrerequisitesMissing(): string[] {
  */
 export function describeDistributed(name: string, fn: () => void): void {
   const missing = distributedPrerequisitesMissing();
-  if (!missing.length) return describe(name, fn);
-  const why = `missing ${missing.join('; ')}`;
-  console.warn(`SKIPPED "${name}": ${why}`);
-  describe.skip(`${name} [SKIPPED: ${why}]`, fn);
+  describeUnlessMissing(name, missing.length ? `missing ${missing.join('; ')}` : null, fn);
 }
 
 export interface DistributedServices {

@@ -6,6 +6,7 @@ import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
+import { readEnvironment } from '@linan/platform';
 import { freePort } from './free-port';
 
 /**
@@ -106,7 +107,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
   const admin = { username: 'admin', password: randomBytes(12).toString('base64url') };
   const service = { username: 'linan', password: randomBytes(12).toString('base64url') };
   await run('sh', [join(MOSQUITTO_DEPLOY_DIR, 'init-dynsec.sh')], {
-    ...process.env, DYNSEC_FILE: join(dir, 'dynamic-security.json'), MOSQUITTO_DYNSEC_PLUGIN: plugin,
+    ...readEnvironment(), DYNSEC_FILE: join(dir, 'dynamic-security.json'), MOSQUITTO_DYNSEC_PLUGIN: plugin,
     MQTT_ADMIN_USERNAME: admin.username, MQTT_ADMIN_PASSWORD: admin.password,
     MQTT_SERVICE_USERNAME: service.username, MQTT_SERVICE_PASSWORD: service.password,
   });

@@ -5,6 +5,7 @@ import { Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import { describeUnlessMissing } from '../describe-when';
 import { freePort } from './free-port';
 import { readEnvironment } from '@linan/platform';
 
@@ -155,16 +156,10 @@ export async function startRedisServer(timeoutMs = 10_000): Promise<RedisServer>
  * warning on the console), so a run without Redis says what it did not test instead of passing quietly.
  */
 export function describeWithRedis(name: string, fn: () => void): void {
-  if (redisAvailableSync()) return describe(name, fn);
-  const why = `no Redis answers at ${testRedisServer()} (start redis-server, or set TEST_REDIS_URL)`;
-  console.warn(`SKIPPED "${name}": ${why}`);
-  describe.skip(`${name} [SKIPPED: ${why}]`, fn);
+  describeUnlessMissing(name, redisAvailableSync() ? null : `no Redis answers at ${testRedisServer()} (start redis-server, or set TEST_REDIS_URL)`, fn);
 }
 
 /** The same for the fault tests, which also need the redis-server program to start their own server. */
 export function describeWithRedisServer(name: string, fn: () => void): void {
-  if (redisServerInstalled()) return describe(name, fn);
-  const why = 'redis-server is not installed (apt-get install -y redis-server)';
-  console.warn(`SKIPPED "${name}": ${why}`);
-  describe.skip(`${name} [SKIPPED: ${why}]`, fn);
+  describeUnlessMissing(name, redisServerInstalled() ? null : 'redis-server is not installed (apt-get install -y redis-server)', fn);
 }

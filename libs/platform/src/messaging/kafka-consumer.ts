@@ -1,0 +1,332 @@
+import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage } from 'kafkajs';
+import type { Logger } from 'pino';
+import { PermanentMessageError, retryTopic } from '@linan/contracts';
+import { Database } from '../persistence/database';
+import { deadLetterFor, sleep, type RetryPolicy } from './consumer-runner';
+import { InboundMessage, OutgoingMessage, Subscription } from './message-bus';
+
+export interface KafkaConsumerOptions {
+  /** How long a fetch waits for data; short means low latency, long means fewer requests. */
+  maxWaitMs: number;
+  retry: RetryPolicy;
+  /** How long a consumer waits to join its group before subscribe() resolves anyway. */
+  joinTimeoutMs?: number;
+}
+
+const RETRY_HEADERS = { topic: 'retry-topic', attempt: 'retry-attempt', notBefore: 'retry-not-before' } as const;
+
+/** One subscription's kafkajs consumer: its group, its topics and their retry topics. */
+export class KafkaConsumer {
+  private consumer: Consumer;
+  private readonly retryTopics: Map<string, string>;
+  private stopping = false;
+  private joined: Promise<void> = Promise.resolve();
+  /** Restarts in a row after crashes kafkajs gives up on; reset when the consumer has its partitions again. */
+  private restarts = 0;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly sub: Subscription,
+    private readonly db: Database,
+    private readonly options: KafkaConsumerOptions,
+    private readonly log: Logger,
+    private readonly publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
+  ) {
+    this.consumer = this.createConsumer();
+    this.retryTopics = new Map(sub.ephemeral ? [] : sub.topics.map((t) => [retryTopic(t, sub.groupId), t]));
+  }
+
+  private createConsumer(): Consumer {
+    // a live view shares its group across console replicas (one of them relays each change) and keeps no history
+    const consumer = this.kafka.consumer({
+      groupId: this.sub.groupId,
+      maxWaitTimeInMs: this.options.maxWaitMs,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 15_000,
+      heartbeatInterval: 1_000,
+      allowAutoTopicCreation: true,
+    });
+    consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
+      this.restarts = 0;
+      this.log.info({ topics: this.sub.topics, memberId: payload.memberId, assignment: payload.memberAssignment }, 'consumer joined its group');
+    });
+    // kafkajs restarts a consumer by itself only after a retriable error; after any other (an unexpected protocol
+    // error answer, for one) it disconnects and stays stopped, while this process still looks healthy and its
+    // partitions wait for another member. A consumer must never stop for good while the process runs: start anew.
+    consumer.on(consumer.events.CRASH, ({ payload }) => {
+      if (payload.restart || this.stopping || consumer !== this.consumer) return;
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
+      this.log.error({ err: payload.error, topics: this.sub.topics, delayMs }, 'consumer stopped on an error kafkajs does not retry; starting it again');
+      setTimeout(() => void this.restart(consumer), delayMs);
+    });
+    return consumer;
+  }
+
+  private async restart(crashed: Consumer): Promise<void> {
+    if (this.stopping || crashed !== this.consumer) return;
+    await crashed.disconnect().catch(() => undefined);
+    this.consumer = this.createConsumer();
+    try {
+      await this.start();
+      // stopped while it was starting: stop() disconnected a consumer that had not connected yet
+      if (this.stopping) await this.consumer.disconnect().catch(() => undefined);
+    } catch (err) {
+      // as after a crash: the CRASH handler of the new consumer is not reached when connect or subscribe fails
+      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
+      this.log.error({ err, topics: this.sub.topics, delayMs }, 'consumer could not be started again; will retry');
+      setTimeout(() => void this.restart(this.consumer), delayMs);
+    }
+  }
+
+  async start(): Promise<void> {
+    const joined = new Promise<void>((resolve) => {
+      const off = this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+        off();
+        resolve();
+      });
+    });
+    await this.consumer.connect();
+    await this.consumer.subscribe({ topics: [...this.sub.topics, ...this.retryTopics.keys()], fromBeginning: !this.sub.ephemeral });
+    await this.consumer.run({
+      // Kafka's committed offset only saves re-reading: the offsets that count are stored with the effects
+      autoCommit: true,
+      eachBatchAutoResolve: false,
+      partitionsConsumedConcurrently: 8,
+      eachBatch: (payload) => this.eachBatch(payload),
+    });
+    this.joined = joined;
+    // A group that keeps offsets loses nothing by joining later (it starts where it left off, or at the beginning);
+    // a live view starts at the end of the log, so it waits until it has its partitions before it counts as started.
+    if (this.sub.ephemeral) await this.waitForJoin();
+  }
+
+  /** Resolves when the consumer has its partitions (or after joinTimeoutMs, with a warning). */
+  async waitForJoin(): Promise<void> {
+    const timeout = this.options.joinTimeoutMs ?? 30_000;
+    const ok = await Promise.race([this.joined.then(() => true), sleep(timeout).then(() => false)]);
+    if (!ok) this.log.warn({ topics: this.sub.topics, timeoutMs: timeout }, 'consumer has not joined its group yet; continuing');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer.disconnect().catch((err) => this.log.warn({ err }, 'consumer did not disconnect cleanly'));
+  }
+
+  private async eachBatch({ batch, resolveOffset, heartbeat, isRunning, isStale }: EachBatchPayload): Promise<void> {
+    if (batch.messages.length === 0) return;
+    const originalTopic = this.retryTopics.get(batch.topic);
+    const messages = batch.messages.map((m) => inbound(batch.topic, batch.partition, m, originalTopic));
+    if (this.sub.ephemeral) {
+      for (const m of messages) {
+        try {
+          await this.sub.handle(m);
+        } catch (err) {
+          this.log.warn({ err, topic: m.topic, offset: m.offset }, 'live view could not show a message');
+        }
+        resolveOffset(m.offset);
+      }
+      return;
+    }
+    if (originalTopic) {
+      for (const m of messages) {
+        if (!isRunning() || isStale()) return;
+        await this.waitUntil(Number(m.headers[RETRY_HEADERS.notBefore] ?? 0), heartbeat);
+        if (!isRunning() || isStale()) return;
+        if (!(await this.processOne(batch.topic, batch.partition, m, heartbeat))) return;
+        resolveOffset(m.offset);
+      }
+      return;
+    }
+    // only what is done with is marked consumed in Kafka: a stop half-way leaves the rest to be fetched again
+    for (const m of await this.processBatch(batch.topic, batch.partition, messages, heartbeat)) resolveOffset(m.offset);
+  }
+
+  private async waitUntil(at: number, heartbeat: () => Promise<void>): Promise<void> {
+    while (!this.stopping && Date.now() < at) {
+      await sleep(Math.min(1_000, at - Date.now()));
+      await heartbeat();
+    }
+  }
+
+  /**
+   * Locks this partition's offset row and returns the offset stored with the last effects: messages at or below
+   * it were already applied (by this member before a crash, or by another before a rebalance).
+   */
+  private async lockOffset(topic: string, partition: number): Promise<bigint> {
+    const rows = await this.db.query<{ seq: string }>(
+      `INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ($1, $2, $3, -1)
+       ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING seq`,
+      [this.sub.groupId, topic, partition],
+    );
+    return BigInt(rows[0].seq);
+  }
+
+  private storeOffset(topic: string, partition: number, offset: string): Promise<unknown> {
+    // never backwards: a member that lost the partition during a rebalance must not undo its successor's progress
+    return this.db.query(
+      'UPDATE bus_offsets SET seq = GREATEST(seq, $4) WHERE group_id = $1 AND topic = $2 AND partition = $3',
+      [this.sub.groupId, topic, partition, offset],
+    );
+  }
+
+  /**
+   * The whole batch in one transaction; if it fails, each message alone, so one bad message cannot hold the rest.
+   * When the failing message is known (no set-based handler), its failure counts as its first attempt.
+   */
+  /**
+   * Returns the messages it is done with (applied, or sent to the retry or dead-letter topic), in order: all of
+   * them, or fewer when the consumer is stopping. Only those may be marked consumed in Kafka.
+   */
+  private async processBatch(
+    topic: string, partition: number, messages: InboundMessage[], heartbeat: () => Promise<void>,
+  ): Promise<InboundMessage[]> {
+    let failedAt = -1;
+    let failure: unknown;
+    try {
+      await this.db.run(async () => {
+        const done = await this.lockOffset(topic, partition);
+        const fresh = messages.filter((m) => BigInt(m.offset) > done);
+        if (fresh.length > 1 && this.sub.handleBatch) {
+          await this.sub.handleBatch(fresh);
+        } else {
+          for (const m of fresh) {
+            failedAt = messages.indexOf(m);
+            await this.sub.handle(m);
+          }
+          failedAt = -1;
+        }
+        await this.storeOffset(topic, partition, messages[messages.length - 1].offset);
+      });
+      return messages;
+    } catch (err) {
+      failure = err;
+      this.log.warn({ err, topic, partition, count: messages.length }, 'batch failed; running its messages one by one');
+    }
+    const done: InboundMessage[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      if (this.stopping || !(await this.processOne(topic, partition, messages[i], heartbeat, i === failedAt ? failure : undefined))) break;
+      done.push(messages[i]);
+    }
+    return done;
+  }
+
+  /**
+   * One message in its own transaction; a failure sends it to the retry or dead-letter topic, then moves on.
+   * False when the consumer stopped before the message was done with.
+   */
+  private async processOne(
+    topic: string, partition: number, m: InboundMessage, heartbeat: () => Promise<void>, knownFailure?: unknown,
+  ): Promise<boolean> {
+    let failure: unknown = knownFailure;
+    for (;;) {
+      if (failure === undefined) {
+        try {
+          await this.db.run(async () => {
+            if (BigInt(m.offset) <= (await this.lockOffset(topic, partition))) return;
+            await this.sub.handle(m);
+            await this.storeOffset(topic, partition, m.offset);
+          });
+          return true;
+        } catch (err) {
+          failure = err;
+        }
+      }
+      // While the database itself is down every message fails, and through no fault of its own: hold the partition
+      // (nothing can be stored anyway) rather than spend the message's attempts and dead-letter good alarms.
+      if (failure instanceof PermanentMessageError || (await this.databaseAnswers())) break;
+      this.log.error({ err: failure, topic: m.topic, partition: m.partition }, 'the database does not answer; holding this partition until it does');
+      await this.waitForDatabase(heartbeat);
+      if (this.stopping) return false; // not stored: the message comes again after the next assignment
+      failure = undefined;
+    }
+    const ctx = { topic: m.topic, partition: m.partition, offset: m.offset, attempt: m.attempt, err: failure };
+    if (failure instanceof PermanentMessageError || m.attempt >= this.options.retry.maxAttempts) {
+      const reason = failure instanceof PermanentMessageError ? failure.reason : 'max_attempts';
+      this.log.error(ctx, 'message dead-lettered');
+      const dl = deadLetterFor(this.sub, m, reason, failure);
+      await this.forward(dl.topic, { ...dl.message, headers: withoutRetryHeaders(dl.message.headers) });
+    } else {
+      const delay = this.options.retry.baseDelayMs * 2 ** (m.attempt - 1);
+      this.log.warn({ ...ctx, delayMs: delay }, 'message failed; sent to the retry topic');
+      await this.forward(retryTopic(m.topic, this.sub.groupId), {
+        key: m.key, value: m.value,
+        headers: {
+          ...m.headers, [RETRY_HEADERS.topic]: m.topic, [RETRY_HEADERS.attempt]: String(m.attempt + 1),
+          [RETRY_HEADERS.notBefore]: String(Date.now() + delay),
+        },
+      });
+    }
+    // the message is safely elsewhere: move this partition past it
+    await this.db.run(async () => {
+      await this.lockOffset(topic, partition);
+      await this.storeOffset(topic, partition, m.offset);
+    });
+    return true;
+  }
+
+  private async databaseAnswers(): Promise<boolean> {
+    try {
+      await withTimeout(this.db.outside(() => this.db.query('SELECT 1')), 2_000, 'database check timed out');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async waitForDatabase(heartbeat: () => Promise<void>): Promise<void> {
+    for (let delay = 500; !this.stopping; delay = Math.min(delay * 2, 5_000)) {
+      await sleep(delay);
+      await heartbeat().catch(() => undefined);
+      if (await this.databaseAnswers()) return;
+    }
+  }
+
+  /** Publishing to a retry or dead-letter topic must not fail silently: it is retried until it succeeds or we stop. */
+  private async forward(topic: string, message: OutgoingMessage): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.publish(topic, [message]);
+        return;
+      } catch (err) {
+        if (this.stopping) throw err;
+        this.log.error({ err, topic, attempt }, 'cannot publish to the retry/dead-letter topic; retrying');
+        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+      }
+    }
+  }
+}
+
+function headersOf(h: IHeaders | undefined): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(h ?? {})) {
+    if (v === undefined) continue;
+    out[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
+  }
+  return out;
+}
+
+function withoutRetryHeaders(h: Record<string, string> = {}): Record<string, string> {
+  const out = { ...h };
+  for (const k of Object.values(RETRY_HEADERS)) delete out[k];
+  return out;
+}
+
+function inbound(topic: string, partition: number, m: KafkaMessage, originalTopic: string | undefined): InboundMessage {
+  const headers = headersOf(m.headers);
+  return {
+    // a message from a retry topic is handled as what it was: a message of its original topic
+    topic: originalTopic ? headers[RETRY_HEADERS.topic] ?? originalTopic : topic,
+    partition,
+    offset: m.offset,
+    key: m.key?.toString() ?? '',
+    value: m.value?.toString() ?? '',
+    headers,
+    timestamp: Number(m.timestamp),
+    attempt: originalTopic ? Number(headers[RETRY_HEADERS.attempt] ?? 2) : 1,
+  };
+}
+
+export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let t: NodeJS.Timeout;
+  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(t));
+}
