@@ -5,6 +5,7 @@ import { eventually, openTestDatabase, testBus } from '@linan/testing';
 import { PermanentMessageError } from '@linan/contracts';
 import type { OpenedDatabase } from '../persistence/open-database';
 import type { InboundMessage } from './message-bus';
+import { partitionFor } from './partitioner';
 
 const msg = (key: string, value: string) => ({ key, value });
 
@@ -102,6 +103,47 @@ describe('EmbeddedBus', () => {
     await eventually(() => dead.length === 1, 5000, 'dead letter after retries');
     expect(dead[0].headers['dlq-reason']).toBe('max_attempts');
     expect(attempts).toBe(3);
+    await bus.close();
+  });
+
+  it('handles the waiting messages of all its partitions as one batch, each key in order', async () => {
+    const bus = testBus(opened);
+    // published before anyone subscribes: the member's first read finds all of them waiting
+    await bus.publish('t', Array.from({ length: 40 }, (_, i) => msg(`k${i % 8}`, String(i))));
+    const batches: InboundMessage[][] = [];
+    await bus.subscribe({
+      groupId: 'g', topics: ['t'],
+      handle: async (m) => void batches.push([m]),
+      handleBatch: async (ms) => void batches.push(ms),
+    });
+    await eventually(() => batches.flat().length === 40, 5000, 'all 40');
+    expect(batches).toHaveLength(1);
+    expect(new Set(batches[0].map((m) => m.partition)).size).toBe(4);
+    for (let k = 0; k < 8; k++) {
+      const values = batches[0].filter((m) => m.key === `k${k}`).map((m) => Number(m.value));
+      expect(values).toEqual([...values].sort((x, y) => x - y));
+    }
+    await bus.close();
+  });
+
+  it('a message waiting out its retries holds only its own partition', async () => {
+    const bus = testBus(opened, { retry: { maxAttempts: 3, baseDelayMs: 400 } });
+    const keys = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
+    const slowKey = keys[0];
+    const otherKey = keys.find((k) => partitionFor(k, 4) !== partitionFor(slowKey, 4))!;
+    const done: { value: string; at: number }[] = [];
+    await bus.subscribe({
+      groupId: 'g', topics: ['t'],
+      handle: async (m) => {
+        if (m.value === 'slow' && m.attempt < 2) throw new Error('transient');
+        done.push({ value: m.value, at: Date.now() });
+      },
+    });
+    await bus.publish('t', [msg(slowKey, 'slow'), msg(otherKey, 'other')]);
+    await eventually(() => done.length === 2, 5000, 'both handled');
+    const at = Object.fromEntries(done.map((d) => [d.value, d.at]));
+    // the other partition's message is not held behind the 400 ms backoff
+    expect(at.slow - at.other).toBeGreaterThanOrEqual(300);
     await bus.close();
   });
 

@@ -168,7 +168,7 @@ export class EmbeddedBus extends MessageBus implements Outbox {
 }
 
 class GroupMember {
-  private workers = new Map<string, PartitionWorker>();
+  private worker: MemberWorker | null = null;
 
   constructor(
     private readonly sub: Subscription,
@@ -183,40 +183,57 @@ class GroupMember {
   }
 
   async assign(partitions: { topic: string; partition: number }[]): Promise<void> {
-    await Promise.all([...this.workers.values()].map((w) => w.stop()));
-    this.workers.clear();
-    for (const { topic, partition } of partitions) {
-      const w = new PartitionWorker(this.sub, topic, partition, this.db, this.options, this.log, this.deadLetter);
-      this.workers.set(`${topic}/${partition}`, w);
-      w.start();
-    }
+    await this.worker?.stop();
+    this.worker = null;
+    if (!partitions.length) return;
+    this.worker = new MemberWorker(this.sub, partitions, this.db, this.options, this.log, this.deadLetter);
+    this.worker.start();
   }
 
   wake(items: { topic: string; partition: number }[]): void {
-    for (const it of items) this.workers.get(`${it.topic}/${it.partition}`)?.wake();
+    if (this.worker && items.some((it) => this.worker!.owns(it.topic, it.partition))) this.worker.wake();
   }
 }
 
-class PartitionWorker {
+const slot = (topic: string, partition: number) => `${topic}/${partition}`;
+
+/**
+ * Consumes every partition a member is assigned, together: one read of the log for all of them, and their waiting
+ * messages handled as one batch in one transaction with every partition's offset. A burst spread over many
+ * partitions (keys) costs one transaction, not one per partition; each key's messages stay in order (the log's
+ * sequence orders them, and a key always maps to the same partition).
+ */
+class MemberWorker {
   private stopping = false;
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private pendingWake = false;
   private liveTimer: NodeJS.Timeout | null = null;
-  private position: string | null = null;
+  /** The last offset consumed per partition; empty until the first read. */
+  private readonly positions = new Map<string, string>();
+  private readonly owned: Set<string>;
 
   constructor(
     private readonly sub: Subscription,
-    private readonly topic: string,
-    private readonly partition: number,
+    private readonly partitions: { topic: string; partition: number }[],
     private readonly db: Database,
     private readonly options: EmbeddedBusOptions,
     private readonly log: Logger,
     private readonly deadLetter: (dl: DeadLetter) => Promise<void>,
-  ) {}
+  ) {
+    this.owned = new Set(partitions.map((p) => slot(p.topic, p.partition)));
+  }
+
+  private get batchSize(): number {
+    return this.options.batchSize ?? 100;
+  }
+
+  owns(topic: string, partition: number): boolean {
+    return this.owned.has(slot(topic, partition));
+  }
 
   start(): void {
-    this.loop = this.run().catch((err) => this.log.fatal({ err, topic: this.topic, partition: this.partition }, 'consumer loop died'));
+    this.loop = this.run().catch((err) => this.log.fatal({ err, group: this.sub.groupId }, 'consumer loop died'));
   }
 
   async stop(): Promise<void> {
@@ -248,7 +265,7 @@ class PartitionWorker {
       try {
         batch = await this.fetch();
       } catch (err) {
-        this.log.error({ err, topic: this.topic, partition: this.partition }, 'cannot read the bus log; retrying');
+        this.log.error({ err, group: this.sub.groupId }, 'cannot read the bus log; retrying');
         await sleep(this.options.pollMs);
         continue;
       }
@@ -257,10 +274,20 @@ class PartitionWorker {
         continue;
       }
       await this.process(batch);
-      // a short batch that was fully handled drained the partition: wait for a wake (or the poll) rather than
-      // spend a read on an empty result
-      if (batch.length < (this.options.batchSize ?? 100) && this.position === batch[batch.length - 1].offset) await this.idle();
+      // every partition's read came back short and was fully handled: the partitions are drained, so wait for a
+      // wake (or the poll) rather than spend a read on an empty result
+      if (this.drained(batch)) await this.idle();
     }
+  }
+
+  private drained(batch: InboundMessage[]): boolean {
+    const read = new Map<string, { count: number; last: string }>();
+    for (const m of batch) {
+      const k = slot(m.topic, m.partition);
+      read.set(k, { count: (read.get(k)?.count ?? 0) + 1, last: m.offset });
+    }
+    for (const [k, r] of read) if (r.count >= this.batchSize || this.positions.get(k) !== r.last) return false;
+    return true;
   }
 
   private idle(): Promise<void> {
@@ -281,23 +308,43 @@ class PartitionWorker {
     });
   }
 
+  private columns(): [string[], number[]] {
+    return [this.partitions.map((p) => p.topic), this.partitions.map((p) => p.partition)];
+  }
+
+  private async loadPositions(): Promise<void> {
+    const [topics, partitions] = this.columns();
+    const rows = this.sub.ephemeral
+      // a live view starts at the end of the log
+      ? await this.db.query<{ topic: string; partition: number; seq: string | number | null }>(
+        `SELECT p.topic, p.partition, (SELECT max(b.seq) FROM bus_log b WHERE b.topic = p.topic AND b.partition = p.partition) AS seq
+         FROM unnest($1::text[], $2::int[]) AS p (topic, partition)`,
+        [topics, partitions],
+      )
+      : await this.db.query<{ topic: string; partition: number; seq: string | number | null }>(
+        'SELECT topic, partition, seq FROM bus_offsets WHERE group_id = $1 AND topic = ANY($2::text[])',
+        [this.sub.groupId, [...new Set(topics)]],
+      );
+    const found = new Map(rows.map((r) => [slot(r.topic, Number(r.partition)), r.seq === null ? '0' : String(r.seq)]));
+    for (const p of this.partitions) this.positions.set(slot(p.topic, p.partition), found.get(slot(p.topic, p.partition)) ?? '0');
+  }
+
+  /** The next messages of every assigned partition (up to batchSize each), in log order. */
   private async fetch(): Promise<InboundMessage[]> {
     this.pendingWake = false;
-    if (this.position === null) {
-      const r = this.sub.ephemeral
-        ? await this.db.query<{ seq: string | number }>('SELECT coalesce(max(seq), 0) AS seq FROM bus_log WHERE topic = $1 AND partition = $2', [this.topic, this.partition])
-        : await this.db.query<{ seq: string | number }>(
-          'SELECT seq FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3',
-          [this.sub.groupId, this.topic, this.partition],
-        );
-      this.position = r.length ? String(r[0].seq) : '0';
-    }
+    if (this.positions.size === 0) await this.loadPositions();
+    const [topics, partitions] = this.columns();
     const rows = await this.db.query<Row>(
-      'SELECT seq, topic, partition, key, value, headers, created_at FROM bus_log WHERE topic = $1 AND partition = $2 AND seq > $3 ORDER BY seq LIMIT $4',
-      [this.topic, this.partition, this.position, this.options.batchSize ?? 100],
+      `SELECT l.seq, l.topic, l.partition, l.key, l.value, l.headers, l.created_at
+       FROM unnest($1::text[], $2::int[], $3::bigint[]) AS p (topic, partition, pos)
+       CROSS JOIN LATERAL (
+         SELECT b.seq, b.topic, b.partition, b.key, b.value, b.headers, b.created_at FROM bus_log b
+         WHERE b.topic = p.topic AND b.partition = p.partition AND b.seq > p.pos ORDER BY b.seq LIMIT $4) l
+       ORDER BY l.seq`,
+      [topics, partitions, this.partitions.map((p) => this.positions.get(slot(p.topic, p.partition))), this.batchSize],
     );
     return rows.map((r) => ({
-      topic: r.topic, partition: r.partition, offset: String(r.seq), key: r.key, value: r.value,
+      topic: r.topic, partition: Number(r.partition), offset: String(r.seq), key: r.key, value: r.value,
       headers: r.headers ?? {}, timestamp: new Date(r.created_at).getTime(), attempt: 1,
     }));
   }
@@ -310,22 +357,28 @@ class PartitionWorker {
       } catch (err) {
         this.log.warn({ err, group: this.sub.groupId, topic: m.topic, offset: m.offset }, 'live view could not show a message');
       }
-      this.position = m.offset;
+      this.positions.set(slot(m.topic, m.partition), m.offset);
     }
   }
 
-  private commitOffset(offset: string): Promise<unknown> {
+  /** Stores the offset of the last message of each partition in `messages` (inside the caller's transaction). */
+  private commitOffsets(messages: InboundMessage[]): Promise<unknown> {
+    const last = new Map<string, InboundMessage>();
+    for (const m of messages) last.set(slot(m.topic, m.partition), m);
+    const ms = [...last.values()];
     return this.db.query(
-      `INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ($1, $2, $3, $4)
+      `INSERT INTO bus_offsets (group_id, topic, partition, seq)
+       SELECT $1, t, p, s FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
        ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = EXCLUDED.seq`,
-      [this.sub.groupId, this.topic, this.partition, offset],
+      [this.sub.groupId, ms.map((m) => m.topic), ms.map((m) => m.partition), ms.map((m) => m.offset)],
     );
   }
 
   /**
-   * The whole batch and its offset in one transaction. If a message fails, the transaction is rolled back, the
-   * messages before it are run again one by one, and the failed one goes through the retry policy with this
-   * failure counted as its first attempt; the rest come back with the next fetch.
+   * The whole batch and its offsets in one transaction. If it fails, the transaction is rolled back and each
+   * partition's messages run again one by one (the partitions side by side, so a message waiting out its retries
+   * holds only its own partition), each through the retry policy; when the failing message is known, this failure
+   * counts as its first attempt.
    */
   private async process(batch: InboundMessage[]): Promise<void> {
     if (this.sub.ephemeral) return this.processLive(batch);
@@ -342,30 +395,36 @@ class PartitionWorker {
           }
         }
         failedAt = -1;
-        await this.commitOffset(batch[batch.length - 1].offset);
+        await this.commitOffsets(batch);
       });
-      this.position = batch[batch.length - 1].offset;
+      for (const m of batch) this.positions.set(slot(m.topic, m.partition), m.offset);
       return;
     } catch (err) {
       failure = err;
     }
-    const upTo = failedAt < 0 ? batch.length : failedAt + 1;
-    for (let i = 0; i < upTo; i++) {
+    const byPartition = new Map<string, InboundMessage[]>();
+    for (const m of batch) byPartition.set(slot(m.topic, m.partition), [...(byPartition.get(slot(m.topic, m.partition)) ?? []), m]);
+    const failed = failedAt >= 0 ? batch[failedAt] : undefined;
+    await Promise.all([...byPartition.values()].map((messages) => this.oneByOne(messages, failed, failure)));
+  }
+
+  private async oneByOne(messages: InboundMessage[], failed: InboundMessage | undefined, failure: unknown): Promise<void> {
+    for (const m of messages) {
       const outcome = await runWithRetries(
-        this.sub, batch[i], this.options.retry, this.log,
+        this.sub, m, this.options.retry, this.log,
         (msg) => this.db.run(async () => {
           await this.sub.handle(msg);
-          await this.commitOffset(msg.offset);
+          await this.commitOffsets([msg]);
         }),
         (dl) => this.db.run(async () => {
           await this.deadLetter(dl);
-          await this.commitOffset(batch[i].offset);
+          await this.commitOffsets([m]);
         }),
         () => this.stopping,
-        i === failedAt ? failure : undefined,
+        m === failed ? failure : undefined,
       );
       if (outcome === 'stopped') return;
-      this.position = batch[i].offset;
+      this.positions.set(slot(m.topic, m.partition), m.offset);
     }
   }
 }
