@@ -23,7 +23,7 @@ import { ApiClient } from './lib/api';
 import { machine, runBaseline } from './lib/baseline';
 import { BenchConfigError, loadBenchConfig, type BenchConfig } from './lib/bench-config';
 import { figuresOf, keptPace, renderReport, STAGES, type TargetRun } from './lib/bench-report';
-import { ApiRoundSource, log, measureIdle, parseMetric, roundPlan, runRound, waitQuiet, type BenchTarget, type RoundHooks, type RoundResult } from './lib/bench-round';
+import { ApiRoundSource, log, measureIdle, roundPlan, runRound, waitQuiet, type BenchTarget, type RoundHooks, type RoundResult } from './lib/bench-round';
 import { connectHomes, seed } from './lib/bench-seed';
 import { summarizeProfile } from './lib/cpu-profile';
 import { closeDevice } from './lib/device';
@@ -136,10 +136,11 @@ async function runEmbedded(CFG: BenchConfig, runId: string): Promise<TargetRun> 
     clients.push(...(await connectHomes(homes, platform.mqttUrl)));
     const connectMs = Date.now() - t;
     memory.seeded = mem();
+    const source = new ApiRoundSource(api);
     const target: BenchTarget = {
-      name: 'embedded', api, source: new ApiRoundSource(api),
+      name: 'embedded', api, source,
       accounted: async () => [{ label: 'platform', kind: 'platform', pid: platform.pid }, { label: 'bench', kind: 'bench', pid: process.pid }],
-      lagMax: async () => ({ platform: parseMetric(await api.text('/metrics'), 'linan_nodejs_eventloop_lag_max_seconds') * 1000 }),
+      lagMax: async () => ({ platform: await source.takeLagMax() }),
     };
     const { rounds, idleCores } = await runRounds(CFG, target, homes, sc, CFG.profile ? [{ label: 'the embedded platform', pid: platform.pid, base: profileBase }] : [], (label, f) => {
       profiles.push({ label, summary: summarizeProfile(f) });

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { DUPLICATE_WINDOW_MS, type DeviceEventReceived } from '@linan/contracts';
-import { Database, valuesList } from '@linan/platform';
+import { col, Database, unnestRows } from '@linan/platform';
 import type { Alert } from '../domain/alert';
 import { AlertListFilter, AlertRepository, AlertSummary, DeviceEventLog, TimelineEntry } from '../application/ports/alert.repository';
 import { AlertMapper } from './alert.mapper';
@@ -11,6 +11,26 @@ const ALERT_COLUMNS = `id, household_id AS "householdId", device_id AS "deviceId
   opened_at AS "openedAt", first_device_ts AS "firstDeviceTs", event_count AS "eventCount", acknowledged_at AS "acknowledgedAt",
   acknowledged_by AS "acknowledgedBy", resolved_at AS "resolvedAt", resolved_by AS "resolvedBy", outcome, note, policy,
   escalation_round AS "escalationRound", escalation_due_at AS "escalationDueAt", timer_id AS "timerId"`;
+
+const acol = col<AlertOrmEntity>;
+const tcol = col<TimelineEntry>;
+const ecol = col<{ eventId: string; event: DeviceEventReceived }>;
+
+/** The columns an alert's state changes touch (everything but what is fixed when it opens). */
+const ALERT_UPDATE_COLUMNS = [
+  acol('id', 'uuid', (a) => a.id), acol('status', 'text', (a) => a.status), acol('event_count', 'int', (a) => a.eventCount),
+  acol('acknowledged_at', 'timestamptz', (a) => a.acknowledgedAt), acol('acknowledged_by', 'text', (a) => a.acknowledgedBy),
+  acol('resolved_at', 'timestamptz', (a) => a.resolvedAt), acol('resolved_by', 'text', (a) => a.resolvedBy), acol('outcome', 'text', (a) => a.outcome),
+  acol('note', 'text', (a) => a.note), acol('escalation_round', 'int', (a) => a.escalationRound),
+  acol('escalation_due_at', 'timestamptz', (a) => a.escalationDueAt), acol('timer_id', 'uuid', (a) => a.timerId),
+];
+const ALERT_INSERT_COLUMNS = [
+  ...ALERT_UPDATE_COLUMNS,
+  acol('household_id', 'uuid', (a) => a.householdId), acol('device_id', 'uuid', (a) => a.deviceId), acol('type', 'text', (a) => a.type),
+  acol('priority', 'text', (a) => a.priority), acol('district', 'text', (a) => a.district), acol('community', 'text', (a) => a.community),
+  acol('opened_at', 'timestamptz', (a) => a.openedAt), acol('first_device_ts', 'timestamptz', (a) => a.firstDeviceTs),
+  acol('policy', 'jsonb', (a) => JSON.stringify(a.policy)),
+];
 
 @Injectable()
 export class TypeOrmAlertRepository extends AlertRepository {
@@ -24,9 +44,9 @@ export class TypeOrmAlertRepository extends AlertRepository {
   async findOpenForUpdate(keys: { householdId: string; type: string }[]): Promise<Alert[]> {
     if (!keys.length) return [];
     const rows = await this.db.query<AlertOrmEntity>(
-      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE status <> 'resolved' AND (household_id, type) IN (${valuesList(keys.length, ['::uuid', '::text'])})
-       FOR UPDATE`,
-      keys.flatMap((k) => [k.householdId, k.type]),
+      `SELECT ${ALERT_COLUMNS} FROM alerts WHERE status <> 'resolved'
+         AND (household_id, type) IN (SELECT * FROM unnest($1::uuid[], $2::text[])) FOR UPDATE`,
+      [keys.map((k) => k.householdId), keys.map((k) => k.type)],
     );
     return rows.map(AlertMapper.toDomain);
   }
@@ -43,24 +63,19 @@ export class TypeOrmAlertRepository extends AlertRepository {
     return e ? AlertMapper.toDomain(e) : null;
   }
   async insertMany(alerts: Alert[]): Promise<void> {
-    if (alerts.length) await this.repo().insert(alerts.map((a) => AlertMapper.toOrm(a)) as never);
+    if (!alerts.length) return;
+    const v = unnestRows(alerts.map((a) => AlertMapper.toOrm(a)), ALERT_INSERT_COLUMNS);
+    await this.db.query(`INSERT INTO alerts (${ALERT_INSERT_COLUMNS.map((c) => c.name).join(', ')}) SELECT * FROM ${v.from}`, v.params);
   }
   async saveMany(alerts: Alert[]): Promise<void> {
     if (!alerts.length) return;
-    const casts = ['::uuid', '::text', '::int', '::timestamptz', '::text', '::timestamptz', '::text', '::text', '::text', '::int', '::timestamptz', '::uuid'];
-    const params = alerts.flatMap((a) => {
-      const o = AlertMapper.toOrm(a);
-      return [o.id, o.status, o.eventCount, o.acknowledgedAt, o.acknowledgedBy, o.resolvedAt, o.resolvedBy, o.outcome, o.note,
-        o.escalationRound, o.escalationDueAt, o.timerId];
-    });
+    const v = unnestRows(alerts.map((a) => AlertMapper.toOrm(a)), ALERT_UPDATE_COLUMNS);
     await this.db.query(
       `UPDATE alerts AS a SET status = v.status, event_count = v.event_count, acknowledged_at = v.acknowledged_at,
          acknowledged_by = v.acknowledged_by, resolved_at = v.resolved_at, resolved_by = v.resolved_by, outcome = v.outcome,
          note = v.note, escalation_round = v.escalation_round, escalation_due_at = v.escalation_due_at, timer_id = v.timer_id
-       FROM (VALUES ${valuesList(alerts.length, casts)}) AS v (id, status, event_count, acknowledged_at, acknowledged_by, resolved_at,
-         resolved_by, outcome, note, escalation_round, escalation_due_at, timer_id)
-       WHERE a.id = v.id`,
-      params,
+       FROM ${v.from} WHERE a.id = v.id`,
+      v.params,
     );
   }
   async dueTimers(now: number, limit: number): Promise<{ id: string; timerId: string }[]> {
@@ -73,10 +88,11 @@ export class TypeOrmAlertRepository extends AlertRepository {
   }
   async appendTimeline(entries: TimelineEntry[]): Promise<void> {
     if (!entries.length) return;
-    await this.db.query(
-      `INSERT INTO alert_log (alert_id, at, kind, actor, details) VALUES ${valuesList(entries.length, ['::uuid', '::timestamptz', '', '', '::jsonb'])}`,
-      entries.flatMap((t) => [t.alertId, new Date(t.at), t.kind, t.actor, JSON.stringify(t.details ?? {})]),
-    );
+    const v = unnestRows(entries, [
+      tcol('alert_id', 'uuid', (t) => t.alertId), tcol('at', 'timestamptz', (t) => new Date(t.at)), tcol('kind', 'text', (t) => t.kind),
+      tcol('actor', 'text', (t) => t.actor), tcol('details', 'jsonb', (t) => JSON.stringify(t.details ?? {})),
+    ]);
+    await this.db.query(`INSERT INTO alert_log (alert_id, at, kind, actor, details) SELECT * FROM ${v.from}`, v.params);
   }
   async timeline(alertId: string): Promise<TimelineEntry[]> {
     const rows = await this.db.manager().getRepository(AlertLogOrmEntity).find({ where: { alertId }, order: { id: 'ASC' } });
@@ -110,19 +126,23 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
     }
     const unique = [...byKey.values()];
     if (!unique.length) return [];
-    const casts = ['::uuid', '::uuid', '::text', '::uuid', '::text', '::text', '::timestamptz', '::timestamptz', '::boolean', '::jsonb'];
+    const v = unnestRows(unique, [
+      ecol('id', 'uuid', (x) => x.eventId), ecol('device_id', 'uuid', (x) => x.event.deviceId), ecol('device_event_id', 'text', (x) => x.event.deviceEventId),
+      ecol('household_id', 'uuid', (x) => x.event.householdId), ecol('type', 'text', (x) => x.event.type), ecol('state', 'text', (x) => x.event.state),
+      ecol('device_ts', 'timestamptz', (x) => new Date(x.event.deviceTs)), ecol('received_at', 'timestamptz', (x) => new Date(x.event.receivedAt)),
+      ecol('late', 'boolean', (x) => x.event.late),
+      ecol('payload', 'jsonb', (x) => JSON.stringify({ battery: x.event.battery, signal: x.event.signal, data: x.event.data })),
+    ]);
     const rows = await this.db.query<{ device_id: string; device_event_id: string }>(
       `INSERT INTO device_events AS d (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, payload)
-       SELECT v.id, v.device_id, v.device_event_id, v.household_id, v.type, v.state, v.device_ts, v.received_at, v.late, v.payload
-       FROM (VALUES ${valuesList(unique.length, casts)}) AS v (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, payload)
+       SELECT * FROM ${v.from}
        ON CONFLICT (device_id, device_event_id) DO UPDATE SET
          id = EXCLUDED.id, household_id = EXCLUDED.household_id, type = EXCLUDED.type, state = EXCLUDED.state,
          device_ts = EXCLUDED.device_ts, received_at = EXCLUDED.received_at, late = EXCLUDED.late, alert_id = NULL,
          payload = EXCLUDED.payload
        WHERE d.received_at < EXCLUDED.received_at - make_interval(secs => ${DUPLICATE_WINDOW_MS / 1000})
        RETURNING d.device_id, d.device_event_id`,
-      unique.flatMap(({ eventId, event: e }) => [eventId, e.deviceId, e.deviceEventId, e.householdId, e.type, e.state, new Date(e.deviceTs),
-        new Date(e.receivedAt), e.late, JSON.stringify({ battery: e.battery, signal: e.signal, data: e.data })]),
+      v.params,
     );
     const fresh = new Set(rows.map((r) => `${r.device_id}/${r.device_event_id}`));
     return unique.map((x) => x.event).filter((e) => fresh.has(`${e.deviceId}/${e.deviceEventId}`));
@@ -130,9 +150,9 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
   async linkToAlerts(links: { event: DeviceEventReceived; alertId: string }[]): Promise<void> {
     if (!links.length) return;
     await this.db.query(
-      `UPDATE device_events AS d SET alert_id = v.alert_id FROM (VALUES ${valuesList(links.length, ['::uuid', '::text', '::uuid'])}) AS v (device_id, device_event_id, alert_id)
+      `UPDATE device_events AS d SET alert_id = v.alert_id FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS v (device_id, device_event_id, alert_id)
        WHERE d.device_id = v.device_id AND d.device_event_id = v.device_event_id`,
-      links.flatMap((l) => [l.event.deviceId, l.event.deviceEventId, l.alertId]),
+      [links.map((l) => l.event.deviceId), links.map((l) => l.event.deviceEventId), links.map((l) => l.alertId)],
     );
   }
   async recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>> {

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { In } from 'typeorm';
-import { Database, valuesList } from '@linan/platform';
+import { col, Database, unnestRows } from '@linan/platform';
 import type { Channel, RecipientKind } from '../domain/recipients';
 import { DispatchRepository, type Dispatch, type DispatchStatus } from '../application/ports/dispatch.repository';
 import { DispatchOrmEntity } from './dispatch.orm-entity';
@@ -9,6 +9,16 @@ const toDispatch = (e: DispatchOrmEntity): Dispatch => ({
   ...e, recipientKind: e.recipientKind as RecipientKind, channel: e.channel as Channel, status: e.status as DispatchStatus,
   createdAt: new Date(e.createdAt).getTime(), updatedAt: new Date(e.updatedAt).getTime(),
 });
+
+const dcol = col<Dispatch>;
+const DISPATCH_COLUMNS = [
+  dcol('id', 'uuid', (d) => d.id), dcol('alert_id', 'uuid', (d) => d.alertId), dcol('round', 'int', (d) => d.round),
+  dcol('recipient_kind', 'text', (d) => d.recipientKind), dcol('recipient_id', 'text', (d) => d.recipientId),
+  dcol('recipient_name', 'text', (d) => d.recipientName), dcol('channel', 'text', (d) => d.channel),
+  dcol('status', 'text', (d) => d.status), dcol('attempts', 'int', (d) => d.attempts), dcol('body', 'text', (d) => d.body),
+  dcol('destination', 'text', (d) => d.destination), dcol('context', 'jsonb', (d) => JSON.stringify(d.context)),
+  dcol('created_at', 'timestamptz', (d) => new Date(d.createdAt)), dcol('updated_at', 'timestamptz', (d) => new Date(d.updatedAt)),
+];
 
 @Injectable()
 export class TypeOrmDispatchRepository extends DispatchRepository {
@@ -22,13 +32,12 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
     if (!rows.length) return [];
     const key = (d: { alertId: string; round: number; recipientKind: string; recipientId: string; channel: string }) =>
       `${d.alertId}/${d.round}/${d.recipientKind}/${d.recipientId}/${d.channel}`;
-    const casts = ['::uuid', '::uuid', '::int', '', '', '', '', '', '::int', '', '::text', '::jsonb', '::timestamptz', '::timestamptz'];
+    const v = unnestRows(rows, DISPATCH_COLUMNS);
     const inserted = await this.db.query<{ id: string }>(
-      `INSERT INTO dispatches (id, alert_id, round, recipient_kind, recipient_id, recipient_name, channel, status, attempts, body, destination, context, created_at, updated_at)
-       VALUES ${valuesList(rows.length, casts)}
+      `INSERT INTO dispatches (${DISPATCH_COLUMNS.map((c) => c.name).join(', ')})
+       SELECT * FROM ${v.from}
        ON CONFLICT (alert_id, round, recipient_kind, recipient_id, channel) DO NOTHING RETURNING id`,
-      rows.flatMap((d) => [d.id, d.alertId, d.round, d.recipientKind, d.recipientId, d.recipientName, d.channel, d.status, d.attempts, d.body,
-        d.destination, JSON.stringify(d.context), new Date(d.createdAt), new Date(d.updatedAt)]),
+      v.params,
     );
     if (inserted.length === rows.length) return rows;
     // a redelivered request: the rows recorded the first time are the ones that count
@@ -38,10 +47,15 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
   }
   async saveResults(results: Dispatch[]): Promise<void> {
     if (!results.length) return;
+    const v = unnestRows(results, [
+      dcol('id', 'uuid', (d) => d.id), dcol('status', 'text', (d) => d.status), dcol('attempts', 'int', (d) => d.attempts),
+      dcol('last_error', 'text', (d) => d.lastError), dcol('provider_ref', 'text', (d) => d.providerRef),
+      dcol('updated_at', 'timestamptz', (d) => new Date(d.updatedAt)),
+    ]);
     await this.db.query(
       `UPDATE dispatches AS d SET status = v.status, attempts = v.attempts, last_error = v.last_error, provider_ref = v.provider_ref, updated_at = v.updated_at
-       FROM (VALUES ${valuesList(results.length, ['::uuid', '::text', '::int', '::text', '::text', '::timestamptz'])}) AS v (id, status, attempts, last_error, provider_ref, updated_at) WHERE d.id = v.id`,
-      results.flatMap((d) => [d.id, d.status, d.attempts, d.lastError, d.providerRef, new Date(d.updatedAt)]),
+       FROM ${v.from} WHERE d.id = v.id`,
+      v.params,
     );
   }
   async calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>> {

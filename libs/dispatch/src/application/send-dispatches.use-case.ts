@@ -49,13 +49,14 @@ export class SendDispatchesUseCase {
     }
     firstByAlert.forEach((d) => this.metrics.deviceToFirstDispatch.observe(Math.max(0, d.updatedAt - d.context.deviceTs) / 1000));
     try {
+      // the messages are out: recording them must not hold up the next alarms (background work)
       await this.uow.run(async () => {
         await this.dispatches.saveResults(list);
         await this.record.execute(list.map((d) => ({
           alertId: d.alertId, dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
           status: d.status, attempts: d.attempts, round: d.round, error: d.lastError ?? undefined,
         })));
-      });
+      }, { background: true });
     } catch (err) {
       // left pending in the database: the sweeper sends them again (at-least-once, never silently dropped)
       this.log.error({ err, alertIds: [...new Set(list.map((d) => d.alertId))] }, 'dispatch results could not be stored');

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
-import { valuesList } from '../persistence/sql';
+import { col, unnestRows } from '../persistence/sql';
 import { runWithRetries, sleep, type DeadLetter, type RetryPolicy } from './consumer-runner';
 import { partitionFor } from './partitioner';
 import { ConsumerHandle, InboundMessage, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
@@ -93,13 +93,12 @@ export class EmbeddedBus extends MessageBus implements Outbox {
   }
 
   private async insert(items: Pending[]): Promise<void> {
-    for (let i = 0; i < items.length; i += 500) {
-      const chunk = items.slice(i, i + 500);
-      await this.db.query(
-        `INSERT INTO bus_log (topic, partition, key, value, headers) VALUES ${valuesList(chunk.length, ['', '', '', '', '::jsonb'])}`,
-        chunk.flatMap((it) => [it.topic, it.partition, it.message.key, it.message.value, JSON.stringify(it.message.headers ?? {})]),
-      );
-    }
+    const v = unnestRows(items, [
+      col<Pending>('topic', 'text', (it) => it.topic), col<Pending>('partition', 'int', (it) => it.partition),
+      col<Pending>('key', 'text', (it) => it.message.key), col<Pending>('value', 'text', (it) => it.message.value),
+      col<Pending>('headers', 'jsonb', (it) => JSON.stringify(it.message.headers ?? {})),
+    ]);
+    await this.db.query(`INSERT INTO bus_log (topic, partition, key, value, headers) SELECT * FROM ${v.from}`, v.params);
   }
 
   private wake(items: Pending[]): void {
@@ -147,7 +146,7 @@ export class EmbeddedBus extends MessageBus implements Outbox {
    * events, dead letters) keep theirs for the retention period.
    */
   async prune(now: number, retentionMs: number): Promise<number> {
-    const rows = await this.db.outside(() => this.db.query<{ n: number | string }>(
+    const rows = await this.db.outside(() => this.db.background(() => this.db.query<{ n: number | string }>(
       `WITH deleted AS (
          DELETE FROM bus_log l
          WHERE l.created_at < $1
@@ -155,7 +154,7 @@ export class EmbeddedBus extends MessageBus implements Outbox {
          RETURNING 1)
        SELECT count(*) AS n FROM deleted`,
       [new Date(now - retentionMs)],
-    ));
+    )));
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -263,7 +262,8 @@ class MemberWorker {
     while (!this.stopping) {
       let batch: InboundMessage[];
       try {
-        batch = await this.fetch();
+        // a live view's reads are background work: alarm-path work waiting for the database goes first
+        batch = this.sub.ephemeral ? await this.db.background(() => this.fetch()) : await this.fetch();
       } catch (err) {
         this.log.error({ err, group: this.sub.groupId }, 'cannot read the bus log; retrying');
         await sleep(this.options.pollMs);

@@ -3,7 +3,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer
 import type { Logger } from 'pino';
 import { StartupError } from '../config/config';
 import { Database } from '../persistence/database';
-import { valuesList } from '../persistence/sql';
+import { col, unnestRows } from '../persistence/sql';
 import { KafkaConsumer, withTimeout, type KafkaConsumerOptions } from './kafka-consumer';
 import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 
@@ -149,16 +149,12 @@ export class KafkaBus extends MessageBus implements Outbox {
   }
 
   private async store(items: Pending[]): Promise<string[]> {
-    const ids: string[] = [];
-    for (let i = 0; i < items.length; i += 500) {
-      const chunk = items.slice(i, i + 500);
-      const rows = await this.db.query<{ id: string }>(
-        `INSERT INTO outbox (topic, key, value, headers) VALUES ${valuesList(chunk.length, ['', '', '', '::jsonb'])} RETURNING id`,
-        chunk.flatMap((it) => [it.topic, it.message.key, it.message.value, JSON.stringify(it.message.headers ?? {})]),
-      );
-      ids.push(...rows.map((r) => String(r.id)));
-    }
-    return ids;
+    const v = unnestRows(items, [
+      col<Pending>('topic', 'text', (it) => it.topic), col<Pending>('key', 'text', (it) => it.message.key),
+      col<Pending>('value', 'text', (it) => it.message.value), col<Pending>('headers', 'jsonb', (it) => JSON.stringify(it.message.headers ?? {})),
+    ]);
+    const rows = await this.db.query<{ id: string }>(`INSERT INTO outbox (topic, key, value, headers) SELECT * FROM ${v.from} RETURNING id`, v.params);
+    return rows.map((r) => String(r.id));
   }
 
   /** Right after the commit: publish, then forget the rows. A failure leaves them for the sweeper. */

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DataSource, EntityManager } from 'typeorm';
-import { UnitOfWork } from './unit-of-work';
+import { backgroundWork } from './pglite-driver';
+import { UnitOfWork, type RunOptions } from './unit-of-work';
 
 interface TxScope {
   manager: EntityManager;
@@ -28,8 +29,9 @@ export class Database extends UnitOfWork {
     return this.scope.getStore() !== undefined;
   }
 
-  async run<T>(fn: () => Promise<T>): Promise<T> {
+  async run<T>(fn: () => Promise<T>, options?: RunOptions): Promise<T> {
     if (this.scope.getStore()) return fn();
+    if (options?.background && !backgroundWork.getStore()) return this.background(() => this.run(fn));
     const hooks: (() => void)[] = [];
     const result = await this.dataSource.transaction((manager) => {
       const scope: TxScope = { manager, hooks, beforeCommit: [], locals: new Map() };
@@ -62,6 +64,11 @@ export class Database extends UnitOfWork {
     const s = this.scope.getStore();
     if (s) s.hooks.push(fn);
     else fn();
+  }
+
+  /** Runs `fn` (statements outside a transaction too) as background work: see RunOptions.background. */
+  background<T>(fn: () => Promise<T>): Promise<T> {
+    return backgroundWork.run(true, fn);
   }
 
   /** Runs `fn` outside any ambient transaction (for work scheduled from inside one that must not join it). */

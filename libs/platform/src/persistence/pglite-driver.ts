@@ -1,3 +1,4 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import type { Results } from '@electric-sql/pglite';
 import type { PgliteLike } from './pglite-thread';
@@ -11,15 +12,51 @@ import type { PgliteLike } from './pglite-thread';
  * and every other statement waits for the lease: the semantics of a pool of one connection. The `typeorm-pglite`
  * package shares the connection without such a lease and does not report affected rows, hence this shim.
  */
+/** Marks the work run inside it as background work (see `Database.run`'s `background` option). */
+export const backgroundWork = new AsyncLocalStorage<true>();
+
+/** How long background work may be passed over by other waiting work before it takes its turn anyway. */
+export const BACKGROUND_MAX_WAIT_MS = 250;
+
+interface Waiter {
+  grant: (release: () => void) => void;
+  since: number;
+}
+
+/**
+ * The single connection's turn-taking. Work on an alarm's path (the gateway's publish, triage, dispatch, the
+ * API) is served first come, first served; background work (recording what was already sent, live views, retention)
+ * waits while such work is queued, up to BACKGROUND_MAX_WAIT_MS, so a burst of alarms is not held up behind it and
+ * background work is never starved.
+ */
 class Lease {
-  private tail: Promise<void> = Promise.resolve();
+  private busy = false;
+  private readonly foreground: Waiter[] = [];
+  private readonly background: Waiter[] = [];
 
   acquire(): Promise<() => void> {
-    let release!: () => void;
-    const next = new Promise<void>((r) => (release = r));
-    const ready = this.tail.then(() => release);
-    this.tail = this.tail.then(() => next);
-    return ready;
+    const queue = backgroundWork.getStore() ? this.background : this.foreground;
+    return new Promise((grant) => {
+      queue.push({ grant, since: Date.now() });
+      this.next();
+    });
+  }
+
+  private next(): void {
+    if (this.busy) return;
+    const oldest = this.background[0];
+    const w = oldest && (this.foreground.length === 0 || Date.now() - oldest.since >= BACKGROUND_MAX_WAIT_MS)
+      ? this.background.shift()
+      : this.foreground.shift();
+    if (!w) return;
+    this.busy = true;
+    let released = false;
+    w.grant(() => {
+      if (released) return;
+      released = true;
+      this.busy = false;
+      this.next();
+    });
   }
 }
 

@@ -1,6 +1,14 @@
 /** Runs a piece of work atomically: every repository call inside `fn` joins one transaction. */
+export interface RunOptions {
+  /**
+   * Work off an alarm's path (recording outcomes already delivered, sweeps): where the database is one shared
+   * connection (embedded mode) it lets waiting alarm-path work go first, for a bounded time. No effect elsewhere.
+   */
+  background?: boolean;
+}
+
 export abstract class UnitOfWork {
-  abstract run<T>(fn: () => Promise<T>): Promise<T>;
+  abstract run<T>(fn: () => Promise<T>, options?: RunOptions): Promise<T>;
   /** Schedules `fn` after the surrounding transaction commits (at once when there is none). */
   abstract afterCommit(fn: () => void): void;
 }
