@@ -38,7 +38,7 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
 
   async function bus(over: Partial<KafkaBusOptions> = {}): Promise<KafkaBus> {
     const b = new KafkaBus(opened.database, {
-      brokers: [kafka.brokers], clientId: 'test', maxWaitMs: 20, outboxSweepMs: 200, retry: { maxAttempts: 3, baseDelayMs: 20 },
+      brokers: [kafka.brokers], clientId: 'test', maxWaitMs: 20, lingerMs: 5, outboxSweepMs: 200, retry: { maxAttempts: 3, baseDelayMs: 20 },
       joinTimeoutMs: 20_000, ...over,
     }, silentLogger);
     await b.connect();
@@ -71,6 +71,54 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     expect((await appliedCounts('a-')).every((r) => r.n === 1)).toBe(true);
     const offsets = await opened.database.query<{ seq: string }>('SELECT seq FROM bus_offsets WHERE group_id = $1 AND topic = $2', ['g1', t]);
     expect(offsets.length).toBeGreaterThan(0);
+  });
+
+  it('handles the partitions of one fetch in one transaction, storing every partition\'s offset with the effects', async () => {
+    const t = topic();
+    const b = await bus();
+    // published before the group exists: the first fetch finds one batch waiting in every partition
+    const messages = Array.from({ length: 40 }, (_, i) => ({ key: `home-${i % 8}`, value: `c-${String(i).padStart(3, '0')}` }));
+    await b.publish(t, messages);
+    const batches: InboundMessage[][] = [];
+    handles.push(await b.subscribe({
+      groupId: 'g-combined', topics: [t],
+      handle: async (m) => {
+        batches.push([m]);
+        await apply(m);
+      },
+      handleBatch: async (ms) => {
+        batches.push(ms);
+        for (const m of ms) await apply(m);
+      },
+    }));
+    await eventually(async () => (await appliedCounts('c-')).length === 40, 15_000, 'all 40 applied');
+    expect(batches).toHaveLength(1);
+    expect(new Set(batches[0].map((m) => m.partition)).size).toBeGreaterThan(1);
+    for (let k = 0; k < 8; k++) {
+      const sent = messages.filter((m) => m.key === `home-${k}`).map((m) => m.value);
+      expect(batches[0].filter((m) => m.key === `home-${k}`).map((m) => m.value)).toEqual(sent);
+    }
+    const offsets = await opened.database.query<{ partition: number }>('SELECT partition FROM bus_offsets WHERE group_id = $1 AND topic = $2', ['g-combined', t]);
+    expect(offsets.length).toBe(new Set(batches[0].map((m) => m.partition)).size);
+  });
+
+  it('sends what queues while a produce request is in flight in one request, in order', async () => {
+    const t = topic();
+    const b = await bus({ lingerMs: 0 });
+    const producer = (b as unknown as { producer: { sendBatch: (...a: unknown[]) => Promise<unknown> } }).producer;
+    const send = jest.spyOn(producer, 'sendBatch');
+    const seen: string[] = [];
+    handles.push(await b.subscribe({ groupId: 'g-linger', topics: [t], handle: async (m) => void seen.push(m.value) }));
+    // 30 publishes in 30 separate ticks, as a gateway receives them from devices
+    const published: Promise<void>[] = [];
+    for (let i = 0; i < 30; i++) {
+      published.push(b.publish(t, [{ key: 'home-1', value: `l-${String(i).padStart(2, '0')}` }]));
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(published);
+    expect(send.mock.calls.length).toBeLessThan(30);
+    await eventually(() => seen.length === 30, 15_000, 'all 30 consumed');
+    expect(seen).toEqual([...seen].sort());
   });
 
   it('publishes outbox messages only when the unit of work commits', async () => {
@@ -150,7 +198,7 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     flaky.query = ((sql: string, params?: unknown[]) =>
       down && sql === 'SELECT 1' ? Promise.reject(new Error('connection refused')) : opened.database.query(sql, params)) as typeof flaky.query;
     const b = new KafkaBus(flaky, {
-      brokers: [kafka.brokers], clientId: 'test', maxWaitMs: 20, outboxSweepMs: 200, retry: { maxAttempts: 2, baseDelayMs: 20 },
+      brokers: [kafka.brokers], clientId: 'test', maxWaitMs: 20, lingerMs: 5, outboxSweepMs: 200, retry: { maxAttempts: 2, baseDelayMs: 20 },
     }, silentLogger);
     await b.connect();
     buses.push(b);
@@ -190,7 +238,7 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
 
   it('refuses to start when Kafka does not answer, naming KAFKA_BROKERS', async () => {
     const b = new KafkaBus(opened.database, {
-      brokers: ['127.0.0.1:1'], clientId: 'test', maxWaitMs: 20, outboxSweepMs: 1000, retry: { maxAttempts: 1, baseDelayMs: 1 },
+      brokers: ['127.0.0.1:1'], clientId: 'test', maxWaitMs: 20, lingerMs: 5, outboxSweepMs: 1000, retry: { maxAttempts: 1, baseDelayMs: 1 },
     }, silentLogger);
     const error = await b.connect().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(StartupError);

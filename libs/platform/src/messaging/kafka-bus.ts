@@ -13,6 +13,8 @@ export interface KafkaBusOptions extends KafkaConsumerOptions {
   clientId: string;
   /** How often the outbox sweeper looks for messages that were committed but not yet handed to Kafka. */
   outboxSweepMs: number;
+  /** How long the first message of an idle producer waits for others to share its produce request (linger.ms). */
+  lingerMs: number;
 }
 
 interface Pending {
@@ -49,6 +51,7 @@ export class KafkaBus extends MessageBus implements Outbox {
   private readonly admin: Admin;
   private queue: { items: Pending[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
+  private sending = false;
   private readonly consumers = new Set<KafkaConsumer>();
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -101,26 +104,40 @@ export class KafkaBus extends MessageBus implements Outbox {
     return this.enqueue(messages.map((message) => ({ topic, message })));
   }
 
-  /** Group commit: everything queued in one tick goes out in one produce request, in the order it was queued. */
+  /**
+   * Group commit with one produce request in flight: the first message of an idle producer waits `lingerMs` for
+   * company (as librdkafka's linger.ms, 5 ms by default there too), and whatever queues while a request is in flight
+   * goes out together as soon as it returns. Under load each request carries many messages per partition, which
+   * is what makes a consumer's fetch worth its round trip; queued order is kept.
+   */
   private enqueue(items: Pending[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
-      if (!this.flushScheduled) {
+      if (!this.flushScheduled && !this.sending) {
         this.flushScheduled = true;
-        setImmediate(() => void this.flush());
+        if (this.options.lingerMs > 0) setTimeout(() => void this.flush(), this.options.lingerMs);
+        else setImmediate(() => void this.flush());
       }
     });
   }
 
   private async flush(): Promise<void> {
     this.flushScheduled = false;
-    const batch = this.queue;
-    this.queue = [];
+    if (this.sending) return;
+    this.sending = true;
     try {
-      await this.send(batch.flatMap((b) => b.items));
-      batch.forEach((b) => b.resolve());
-    } catch (e) {
-      batch.forEach((b) => b.reject(e));
+      while (this.queue.length) {
+        const batch = this.queue;
+        this.queue = [];
+        try {
+          await this.send(batch.flatMap((b) => b.items));
+          batch.forEach((b) => b.resolve());
+        } catch (e) {
+          batch.forEach((b) => b.reject(e));
+        }
+      }
+    } finally {
+      this.sending = false;
     }
   }
 

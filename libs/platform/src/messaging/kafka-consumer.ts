@@ -13,6 +13,16 @@ export interface KafkaConsumerOptions {
   joinTimeoutMs?: number;
 }
 
+/** One partition's batch waiting to join a combined transaction; resolves with the messages done with. */
+interface PartitionBatch {
+  topic: string;
+  partition: number;
+  messages: InboundMessage[];
+  heartbeat: () => Promise<void>;
+  resolve: (done: InboundMessage[]) => void;
+  reject: (err: unknown) => void;
+}
+
 const RETRY_HEADERS = { topic: 'retry-topic', attempt: 'retry-attempt', notBefore: 'retry-not-before' } as const;
 
 /** One subscription's kafkajs consumer: its group, its topics and their retry topics. */
@@ -23,6 +33,9 @@ export class KafkaConsumer {
   private joined: Promise<void> = Promise.resolve();
   /** Restarts in a row after crashes kafkajs gives up on; reset when the consumer has its partitions again. */
   private restarts = 0;
+  /** Partition batches waiting for the next combined transaction, and whether one is being run. */
+  private waiting: PartitionBatch[] = [];
+  private draining = false;
 
   constructor(
     private readonly kafka: Kafka,
@@ -138,7 +151,74 @@ export class KafkaConsumer {
       return;
     }
     // only what is done with is marked consumed in Kafka: a stop half-way leaves the rest to be fetched again
-    for (const m of await this.processBatch(batch.topic, batch.partition, messages, heartbeat)) resolveOffset(m.offset);
+    for (const m of await this.together(batch.topic, batch.partition, messages, heartbeat)) resolveOffset(m.offset);
+  }
+
+  /**
+   * kafkajs hands over one fetch's partitions as concurrent batches: those that arrive together (and any that
+   * arrive while a transaction runs) are handled in one transaction, with every partition's offset. A burst spread
+   * over the partitions costs one transaction per fetch instead of one per partition.
+   */
+  private together(topic: string, partition: number, messages: InboundMessage[], heartbeat: () => Promise<void>): Promise<InboundMessage[]> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ topic, partition, messages, heartbeat, resolve, reject });
+      // after the current tick, so the other partitions of the same fetch join this transaction
+      if (this.waiting.length === 1 && !this.draining) setImmediate(() => void this.drain());
+    });
+  }
+
+  private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (this.waiting.length) {
+        const batches = this.waiting.splice(0);
+        await this.processPartitions(batches);
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  /** Several partitions' batches in one transaction; if it fails, each partition on its own (processBatch). */
+  private async processPartitions(batches: PartitionBatch[]): Promise<void> {
+    const alone = (b: PartitionBatch) => this.processBatch(b.topic, b.partition, b.messages, b.heartbeat).then(b.resolve, b.reject);
+    if (batches.length === 1) return alone(batches[0]);
+    // a fixed order of the offset rows, so two members briefly sharing partitions in a rebalance cannot deadlock
+    batches.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    try {
+      await this.db.run(async () => {
+        const done = await this.lockOffsets(batches);
+        const fresh = batches.flatMap((b) => b.messages.filter((m) => BigInt(m.offset) > (done.get(`${b.topic}/${b.partition}`) ?? -1n)));
+        if (fresh.length > 1 && this.sub.handleBatch) await this.sub.handleBatch(fresh);
+        else for (const m of fresh) await this.sub.handle(m);
+        await this.storeOffsets(batches);
+      });
+    } catch (err) {
+      this.log.warn({ err, partitions: batches.length }, 'combined batch failed; running each partition on its own');
+      await Promise.all(batches.map(alone));
+      return;
+    }
+    for (const b of batches) b.resolve(b.messages);
+  }
+
+  /** lockOffset for several partitions in one statement: partition → the offset stored with the last effects. */
+  private async lockOffsets(batches: PartitionBatch[]): Promise<Map<string, bigint>> {
+    const rows = await this.db.query<{ topic: string; partition: number; seq: string }>(
+      `INSERT INTO bus_offsets (group_id, topic, partition, seq) SELECT $1, t, p, -1 FROM unnest($2::text[], $3::int[]) AS v (t, p)
+       ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING topic, partition, seq`,
+      [this.sub.groupId, batches.map((b) => b.topic), batches.map((b) => b.partition)],
+    );
+    return new Map(rows.map((r) => [`${r.topic}/${Number(r.partition)}`, BigInt(r.seq)]));
+  }
+
+  /** storeOffset for several partitions in one statement: each batch's last offset, never backwards. */
+  private storeOffsets(batches: PartitionBatch[]): Promise<unknown> {
+    return this.db.query(
+      `UPDATE bus_offsets AS o SET seq = GREATEST(o.seq, v.s) FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
+       WHERE o.group_id = $1 AND o.topic = v.t AND o.partition = v.p`,
+      [this.sub.groupId, batches.map((b) => b.topic), batches.map((b) => b.partition), batches.map((b) => b.messages[b.messages.length - 1].offset)],
+    );
   }
 
   private async waitUntil(at: number, heartbeat: () => Promise<void>): Promise<void> {
