@@ -42,7 +42,7 @@ const envSchema = z.object({
   MQTT_GATEWAY_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(4),
   MQTT_ADMIN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   KAFKA_MAX_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
-  KAFKA_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+  KAFKA_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(0),
   OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).default(1000),
   BUS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   BUS_POLL_MS: z.coerce.number().int().min(10).default(500),

@@ -13,7 +13,7 @@ export interface KafkaBusOptions extends KafkaConsumerOptions {
   clientId: string;
   /** How often the outbox sweeper looks for messages that were committed but not yet handed to Kafka. */
   outboxSweepMs: number;
-  /** How long the first message of an idle producer waits for others to share its produce request (linger.ms). */
+  /** How long the first message of a produce request waits for others to join it (librdkafka's linger.ms); 0: none. */
   lingerMs: number;
 }
 
@@ -51,7 +51,6 @@ export class KafkaBus extends MessageBus implements Outbox {
   private readonly admin: Admin;
   private queue: { items: Pending[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
-  private sending = false;
   private readonly consumers = new Set<KafkaConsumer>();
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -105,15 +104,14 @@ export class KafkaBus extends MessageBus implements Outbox {
   }
 
   /**
-   * Group commit with one produce request in flight: the first message of an idle producer waits `lingerMs` for
-   * company (as librdkafka's linger.ms, 5 ms by default there too), and whatever queues while a request is in flight
-   * goes out together as soon as it returns. Under load each request carries many messages per partition, which
-   * is what makes a consumer's fetch worth its round trip; queued order is kept.
+   * Group commit: everything queued in one tick goes out in one produce request, in the order it was queued. With
+   * `lingerMs` (librdkafka's linger.ms) the first message of a request waits that long for company, so requests
+   * carry more messages per partition at the cost of that much latency; requests do not wait for each other.
    */
   private enqueue(items: Pending[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
-      if (!this.flushScheduled && !this.sending) {
+      if (!this.flushScheduled) {
         this.flushScheduled = true;
         if (this.options.lingerMs > 0) setTimeout(() => void this.flush(), this.options.lingerMs);
         else setImmediate(() => void this.flush());
@@ -123,21 +121,13 @@ export class KafkaBus extends MessageBus implements Outbox {
 
   private async flush(): Promise<void> {
     this.flushScheduled = false;
-    if (this.sending) return;
-    this.sending = true;
+    const batch = this.queue;
+    this.queue = [];
     try {
-      while (this.queue.length) {
-        const batch = this.queue;
-        this.queue = [];
-        try {
-          await this.send(batch.flatMap((b) => b.items));
-          batch.forEach((b) => b.resolve());
-        } catch (e) {
-          batch.forEach((b) => b.reject(e));
-        }
-      }
-    } finally {
-      this.sending = false;
+      await this.send(batch.flatMap((b) => b.items));
+      batch.forEach((b) => b.resolve());
+    } catch (e) {
+      batch.forEach((b) => b.reject(e));
     }
   }
 
