@@ -60,7 +60,8 @@ export class EmbeddedBus extends MessageBus implements Outbox {
       this.queue.push({ items, resolve, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.db.outside(() => void this.flush()));
+        // the flush carries every publisher's messages: it is alarm-path work whoever happened to schedule it
+        setImmediate(() => this.db.outside(() => this.db.foreground(() => void this.flush())));
       }
     });
   }

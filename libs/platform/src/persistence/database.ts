@@ -71,6 +71,11 @@ export class Database extends UnitOfWork {
     return backgroundWork.run(true, fn);
   }
 
+  /** Runs `fn` as alarm-path work even when called from background work (for work it schedules on others' behalf). */
+  foreground<T>(fn: () => T): T {
+    return backgroundWork.exit(fn);
+  }
+
   /** Runs `fn` outside any ambient transaction (for work scheduled from inside one that must not join it). */
   outside<T>(fn: () => T): T {
     return this.scope.exit(fn);
