@@ -48,7 +48,7 @@ const schema = z.object({
   BENCH_DIST_GATEWAYS: rates('1,2').transform((l) => l.map(Math.floor)),
   // platform settings of the distributed apps (the bench's choice of deployment; see docs/performance.md)
   BENCH_DIST_KAFKA_MAX_WAIT_MS: count(5, 1),
-  BENCH_DIST_GATEWAY_CONNECTIONS: count(4, 1),
+  BENCH_DIST_GATEWAY_CONNECTIONS: count(16, 1),
   BENCH_DIST_POOL_SIZE: count(10, 1),
 });
 

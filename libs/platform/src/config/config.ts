@@ -39,7 +39,7 @@ const envSchema = z.object({
   MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, '1–64 characters of A-Z a-z 0-9 _ -').default('linan-gateway'),
   // how long Mosquitto keeps a stopped gateway's session and queued messages; messages still queued after that are lost
   MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(60).max(4_294_967_294).default(24 * 3600),
-  MQTT_GATEWAY_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(4),
+  MQTT_GATEWAY_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(16),
   MQTT_ADMIN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   KAFKA_MAX_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
   KAFKA_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(0),

@@ -1,3 +1,4 @@
+import { Kafka, logLevel } from 'kafkajs';
 import { PermanentMessageError, deadLetterTopic, retryTopic } from '@linan/contracts';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../../testing/src/services/postgres';
 import { startKafkaMock, type KafkaMock } from '../../../testing/src/services/kafka';
@@ -73,7 +74,7 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     expect(offsets.length).toBeGreaterThan(0);
   });
 
-  it('handles the partitions of one fetch in one transaction, storing every partition\'s offset with the effects', async () => {
+  it('handles what it fetched from several partitions in one transaction, storing every partition\'s offset with the effects', async () => {
     const t = topic();
     const b = await bus();
     // published before the group exists: the first fetch finds one batch waiting in every partition
@@ -100,6 +101,32 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     }
     const offsets = await opened.database.query<{ partition: number }>('SELECT partition FROM bus_offsets WHERE group_id = $1 AND topic = $2', ['g-combined', t]);
     expect(offsets.length).toBe(new Set(batches[0].map((m) => m.partition)).size);
+  });
+
+  it('commits to Kafka only what it has handled, though it fetches ahead', async () => {
+    const t = topic();
+    const b = await bus();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    handles.push(await b.subscribe({ groupId: 'g-prefetch', topics: [t], handle: async (m) => {
+      await gate;
+      await apply(m);
+    } }));
+    await b.publish(t, Array.from({ length: 20 }, (_, i) => ({ key: `home-${i % 4}`, value: `pf-${String(i).padStart(2, '0')}` })));
+    const admin = new Kafka({ brokers: [kafka.brokers], logLevel: logLevel.NOTHING }).admin();
+    await admin.connect();
+    const committed = async () => (await admin.fetchOffsets({ groupId: 'g-prefetch', topics: [t] }))
+      .flatMap((x) => x.partitions).reduce((sum, p) => sum + Math.max(0, Number(p.offset)), 0);
+    try {
+      await new Promise((r) => setTimeout(r, 1_500));
+      expect(await committed()).toBe(0);
+      release();
+      await eventually(async () => (await appliedCounts('pf-')).length === 20, 15_000, 'all 20 applied');
+      await eventually(async () => (await committed()) === 20, 15_000, 'Kafka offsets committed after the effects');
+    } finally {
+      release();
+      await admin.disconnect();
+    }
   });
 
   it('with a linger, publishes of separate ticks share produce requests, in order', async () => {

@@ -13,15 +13,17 @@ export interface KafkaConsumerOptions {
   joinTimeoutMs?: number;
 }
 
-/** One partition's batch waiting to join a combined transaction; resolves with the messages done with. */
+/** One partition's fetched messages, waiting in the consumer's buffer. */
 interface PartitionBatch {
   topic: string;
   partition: number;
   messages: InboundMessage[];
-  heartbeat: () => Promise<void>;
-  resolve: (done: InboundMessage[]) => void;
-  reject: (err: unknown) => void;
 }
+
+/** Fetched messages a consumer holds at most before kafkajs stops fetching for it (backpressure). */
+const MAX_BUFFERED = 2_000;
+/** Messages handled in one transaction at most. */
+const MAX_PER_TRANSACTION = 500;
 
 const RETRY_HEADERS = { topic: 'retry-topic', attempt: 'retry-attempt', notBefore: 'retry-not-before' } as const;
 
@@ -33,9 +35,13 @@ export class KafkaConsumer {
   private joined: Promise<void> = Promise.resolve();
   /** Restarts in a row after crashes kafkajs gives up on; reset when the consumer has its partitions again. */
   private restarts = 0;
-  /** Partition batches waiting for the next combined transaction, and whether one is being run. */
-  private waiting: PartitionBatch[] = [];
-  private draining = false;
+  /** Fetched, not yet handled: the partitions' batches in arrival order, and how many messages they hold. */
+  private buffer: PartitionBatch[] = [];
+  private buffered = 0;
+  private processing: Promise<void> | null = null;
+  private roomWaiters: (() => void)[] = [];
+  /** The running consumer's heartbeat, for long waits of the processing loop. */
+  private heartbeat: () => Promise<void> = async () => undefined;
 
   constructor(
     private readonly kafka: Kafka,
@@ -101,8 +107,10 @@ export class KafkaConsumer {
     await this.consumer.connect();
     await this.consumer.subscribe({ topics: [...this.sub.topics, ...this.retryTopics.keys()], fromBeginning: !this.sub.ephemeral });
     await this.consumer.run({
-      // Kafka's committed offset only saves re-reading: the offsets that count are stored with the effects
-      autoCommit: true,
+      // Kafka's committed offset only saves re-reading: the offsets that count are stored with the effects. It is
+      // committed by hand, after those effects (a fetched message is marked consumed in kafkajs at once, so the
+      // next fetch need not wait for it to be handled: see eachBatch)
+      autoCommit: false,
       eachBatchAutoResolve: false,
       partitionsConsumedConcurrently: 8,
       eachBatch: (payload) => this.eachBatch(payload),
@@ -122,6 +130,9 @@ export class KafkaConsumer {
 
   async stop(): Promise<void> {
     this.stopping = true;
+    this.roomWaiters.splice(0).forEach((r) => r());
+    // the transaction in progress finishes; what is still buffered is fetched again by whoever gets the partitions
+    await this.processing;
     await this.consumer.disconnect().catch((err) => this.log.warn({ err }, 'consumer did not disconnect cleanly'));
   }
 
@@ -147,43 +158,87 @@ export class KafkaConsumer {
         if (!isRunning() || isStale()) return;
         if (!(await this.processOne(batch.topic, batch.partition, m, heartbeat))) return;
         resolveOffset(m.offset);
+        this.commit([{ topic: batch.topic, partition: batch.partition, messages: [m] }]);
       }
       return;
     }
-    // only what is done with is marked consumed in Kafka: a stop half-way leaves the rest to be fetched again
-    for (const m of await this.together(batch.topic, batch.partition, messages, heartbeat)) resolveOffset(m.offset);
-  }
-
-  /**
-   * kafkajs hands over one fetch's partitions as concurrent batches: those that arrive together (and any that
-   * arrive while a transaction runs) are handled in one transaction, with every partition's offset. A burst spread
-   * over the partitions costs one transaction per fetch instead of one per partition.
-   */
-  private together(topic: string, partition: number, messages: InboundMessage[], heartbeat: () => Promise<void>): Promise<InboundMessage[]> {
-    return new Promise((resolve, reject) => {
-      this.waiting.push({ topic, partition, messages, heartbeat, resolve, reject });
-      // after the current tick, so the other partitions of the same fetch join this transaction
-      if (this.waiting.length === 1 && !this.draining) setImmediate(() => void this.drain());
-    });
-  }
-
-  private async drain(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      while (this.waiting.length) {
-        const batches = this.waiting.splice(0);
-        await this.processPartitions(batches);
-      }
-    } finally {
-      this.draining = false;
+    // Prefetch: the batch goes to the buffer and kafkajs fetches on at once, while the processing loop handles what
+    // has gathered, several partitions and fetches in one transaction. A broker that returns little per fetch (the
+    // Kafka mock: one produce request per partition) no longer sets the pace of a transaction per fetch. If this
+    // process dies, what was fetched but not handled is fetched again from Kafka's committed offset, which only
+    // follows the offsets stored with the effects.
+    this.heartbeat = heartbeat;
+    this.buffer.push({ topic: batch.topic, partition: batch.partition, messages });
+    this.buffered += messages.length;
+    resolveOffset(messages[messages.length - 1].offset);
+    // started after this tick, so the other partitions of the same fetch join the first transaction
+    this.processing ??= new Promise((r) => setImmediate(r)).then(() => this.processBuffer()).finally(() => (this.processing = null));
+    while (this.buffered >= MAX_BUFFERED && !this.stopping && isRunning()) {
+      await Promise.race([new Promise<void>((r) => this.roomWaiters.push(r)), sleep(1_000)]);
+      await heartbeat().catch(() => undefined);
     }
   }
 
-  /** Several partitions' batches in one transaction; if it fails, each partition on its own (processBatch). */
-  private async processPartitions(batches: PartitionBatch[]): Promise<void> {
-    const alone = (b: PartitionBatch) => this.processBatch(b.topic, b.partition, b.messages, b.heartbeat).then(b.resolve, b.reject);
-    if (batches.length === 1) return alone(batches[0]);
+  /** The processing loop: takes what the buffer holds (up to MAX_PER_TRANSACTION) and handles it in one go. */
+  private async processBuffer(): Promise<void> {
+    let taken: PartitionBatch[] = [];
+    try {
+      while (this.buffer.length && !this.stopping) {
+        taken = [];
+        let n = 0;
+        while (this.buffer.length && (n === 0 || n + this.buffer[0].messages.length <= MAX_PER_TRANSACTION)) {
+          const b = this.buffer.shift()!;
+          n += b.messages.length;
+          const same = taken.find((t) => t.topic === b.topic && t.partition === b.partition);
+          if (same) same.messages.push(...b.messages);
+          else taken.push({ ...b, messages: [...b.messages] });
+        }
+        const done = await this.processPartitions(taken);
+        taken = [];
+        this.commit(done);
+        this.buffered -= n;
+        this.roomWaiters.splice(0).forEach((r) => r());
+      }
+    } catch (err) {
+      // not expected (failures are handled message by message); kafkajs has moved past these messages, so send it
+      // back to the first one of each partition that is not done
+      const first = new Map<string, { topic: string; partition: number; offset: string }>();
+      for (const b of [...taken, ...this.buffer]) {
+        const k = `${b.topic}/${b.partition}`;
+        if (!first.has(k) && b.messages.length) first.set(k, { topic: b.topic, partition: b.partition, offset: b.messages[0].offset });
+      }
+      this.log.error({ err, topics: this.sub.topics }, 'consumer processing loop failed; fetching its buffered messages again');
+      this.buffer = [];
+      this.buffered = 0;
+      this.roomWaiters.splice(0).forEach((r) => r());
+      for (const at of first.values()) {
+        try {
+          this.consumer.seek(at);
+        } catch (e) {
+          this.log.error({ err: e, ...at }, 'cannot seek back; the partition resumes from Kafka\'s committed offset after the next rebalance');
+        }
+      }
+    }
+  }
+
+  /** Tells Kafka how far each partition is done with (it only saves re-reading; failures are harmless). */
+  private commit(done: PartitionBatch[]): void {
+    const offsets = done.filter((b) => b.messages.length).map((b) => ({
+      topic: b.topic, partition: b.partition, offset: (BigInt(b.messages[b.messages.length - 1].offset) + 1n).toString(),
+    }));
+    if (!offsets.length || this.stopping) return;
+    this.consumer.commitOffsets(offsets).catch((err) => this.log.debug({ err: (err as Error).message }, 'offset commit to Kafka failed (a rebalance); the stored offsets still hold'));
+  }
+
+  /**
+   * Several partitions' messages in one transaction, with every partition's offset; if it fails, each partition on
+   * its own (processBatch, which falls back to one message at a time). Returns what is done with per partition (all
+   * of it, or less when the consumer is stopping).
+   */
+  private async processPartitions(batches: PartitionBatch[]): Promise<PartitionBatch[]> {
+    const alone = async (b: PartitionBatch): Promise<PartitionBatch> =>
+      ({ ...b, messages: await this.processBatch(b.topic, b.partition, b.messages, this.heartbeat) });
+    if (batches.length === 1) return [await alone(batches[0])];
     // a fixed order of the offset rows, so two members briefly sharing partitions in a rebalance cannot deadlock
     batches.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
     try {
@@ -194,12 +249,11 @@ export class KafkaConsumer {
         else for (const m of fresh) await this.sub.handle(m);
         await this.storeOffsets(batches);
       });
+      return batches;
     } catch (err) {
       this.log.warn({ err, partitions: batches.length }, 'combined batch failed; running each partition on its own');
-      await Promise.all(batches.map(alone));
-      return;
+      return Promise.all(batches.map(alone));
     }
-    for (const b of batches) b.resolve(b.messages);
   }
 
   /** lockOffset for several partitions in one statement: partition → the offset stored with the last effects. */
