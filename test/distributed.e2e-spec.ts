@@ -13,13 +13,19 @@ import {
 const OPENED = 'linan_alerts_opened_total';
 const GATEWAY_EVENTS = ['linan_gateway_messages_total', { channel: 'events' }] as const;
 
+/**
+ * Mosquitto hands a share group's messages to its sessions in turn, one message each: with the default 16 sessions
+ * per gateway, a dozen presses could all go to one replica's sessions. Two each makes the split visible.
+ */
+const FEW_SESSIONS = { MQTT_GATEWAY_CONNECTIONS: '2' };
+
 describeDistributed('distributed mode: one process per app on real services', () => {
   let stack: Stack;
   let aides: string[];
 
   beforeAll(async () => {
     stack = await startStack([
-      { app: 'gateway', name: 'gateway-a', env: { MQTT_CLIENT_ID: 'gw-a' } },
+      { app: 'gateway', name: 'gateway-a', env: { MQTT_CLIENT_ID: 'gw-a', ...FEW_SESSIONS } },
       // both triage replicas log when their consumer has its partitions
       { app: 'triage', name: 'triage-a', env: { LOG_LEVEL: 'info' } },
       { app: 'triage', name: 'triage-b', env: { LOG_LEVEL: 'info' } },
@@ -115,7 +121,7 @@ describeDistributed('distributed mode: one process per app on real services', ()
     const homes = await seedHomes(stack.provisioning, 12, 'gw');
     const clients = await connectHomes(stack, homes);
     const a = stack.app('gateway-a');
-    const b = await stack.add({ app: 'gateway', name: 'gateway-b', env: { MQTT_CLIENT_ID: 'gw-b' } });
+    const b = await stack.add({ app: 'gateway', name: 'gateway-b', env: { MQTT_CLIENT_ID: 'gw-b', ...FEW_SESSIONS } });
     const [a0, b0] = [await a.metric(...GATEWAY_EVENTS), await b.metric(...GATEWAY_EVENTS)];
 
     // both replicas take their share of the share group's messages

@@ -13,6 +13,7 @@ import { RedisLiveFanout } from './live/redis.live-fanout';
 import { RootLogger } from './logging/root-logger';
 import { Database } from './persistence/database';
 import { openDatabase, type Entities, type OpenedDatabase } from './persistence/open-database';
+import { VACUUM_CHECK_EVERY_MS, vacuumEmbedded } from './persistence/embedded-vacuum';
 import { UnitOfWork } from './persistence/unit-of-work';
 import { EmbeddedBus } from './messaging/embedded-bus';
 import { KafkaBus, kafkaClientId } from './messaging/kafka-bus';
@@ -37,6 +38,7 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 @Injectable()
 class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
   private pruner: NodeJS.Timeout | null = null;
+  private vacuum: NodeJS.Timeout | null = null;
 
   constructor(
     @Inject(OPENED) private readonly opened: OpenedDatabase,
@@ -49,6 +51,17 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
   ) {}
 
   onApplicationBootstrap(): void {
+    if (this.opened.kind === 'pglite') {
+      let running = false;
+      this.vacuum = setInterval(() => {
+        if (running) return;
+        running = true;
+        vacuumEmbedded(this.opened.database, this.log)
+          .catch((err) => this.log.warn({ err }, 'embedded database: vacuum failed; will try again'))
+          .finally(() => (running = false));
+      }, VACUUM_CHECK_EVERY_MS);
+      this.vacuum.unref();
+    }
     const bus = this.bus;
     if (!(bus instanceof EmbeddedBus)) return;
     this.pruner = setInterval(() => {
@@ -62,6 +75,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
 
   async onApplicationShutdown(): Promise<void> {
     if (this.pruner) clearInterval(this.pruner);
+    if (this.vacuum) clearInterval(this.vacuum);
     await this.bus.close();
     await this.live.close();
     if (this.cache instanceof MemoryCache) this.cache.close();
