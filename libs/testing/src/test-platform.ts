@@ -11,6 +11,25 @@ export async function openTestDatabase(env: RawEnv = {}, entities: Entities = []
   return openDatabase(testConfig(env), entities);
 }
 
+/**
+ * A fresh in-memory embedded database for each test of the calling `describe` block (jest hooks); call the returned
+ * function inside a test to get it.
+ */
+export function databasePerTest(env: RawEnv = {}): () => OpenedDatabase {
+  let opened: OpenedDatabase | undefined;
+  beforeEach(async () => {
+    opened = await openTestDatabase(env);
+  });
+  afterEach(async () => {
+    await opened?.close();
+    opened = undefined;
+  });
+  return () => {
+    if (!opened) throw new Error('databasePerTest: the database exists only inside a test');
+    return opened;
+  };
+}
+
 export function testBus(opened: OpenedDatabase, overrides: Partial<ConstructorParameters<typeof EmbeddedBus>[1]> = {}): EmbeddedBus {
   return new EmbeddedBus(opened.database, {
     partitions: 4, pollMs: 50, retry: { maxAttempts: 3, baseDelayMs: 5 }, ...overrides,

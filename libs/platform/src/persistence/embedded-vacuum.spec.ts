@@ -1,23 +1,16 @@
-import { openTestDatabase, silentLogger } from '@linan/testing';
-import type { OpenedDatabase } from './open-database';
+import { databasePerTest, silentLogger } from '@linan/testing';
 import { vacuumEmbedded } from './embedded-vacuum';
 
 describe('vacuumEmbedded (autovacuum for PGlite, which has none)', () => {
-  let opened: OpenedDatabase;
-  beforeEach(async () => {
-    opened = await openTestDatabase();
-  });
-  afterEach(async () => {
-    await opened.close();
-  });
+  const opened = databasePerTest();
 
   // PostgreSQL publishes a session's table statistics at most once a second: ask for them now
-  const flushStats = () => opened.database.query('SELECT pg_stat_force_next_flush()').then(() => opened.database.query('SELECT 1'));
-  const dead = async (table: string) => Number((await opened.database.query<{ n: string | number }>(
+  const flushStats = () => opened().database.query('SELECT pg_stat_force_next_flush()').then(() => opened().database.query('SELECT 1'));
+  const dead = async (table: string) => Number((await opened().database.query<{ n: string | number }>(
     'SELECT n_dead_tup AS n FROM pg_stat_user_tables WHERE relname = $1', [table]))[0].n);
 
   it('vacuums the tables past PostgreSQL\'s threshold of dead rows, and leaves the others', async () => {
-    const db = opened.database;
+    const db = opened().database;
     await db.query("INSERT INTO bus_offsets (group_id, topic, partition, seq) SELECT 'g', 't', p, 0 FROM generate_series(0, 9) p");
     // every consumer transaction updates its offset row: 10 rows × 30 updates leave dead rows behind
     for (let i = 1; i <= 30; i++) await db.query('UPDATE bus_offsets SET seq = $1', [i]);

@@ -1,31 +1,24 @@
-import { openTestDatabase } from '@linan/testing';
-import type { OpenedDatabase } from './open-database';
+import { databasePerTest } from '@linan/testing';
 import { BACKGROUND_MAX_WAIT_MS } from './pglite-driver';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('the embedded database connection', () => {
-  let opened: OpenedDatabase;
-  beforeEach(async () => {
-    opened = await openTestDatabase();
-  });
-  afterEach(async () => {
-    await opened.close();
-  });
+  const opened = databasePerTest();
 
   /** Holds the connection in a transaction until `release` is called. */
   function holdConnection(): { release: () => void; done: Promise<void> } {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
-    const done = opened.database.run(async () => {
-      await opened.database.query('SELECT 1');
+    const done = opened().database.run(async () => {
+      await opened().database.query('SELECT 1');
       await gate;
     });
     return { release, done };
   }
 
   it('serves waiting alarm-path work before background work that queued earlier', async () => {
-    const db = opened.database;
+    const db = opened().database;
     const held = holdConnection();
     await sleep(20);
     const order: string[] = [];
@@ -42,7 +35,7 @@ describe('the embedded database connection', () => {
   });
 
   it('lets background work go first once it has waited BACKGROUND_MAX_WAIT_MS, so it is never starved', async () => {
-    const db = opened.database;
+    const db = opened().database;
     const held = holdConnection();
     await sleep(20);
     const order: string[] = [];
@@ -56,7 +49,7 @@ describe('the embedded database connection', () => {
 
   it('background work alone runs at once', async () => {
     const started = Date.now();
-    await opened.database.run(() => opened.database.query('SELECT 1'), { background: true });
+    await opened().database.run(() => opened().database.query('SELECT 1'), { background: true });
     expect(Date.now() - started).toBeLessThan(BACKGROUND_MAX_WAIT_MS);
   });
 });
