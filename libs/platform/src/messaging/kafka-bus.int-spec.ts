@@ -129,13 +129,13 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     }
   });
 
-  it('with a linger, publishes of separate ticks share produce requests, in order', async () => {
+  it.each([0, 20])('publishes of separate ticks share produce requests, in order (linger %i ms)', async (lingerMs) => {
     const t = topic();
-    const b = await bus({ lingerMs: 20 });
+    const b = await bus({ lingerMs });
     const producer = (b as unknown as { producer: { sendBatch: (...a: unknown[]) => Promise<unknown> } }).producer;
     const send = jest.spyOn(producer, 'sendBatch');
     const seen: string[] = [];
-    handles.push(await b.subscribe({ groupId: 'g-linger', topics: [t], handle: async (m) => void seen.push(m.value) }));
+    handles.push(await b.subscribe({ groupId: `g-linger-${lingerMs}`, topics: [t], handle: async (m) => void seen.push(m.value) }));
     // 30 publishes in 30 separate ticks, as a gateway receives them from devices
     const published: Promise<void>[] = [];
     for (let i = 0; i < 30; i++) {

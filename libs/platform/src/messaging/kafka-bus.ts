@@ -27,6 +27,12 @@ const OUTBOX = Symbol('kafka-outbox');
 const OUTBOX_STALE_MS = 5_000;
 /** Names "the outbox sweeper" among PostgreSQL advisory locks: one sweeper at a time across all processes. */
 const OUTBOX_SWEEP_LOCK = 7_146_350_002;
+/**
+ * Produce requests on their way at once; what queues meanwhile goes out together in the next one. One, so a request
+ * that kafkajs retries (a leader moving, a topic being created) cannot be overtaken by a later one: a household's
+ * events stay in order (Kafka's max.in.flight.requests.per.connection = 1 without the idempotent producer).
+ */
+const MAX_IN_FLIGHT = 1;
 /** How long handed-over outbox rows wait to be deleted together (well under OUTBOX_STALE_MS). */
 const OUTBOX_FORGET_MS = 100;
 
@@ -51,6 +57,7 @@ export class KafkaBus extends MessageBus implements Outbox {
   private readonly admin: Admin;
   private queue: { items: Pending[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
+  private inFlight = 0;
   private readonly consumers = new Set<KafkaConsumer>();
   private sweeper: NodeJS.Timeout | null = null;
   private sweeping: Promise<void> | null = null;
@@ -104,30 +111,40 @@ export class KafkaBus extends MessageBus implements Outbox {
   }
 
   /**
-   * Group commit: everything queued in one tick goes out in one produce request, in the order it was queued. With
-   * `lingerMs` (librdkafka's linger.ms) the first message of a request waits that long for company, so requests
-   * carry more messages per partition at the cost of that much latency; requests do not wait for each other.
+   * Group commit: what is queued goes out in one produce request, in the order it was queued, with at most
+   * MAX_IN_FLIGHT request on its way at a time; whatever queues meanwhile waits for the next one. A gateway's
+   * sessions publish one message each per tick, so without the bound every message was a request of its own and
+   * they queued at the broker; with it, requests carry many messages per partition under load, and a lone message
+   * still goes out at once. With `lingerMs` (librdkafka's linger.ms) a request's first message waits that long for
+   * company.
    */
   private enqueue(items: Pending[]): Promise<void> {
     return new Promise<void>((resolve, reject) => {
       this.queue.push({ items, resolve, reject });
-      if (!this.flushScheduled) {
-        this.flushScheduled = true;
-        if (this.options.lingerMs > 0) setTimeout(() => void this.flush(), this.options.lingerMs);
-        else setImmediate(() => void this.flush());
-      }
+      this.schedule();
     });
+  }
+
+  private schedule(): void {
+    if (this.flushScheduled || this.inFlight >= MAX_IN_FLIGHT || !this.queue.length) return;
+    this.flushScheduled = true;
+    if (this.options.lingerMs > 0) setTimeout(() => void this.flush(), this.options.lingerMs);
+    else setImmediate(() => void this.flush());
   }
 
   private async flush(): Promise<void> {
     this.flushScheduled = false;
     const batch = this.queue;
     this.queue = [];
+    this.inFlight++;
     try {
       await this.send(batch.flatMap((b) => b.items));
       batch.forEach((b) => b.resolve());
     } catch (e) {
       batch.forEach((b) => b.reject(e));
+    } finally {
+      this.inFlight--;
+      this.schedule();
     }
   }
 
