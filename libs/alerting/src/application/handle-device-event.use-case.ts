@@ -13,7 +13,7 @@ export type TriageOutcome = 'duplicate' | 'recorded' | 'opened' | 'attached';
 /**
  * Turns accepted device events into alert state, idempotently by the device's event id: opens an alert with its
  * priority and escalation clock, or attaches the event to the household's open alert of that type. Works on a
- * batch (one partition's messages) with a fixed number of statements; the alerts, their timeline and the
+ * batch (the waiting messages of the consumer's partitions) with a fixed number of statements; the alerts, their timeline and the
  * dispatch requests commit together (outbox).
  */
 @Injectable()
