@@ -1,4 +1,3 @@
-/** Runs a piece of work atomically: every repository call inside `fn` joins one transaction. */
 export interface RunOptions {
   /**
    * Work off an alarm's path (recording outcomes already delivered, sweeps): where the database is one shared
@@ -7,6 +6,7 @@ export interface RunOptions {
   background?: boolean;
 }
 
+/** Runs a piece of work atomically: every repository call inside `fn` joins one transaction. */
 export abstract class UnitOfWork {
   abstract run<T>(fn: () => Promise<T>, options?: RunOptions): Promise<T>;
   /** Schedules `fn` after the surrounding transaction commits (at once when there is none). */
