@@ -20,6 +20,8 @@ interface PartitionBatch {
   messages: InboundMessage[];
 }
 
+const slot = (p: { topic: string; partition: number }) => `${p.topic}/${p.partition}`;
+
 /** Fetched messages a consumer holds at most before kafkajs stops fetching for it (backpressure). */
 const MAX_BUFFERED = 2_000;
 /** Messages handled in one transaction at most. */
@@ -189,11 +191,11 @@ export class KafkaConsumer {
         while (this.buffer.length && (n === 0 || n + this.buffer[0].messages.length <= MAX_PER_TRANSACTION)) {
           const b = this.buffer.shift()!;
           n += b.messages.length;
-          const same = taken.find((t) => t.topic === b.topic && t.partition === b.partition);
+          const same = taken.find((t) => slot(t) === slot(b));
           if (same) same.messages.push(...b.messages);
           else taken.push({ ...b, messages: [...b.messages] });
         }
-        const done = await this.processPartitions(taken);
+        const done = await this.processBatches(taken);
         taken = [];
         this.commit(done);
         this.buffered -= n;
@@ -204,7 +206,7 @@ export class KafkaConsumer {
       // back to the first one of each partition that is not done
       const first = new Map<string, { topic: string; partition: number; offset: string }>();
       for (const b of [...taken, ...this.buffer]) {
-        const k = `${b.topic}/${b.partition}`;
+        const k = slot(b);
         if (!first.has(k) && b.messages.length) first.set(k, { topic: b.topic, partition: b.partition, offset: b.messages[0].offset });
       }
       this.log.error({ err, topics: this.sub.topics }, 'consumer processing loop failed; fetching its buffered messages again');
@@ -231,42 +233,68 @@ export class KafkaConsumer {
   }
 
   /**
-   * Several partitions' messages in one transaction, with every partition's offset; if it fails, each partition on
-   * its own (processBatch, which falls back to one message at a time). Returns what is done with per partition (all
-   * of it, or less when the consumer is stopping).
+   * The batches (any partitions) in one transaction that also stores every partition's offset. Returns what is done
+   * with per partition — applied, or sent to the retry or dead-letter topic — in order: all of it, or less when the
+   * consumer is stopping; only that may be marked consumed in Kafka. If the transaction fails, several partitions are
+   * run again each on its own, and one partition message by message, so one bad message cannot hold the rest; when
+   * the failing message is known (no set-based handler), its failure counts as its first attempt.
    */
-  private async processPartitions(batches: PartitionBatch[]): Promise<PartitionBatch[]> {
-    const alone = async (b: PartitionBatch): Promise<PartitionBatch> =>
-      ({ ...b, messages: await this.processBatch(b.topic, b.partition, b.messages, this.heartbeat) });
-    if (batches.length === 1) return [await alone(batches[0])];
+  private async processBatches(batches: PartitionBatch[]): Promise<PartitionBatch[]> {
     // a fixed order of the offset rows, so two members briefly sharing partitions in a rebalance cannot deadlock
     batches.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    let failed: InboundMessage | undefined;
+    let failure: unknown;
     try {
       await this.db.run(async () => {
         const done = await this.lockOffsets(batches);
-        const fresh = batches.flatMap((b) => b.messages.filter((m) => BigInt(m.offset) > (done.get(`${b.topic}/${b.partition}`) ?? -1n)));
-        if (fresh.length > 1 && this.sub.handleBatch) await this.sub.handleBatch(fresh);
-        else for (const m of fresh) await this.sub.handle(m);
+        const fresh = batches.flatMap((b) => b.messages.filter((m) => BigInt(m.offset) > done.get(slot(b))!));
+        if (fresh.length > 1 && this.sub.handleBatch) {
+          await this.sub.handleBatch(fresh);
+        } else {
+          for (const m of fresh) {
+            failed = m;
+            await this.sub.handle(m);
+          }
+          failed = undefined;
+        }
         await this.storeOffsets(batches);
       });
       return batches;
     } catch (err) {
-      this.log.warn({ err, partitions: batches.length }, 'combined batch failed; running each partition on its own');
-      return Promise.all(batches.map(alone));
+      failure = err;
     }
+    if (batches.length > 1) {
+      this.log.warn({ err: failure, partitions: batches.length }, 'combined batch failed; running each partition on its own');
+      return (await Promise.all(batches.map((b) => this.processBatches([b])))).flat();
+    }
+    const [b] = batches;
+    this.log.warn({ err: failure, topic: b.topic, partition: b.partition, count: b.messages.length }, 'batch failed; running its messages one by one');
+    const done: InboundMessage[] = [];
+    for (const m of b.messages) {
+      if (this.stopping || !(await this.processOne(b.topic, b.partition, m, this.heartbeat, m === failed ? failure : undefined))) break;
+      done.push(m);
+    }
+    return [{ ...b, messages: done }];
   }
 
-  /** lockOffset for several partitions in one statement: partition → the offset stored with the last effects. */
-  private async lockOffsets(batches: PartitionBatch[]): Promise<Map<string, bigint>> {
+  /**
+   * Locks the partitions' offset rows (creating missing ones) and returns, per partition, the offset stored with the
+   * last effects: messages at or below it were already applied (by this member before a crash, or by another before
+   * a rebalance).
+   */
+  private async lockOffsets(parts: { topic: string; partition: number }[]): Promise<Map<string, bigint>> {
     const rows = await this.db.query<{ topic: string; partition: number; seq: string }>(
       `INSERT INTO bus_offsets (group_id, topic, partition, seq) SELECT $1, t, p, -1 FROM unnest($2::text[], $3::int[]) AS v (t, p)
        ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING topic, partition, seq`,
-      [this.sub.groupId, batches.map((b) => b.topic), batches.map((b) => b.partition)],
+      [this.sub.groupId, parts.map((b) => b.topic), parts.map((b) => b.partition)],
     );
-    return new Map(rows.map((r) => [`${r.topic}/${Number(r.partition)}`, BigInt(r.seq)]));
+    return new Map(rows.map((r) => [slot({ topic: r.topic, partition: Number(r.partition) }), BigInt(r.seq)]));
   }
 
-  /** storeOffset for several partitions in one statement: each batch's last offset, never backwards. */
+  /**
+   * Stores each batch's last offset. Never backwards: a member that lost a partition during a rebalance must not
+   * undo its successor's progress.
+   */
   private storeOffsets(batches: PartitionBatch[]): Promise<unknown> {
     return this.db.query(
       `UPDATE bus_offsets AS o SET seq = GREATEST(o.seq, v.s) FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
@@ -283,68 +311,6 @@ export class KafkaConsumer {
   }
 
   /**
-   * Locks this partition's offset row and returns the offset stored with the last effects: messages at or below
-   * it were already applied (by this member before a crash, or by another before a rebalance).
-   */
-  private async lockOffset(topic: string, partition: number): Promise<bigint> {
-    const rows = await this.db.query<{ seq: string }>(
-      `INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ($1, $2, $3, -1)
-       ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING seq`,
-      [this.sub.groupId, topic, partition],
-    );
-    return BigInt(rows[0].seq);
-  }
-
-  private storeOffset(topic: string, partition: number, offset: string): Promise<unknown> {
-    // never backwards: a member that lost the partition during a rebalance must not undo its successor's progress
-    return this.db.query(
-      'UPDATE bus_offsets SET seq = GREATEST(seq, $4) WHERE group_id = $1 AND topic = $2 AND partition = $3',
-      [this.sub.groupId, topic, partition, offset],
-    );
-  }
-
-  /**
-   * The whole batch in one transaction; if it fails, each message alone, so one bad message cannot hold the rest.
-   * When the failing message is known (no set-based handler), its failure counts as its first attempt.
-   */
-  /**
-   * Returns the messages it is done with (applied, or sent to the retry or dead-letter topic), in order: all of
-   * them, or fewer when the consumer is stopping. Only those may be marked consumed in Kafka.
-   */
-  private async processBatch(
-    topic: string, partition: number, messages: InboundMessage[], heartbeat: () => Promise<void>,
-  ): Promise<InboundMessage[]> {
-    let failedAt = -1;
-    let failure: unknown;
-    try {
-      await this.db.run(async () => {
-        const done = await this.lockOffset(topic, partition);
-        const fresh = messages.filter((m) => BigInt(m.offset) > done);
-        if (fresh.length > 1 && this.sub.handleBatch) {
-          await this.sub.handleBatch(fresh);
-        } else {
-          for (const m of fresh) {
-            failedAt = messages.indexOf(m);
-            await this.sub.handle(m);
-          }
-          failedAt = -1;
-        }
-        await this.storeOffset(topic, partition, messages[messages.length - 1].offset);
-      });
-      return messages;
-    } catch (err) {
-      failure = err;
-      this.log.warn({ err, topic, partition, count: messages.length }, 'batch failed; running its messages one by one');
-    }
-    const done: InboundMessage[] = [];
-    for (let i = 0; i < messages.length; i++) {
-      if (this.stopping || !(await this.processOne(topic, partition, messages[i], heartbeat, i === failedAt ? failure : undefined))) break;
-      done.push(messages[i]);
-    }
-    return done;
-  }
-
-  /**
    * One message in its own transaction; a failure sends it to the retry or dead-letter topic, then moves on.
    * False when the consumer stopped before the message was done with.
    */
@@ -355,10 +321,11 @@ export class KafkaConsumer {
     for (;;) {
       if (failure === undefined) {
         try {
+          const one = [{ topic, partition, messages: [m] }];
           await this.db.run(async () => {
-            if (BigInt(m.offset) <= (await this.lockOffset(topic, partition))) return;
+            if (BigInt(m.offset) <= (await this.lockOffsets(one)).get(slot(one[0]))!) return;
             await this.sub.handle(m);
-            await this.storeOffset(topic, partition, m.offset);
+            await this.storeOffsets(one);
           });
           return true;
         } catch (err) {
@@ -392,8 +359,9 @@ export class KafkaConsumer {
     }
     // the message is safely elsewhere: move this partition past it
     await this.db.run(async () => {
-      await this.lockOffset(topic, partition);
-      await this.storeOffset(topic, partition, m.offset);
+      const one = [{ topic, partition, messages: [m] }];
+      await this.lockOffsets(one);
+      await this.storeOffsets(one);
     });
     return true;
   }

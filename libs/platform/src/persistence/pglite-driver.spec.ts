@@ -6,26 +6,32 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('the embedded database connection', () => {
   const opened = databasePerTest();
 
-  /** Holds the connection in a transaction until `release` is called. */
-  function holdConnection(): { release: () => void; done: Promise<void> } {
+  /** Holds the connection in a transaction (already begun on return) until `release` is called. */
+  async function holdConnection(): Promise<{ release: () => void; done: Promise<void> }> {
     let release!: () => void;
     const gate = new Promise<void>((r) => (release = r));
     const done = opened().database.run(async () => {
       await opened().database.query('SELECT 1');
       await gate;
     });
+    await sleep(20);
     return { release, done };
+  }
+
+  /** A transaction of one statement that notes `label` in `order` when it has run. */
+  function noted(order: string[], label: string, background = false): Promise<void> {
+    const db = opened().database;
+    return db.run(async () => void (await db.query('SELECT 1'), order.push(label)), { background });
   }
 
   it('serves waiting alarm-path work before background work that queued earlier', async () => {
     const db = opened().database;
-    const held = holdConnection();
-    await sleep(20);
+    const held = await holdConnection();
     const order: string[] = [];
-    const background = db.run(async () => void (await db.query('SELECT 1'), order.push('background')), { background: true });
+    const background = noted(order, 'background', true);
     const backgroundRead = db.background(() => db.query('SELECT 2').then(() => void order.push('background read')));
     await sleep(5);
-    const foreground = db.run(async () => void (await db.query('SELECT 3'), order.push('foreground')));
+    const foreground = noted(order, 'foreground');
     const plain = db.query('SELECT 4').then(() => void order.push('plain statement'));
     held.release();
     await Promise.all([held.done, background, backgroundRead, foreground, plain]);
@@ -35,13 +41,11 @@ describe('the embedded database connection', () => {
   });
 
   it('lets background work go first once it has waited BACKGROUND_MAX_WAIT_MS, so it is never starved', async () => {
-    const db = opened().database;
-    const held = holdConnection();
-    await sleep(20);
+    const held = await holdConnection();
     const order: string[] = [];
-    const background = db.run(async () => void (await db.query('SELECT 1'), order.push('background')), { background: true });
+    const background = noted(order, 'background', true);
     await sleep(BACKGROUND_MAX_WAIT_MS + 30);
-    const foreground = db.run(async () => void (await db.query('SELECT 2'), order.push('foreground')));
+    const foreground = noted(order, 'foreground');
     held.release();
     await Promise.all([held.done, background, foreground]);
     expect(order).toEqual(['background', 'foreground']);

@@ -3,15 +3,6 @@ import { EventEmitter } from 'node:events';
 import type { Results } from '@electric-sql/pglite';
 import type { PgliteLike } from './pglite-thread';
 
-/**
- * Lets TypeORM's postgres driver talk to PGlite as if it were a `pg` pool.
- *
- * PGlite is one connection. TypeORM runs a transaction as START TRANSACTION … COMMIT on one query runner while
- * other query runners keep issuing queries; on a single connection those would land inside the open transaction.
- * So a query runner that starts a transaction takes an exclusive lease on the database until COMMIT or ROLLBACK,
- * and every other statement waits for the lease: the semantics of a pool of one connection. The `typeorm-pglite`
- * package shares the connection without such a lease and does not report affected rows, hence this shim.
- */
 /** Marks the work run inside it as background work (see `Database.run`'s `background` option). */
 export const backgroundWork = new AsyncLocalStorage<true>();
 
@@ -82,6 +73,15 @@ function toPgResult(sql: string, r: Results | undefined): PgLikeResult {
 
 type Callback = (err: Error | null, result?: PgLikeResult) => void;
 
+/**
+ * Lets TypeORM's postgres driver talk to PGlite as if it were a `pg` pool.
+ *
+ * PGlite is one connection. TypeORM runs a transaction as START TRANSACTION … COMMIT on one query runner while
+ * other query runners keep issuing queries; on a single connection those would land inside the open transaction.
+ * So a query runner that starts a transaction takes an exclusive lease on the database until COMMIT or ROLLBACK,
+ * and every other statement waits for the lease: the semantics of a pool of one connection. The `typeorm-pglite`
+ * package shares the connection without such a lease and does not report affected rows, hence this shim.
+ */
 export function pgliteDriver(db: PgliteLike): { Pool: new (options?: unknown) => EventEmitter } {
   const lease = new Lease();
 
