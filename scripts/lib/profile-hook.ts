@@ -1,7 +1,7 @@
 /**
  * Preloaded into the platform process by `BENCH_PROFILE=1 npm run bench` (node --require). It
  *  - starts the V8 CPU profiler at once, and
- *  - counts the SQL statements PGlite runs, with the time each holds the database (PGlite runs one at a time),
+ *  - counts the SQL statements the embedded driver sends PGlite, with the time each holds the database (one runs at a time),
  *    the time inside PostgreSQL proper (execProtocolRawSync) and the time spent flushing its files (syncToFs);
  *  - or, on PostgreSQL (distributed mode), the statements sent through node-postgres with the time from sending each
  *    to its answer (the client queues a connection's statements, so that includes waiting for the connection).
@@ -52,33 +52,16 @@ function instrumentPglite(): void {
   }
   const proto = mod.PGlite?.prototype as Record<string, AnyFn> | undefined;
   if (!proto) return;
-  const queued: string[] = [];
+  // statements are timed where the driver sends them (the embedded database's one connection runs one at a time)
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const prepared = require('../../libs/platform/src/persistence/pglite-statements') as { PreparedPglite: { prototype: object } };
+  const preparedProto = prepared.PreparedPglite.prototype as Record<string, AnyFn>;
   for (const name of ['query', 'exec']) {
-    const orig = proto[name];
-    if (typeof orig !== 'function') continue;
-    proto[name] = function (this: unknown, ...args: unknown[]) {
-      const p = orig.apply(this, args);
-      queued.push(typeof args[0] === 'string' ? normalize(args[0]) : '(non-text)');
-      return p;
-    };
-  }
-  const exclusive = proto._runExclusiveTransaction;
-  if (typeof exclusive === 'function') {
-    proto._runExclusiveTransaction = function (this: unknown, fn: unknown) {
-      const sql = queued.shift() ?? '(other)';
-      return exclusive.call(this, async () => {
-        const t = performance.now();
-        try {
-          return await (fn as () => Promise<unknown>)();
-        } finally {
-          const ms = performance.now() - t;
-          const s = statements.get(sql) ?? { count: 0, heldMs: 0, maxMs: 0 };
-          s.count++;
-          s.heldMs += ms;
-          s.maxMs = Math.max(s.maxMs, ms);
-          statements.set(sql, s);
-        }
-      });
+    const orig = preparedProto[name];
+    preparedProto[name] = function (this: unknown, ...args: unknown[]) {
+      const sql = typeof args[0] === 'string' ? normalize(args[0]) : '(non-text)';
+      const t = performance.now();
+      return (orig.apply(this, args) as Promise<unknown>).finally(() => record(sql, performance.now() - t));
     };
   }
   const rawSync = proto.execProtocolRawSync;

@@ -144,9 +144,11 @@ export class EmbeddedBus extends MessageBus implements Outbox {
   /**
    * Retention, as Kafka does it by time: deletes messages older than `retentionMs` that every consumer group of
    * their topic has committed past. A group that lags keeps its messages; topics nobody consumes (rejected
-   * events, dead letters) keep theirs for the retention period.
+   * events, dead letters) keep theirs for the retention period. The delete waits for a quiet moment
+   * (`Database.quiet`), as it holds the one connection for as long as it takes.
    */
   async prune(now: number, retentionMs: number): Promise<number> {
+    await this.db.quiet();
     const rows = await this.db.outside(() => this.db.background(() => this.db.query<{ n: number | string }>(
       `WITH deleted AS (
          DELETE FROM bus_log l

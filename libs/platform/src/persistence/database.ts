@@ -3,6 +3,10 @@ import { DataSource, EntityManager } from 'typeorm';
 import { backgroundWork } from './pglite-driver';
 import { UnitOfWork, type RunOptions } from './unit-of-work';
 
+/** Database.quiet's defaults: a second without alarm-path work, waited for at most ten minutes. */
+export const QUIET_MS = 1_000;
+export const QUIET_MAX_WAIT_MS = 10 * 60_000;
+
 interface TxScope {
   manager: EntityManager;
   hooks: (() => void)[];
@@ -17,8 +21,28 @@ interface TxScope {
 export class Database extends UnitOfWork {
   private readonly scope = new AsyncLocalStorage<TxScope>();
 
-  constructor(readonly dataSource: DataSource) {
+  /**
+   * @param quietForMs how long the connection has gone without alarm-path work; only the embedded database's
+   *   single connection knows (PostgreSQL serves other work on other connections, so it is always quiet there).
+   */
+  constructor(
+    readonly dataSource: DataSource,
+    private readonly quietForMs: () => number = () => Number.POSITIVE_INFINITY,
+  ) {
     super();
+  }
+
+  /**
+   * Resolves once no alarm-path work has used the database for `quietMs`, or after `maxWaitMs` at the latest. For
+   * maintenance that holds the embedded database's one connection for tens of milliseconds and cannot be
+   * interrupted once started (vacuum, retention): it runs between bursts of alarms, not in the middle of one, and
+   * still runs under sustained load. At once on PostgreSQL.
+   */
+  async quiet(quietMs = QUIET_MS, maxWaitMs = QUIET_MAX_WAIT_MS): Promise<void> {
+    const deadline = Date.now() + maxWaitMs;
+    for (let quiet = this.quietForMs(); quiet < quietMs && Date.now() < deadline; quiet = this.quietForMs()) {
+      await new Promise((r) => setTimeout(r, Math.max(10, Math.min(quietMs - quiet, deadline - Date.now()))));
+    }
   }
 
   manager(): EntityManager {

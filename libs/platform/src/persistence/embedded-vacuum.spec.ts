@@ -27,4 +27,24 @@ describe('vacuumEmbedded (autovacuum for PGlite, which has none)', () => {
     expect(await dead('bus_offsets')).toBe(0);
     expect(await vacuumEmbedded(db, silentLogger)).toEqual([]);
   });
+
+  it('vacuums only once alarm-path work has paused', async () => {
+    const db = opened().database;
+    await db.query("INSERT INTO bus_offsets (group_id, topic, partition, seq) SELECT 'g', 't', p, 0 FROM generate_series(0, 9) p");
+    for (let i = 1; i <= 30; i++) await db.query('UPDATE bus_offsets SET seq = $1', [i]);
+    await flushStats();
+    let lastAlarmWork = 0;
+    const busy = (async () => {
+      for (const until = Date.now() + 400; Date.now() < until; await new Promise((r) => setTimeout(r, 20))) {
+        await db.query('SELECT 1');
+        lastAlarmWork = Date.now();
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 30));
+    const vacuumed = await vacuumEmbedded(db, silentLogger, { quietMs: 150, maxWaitMs: 10_000 });
+    const done = Date.now();
+    await busy;
+    expect(vacuumed).toContain('bus_offsets');
+    expect(done - lastAlarmWork).toBeGreaterThanOrEqual(140);
+  });
 });

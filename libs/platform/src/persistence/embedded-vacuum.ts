@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { Database } from './database';
+import { Database, QUIET_MAX_WAIT_MS, QUIET_MS } from './database';
 
 /** How often the embedded database is checked for tables that need vacuuming. */
 export const VACUUM_CHECK_EVERY_MS = 30_000;
@@ -15,16 +15,21 @@ const deadRowsAllowed = (live: number) => 50 + 0.2 * live;
  * workers do not exist, so every update and delete (alerts moving through their states, dispatch results, the bus's
  * offsets and retention, device presence) leaves dead rows that nothing reclaims: tables and their indexes grow and
  * statements slow down the longer the platform runs. This does what autovacuum would: it reads the dead-row counts
- * and vacuums (and analyzes) each table past PostgreSQL's default threshold, one table at a time, as background work
- * (alarm-path work waiting for the single connection goes first). Returns the tables it vacuumed.
+ * and vacuums (and analyzes) each table past PostgreSQL's default threshold, one table at a time, as background work.
+ * A table's vacuum holds the one connection for up to a few hundred milliseconds and cannot be interrupted, so each
+ * waits for a quiet moment (`Database.quiet`: no alarm-path work for a second, or ten minutes at most under
+ * sustained load). Returns the tables it vacuumed.
  */
-export async function vacuumEmbedded(db: Database, log: Logger): Promise<string[]> {
+export async function vacuumEmbedded(
+  db: Database, log: Logger, { quietMs = QUIET_MS, maxWaitMs = QUIET_MAX_WAIT_MS }: { quietMs?: number; maxWaitMs?: number } = {},
+): Promise<string[]> {
   const run = <T>(fn: () => Promise<T>) => db.outside(() => db.background(fn));
   const rows = await run(() => db.query<{ relname: string; live: string | number; dead: string | number }>(
     "SELECT relname, n_live_tup AS live, n_dead_tup AS dead FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY n_dead_tup DESC",
   ));
   const due = rows.filter((r) => Number(r.dead) > deadRowsAllowed(Number(r.live))).map((r) => r.relname);
   for (const table of due) {
+    await db.quiet(quietMs, maxWaitMs);
     const started = Date.now();
     // a table name from the catalogue, quoted as an identifier
     await run(() => db.query(`VACUUM (ANALYZE) "${table.replace(/"/g, '""')}"`));

@@ -5,6 +5,7 @@ import { StartupError, type AppConfig } from '../config/config';
 import { Database } from './database';
 import { MIGRATIONS } from './migrations';
 import { pgliteDriver } from './pglite-driver';
+import { PreparedPglite } from './pglite-statements';
 import { PgliteThread, type PgliteLike } from './pglite-thread';
 import { PGlite } from '@electric-sql/pglite';
 
@@ -44,15 +45,16 @@ export async function openDatabase(config: AppConfig, entities: Entities): Promi
   const unlock = inMemory ? () => undefined : lockDataDir(dir);
   let pg: PgliteLike;
   try {
-    pg = config.database.embeddedThread === 'worker' ? await PgliteThread.start(dir) : await PGlite.create(inMemory ? undefined : { dataDir: dir });
+    pg = config.database.embeddedThread === 'worker' ? await PgliteThread.start(dir) : new PreparedPglite(await PGlite.create(inMemory ? undefined : { dataDir: dir }));
   } catch (e) {
     unlock();
     throw new StartupError(`cannot open the embedded database in ${dir}: ${(e as Error).message}`, { cause: e });
   }
-  const ds = new DataSource({ ...common, type: 'postgres', driver: pgliteDriver(pg) });
+  const driver = pgliteDriver(pg);
+  const ds = new DataSource({ ...common, type: 'postgres', driver });
   await ds.initialize();
   return {
-    database: new Database(ds),
+    database: new Database(ds, driver.quietForMs),
     kind: 'pglite',
     location: dir,
     close: async () => {

@@ -56,4 +56,45 @@ describe('the embedded database connection', () => {
     await opened().database.run(() => opened().database.query('SELECT 1'), { background: true });
     expect(Date.now() - started).toBeLessThan(BACKGROUND_MAX_WAIT_MS);
   });
+
+  /** Alarm-path statements every 20 ms for `ms`; `last()` is when the latest one finished. */
+  function busyFor(ms: number): { done: Promise<void>; last: () => number } {
+    let last = 0;
+    const done = (async () => {
+      for (const until = Date.now() + ms; Date.now() < until; await sleep(20)) {
+        await opened().database.query('SELECT 1');
+        last = Date.now();
+      }
+    })();
+    return { done, last: () => last };
+  }
+
+  it('waits for a quiet moment: alarm-path work resets it, background work does not', async () => {
+    const db = opened().database;
+    await db.query('SELECT 1');
+    await sleep(150);
+    await db.background(() => db.query('SELECT 2'));
+    let started = Date.now();
+    await db.quiet(100, 5_000);
+    expect(Date.now() - started).toBeLessThan(50); // quiet for 150 ms already
+
+    const busy = busyFor(300);
+    await sleep(30);
+    started = Date.now();
+    await db.quiet(100, 5_000);
+    const resolved = Date.now();
+    await busy.done;
+    expect(resolved - busy.last()).toBeGreaterThanOrEqual(95);
+    expect(resolved - started).toBeGreaterThanOrEqual(300);
+  });
+
+  it('stops waiting for a quiet moment after maxWaitMs, so sustained load does not hold maintenance off for ever', async () => {
+    const busy = busyFor(800);
+    await sleep(30);
+    const started = Date.now();
+    await opened().database.quiet(1_000, 200);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(190);
+    expect(Date.now() - started).toBeLessThan(600);
+    await busy.done;
+  });
 });

@@ -12,25 +12,34 @@ export const BACKGROUND_MAX_WAIT_MS = 250;
 interface Waiter {
   grant: (release: () => void) => void;
   since: number;
+  background: boolean;
 }
 
 /**
  * The single connection's turn-taking. Work on an alarm's path (the gateway's publish, triage, dispatch, the
  * API) is served first come, first served; background work (recording what was already sent, live views, retention)
  * waits while such work is queued, up to BACKGROUND_MAX_WAIT_MS, so a burst of alarms is not held up behind it and
- * background work is never starved.
+ * background work is never starved. It also knows how long the connection has gone without alarm-path work, so
+ * maintenance that cannot be interrupted once started (vacuum, retention) can wait for a quiet moment.
  */
 class Lease {
   private busy = false;
+  private foregroundBusy = false;
+  private lastForeground = 0;
   private readonly foreground: Waiter[] = [];
   private readonly background: Waiter[] = [];
 
   acquire(): Promise<() => void> {
-    const queue = backgroundWork.getStore() ? this.background : this.foreground;
+    const background = backgroundWork.getStore() === true;
     return new Promise((grant) => {
-      queue.push({ grant, since: Date.now() });
+      (background ? this.background : this.foreground).push({ grant, since: Date.now(), background });
       this.next();
     });
+  }
+
+  /** Milliseconds since alarm-path work last held or waited for the connection (0 while it does). */
+  quietForMs(): number {
+    return this.foregroundBusy || this.foreground.length > 0 ? 0 : Date.now() - this.lastForeground;
   }
 
   private next(): void {
@@ -41,11 +50,16 @@ class Lease {
       : this.foreground.shift();
     if (!w) return;
     this.busy = true;
+    this.foregroundBusy = !w.background;
     let released = false;
     w.grant(() => {
       if (released) return;
       released = true;
       this.busy = false;
+      if (!w.background) {
+        this.foregroundBusy = false;
+        this.lastForeground = Date.now();
+      }
       this.next();
     });
   }
@@ -82,7 +96,7 @@ type Callback = (err: Error | null, result?: PgLikeResult) => void;
  * and every other statement waits for the lease: the semantics of a pool of one connection. The `typeorm-pglite`
  * package shares the connection without such a lease and does not report affected rows, hence this shim.
  */
-export function pgliteDriver(db: PgliteLike): { Pool: new (options?: unknown) => EventEmitter } {
+export function pgliteDriver(db: PgliteLike): { Pool: new (options?: unknown) => EventEmitter; quietForMs: () => number } {
   const lease = new Lease();
 
   async function run(sql: string, params?: unknown[]): Promise<PgLikeResult> {
@@ -167,5 +181,5 @@ export function pgliteDriver(db: PgliteLike): { Pool: new (options?: unknown) =>
     }
   }
 
-  return { Pool };
+  return { Pool, quietForMs: () => lease.quietForMs() };
 }
