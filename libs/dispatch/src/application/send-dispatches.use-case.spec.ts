@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { FakeClock, FakeLiveFanout, InlineUnitOfWork, Metrics, type LiveMessage, type RootLogger } from '@linan/platform';
+import { FakeClock, FakeLiveFanout, InlineUnitOfWork, Metrics, UnitOfWork, type LiveMessage, type RootLogger } from '@linan/platform';
 import type { DispatchNote, RecordDispatchesUseCase } from '@linan/alerting';
 import { FakeSmsSender } from '../adapters/sms/fake.sms-sender';
 import { InMemoryDispatchRepository } from '../adapters/in-memory.dispatch.repository';
@@ -13,7 +13,7 @@ const dispatch = (over: Partial<Dispatch> = {}): Dispatch => ({
   context: { householdId: 'h1', householdName: '张三丰', district: '思明区', community: '莲花社区', priority: 'P1', type: 'sos', reason: 'opened', deviceTs: 0 }, createdAt: 0, updatedAt: 0, ...over,
 });
 
-function setup() {
+function setup(uow: UnitOfWork = new InlineUnitOfWork()) {
   const clock = new FakeClock();
   const repo = new InMemoryDispatchRepository();
   const sms = new FakeSmsSender(clock);
@@ -22,11 +22,53 @@ function setup() {
   const notes: DispatchNote[][] = [];
   const record = { execute: async (n: DispatchNote[]) => void notes.push(n) } as unknown as RecordDispatchesUseCase;
   const metrics = new Metrics({ defaultMetrics: false });
-  const useCase = new SendDispatchesUseCase(new InlineUnitOfWork(), repo, sms, consoles, record, clock, metrics, pino({ level: 'silent' }) as RootLogger);
+  const useCase = new SendDispatchesUseCase(uow, repo, sms, consoles, record, clock, metrics, pino({ level: 'silent' }) as RootLogger);
   return { clock, repo, sms, live, notes, useCase, metrics };
 }
 
+/** A unit of work whose transactions wait for `open()` before they start, counting them. */
+class GatedUnitOfWork extends InlineUnitOfWork {
+  transactions = 0;
+  failing = false;
+  open: () => void = () => undefined;
+  private readonly gate = new Promise<void>((r) => (this.open = r));
+  override async run<T>(fn: () => Promise<T>): Promise<T> {
+    await this.gate;
+    if (this.failing) throw new Error('database down');
+    this.transactions++;
+    return super.run(fn);
+  }
+}
+
 describe(SendDispatchesUseCase.name, () => {
+  it('stores outcomes that waited for the database together, in one transaction', async () => {
+    const uow = new GatedUnitOfWork();
+    const { repo, notes, useCase } = setup(uow);
+    const batches = [[dispatch()], [dispatch(), dispatch({ alertId: 'a2' })], [dispatch({ alertId: 'a3' })]];
+    for (const b of batches) await repo.insertMissing(b);
+    const sent = batches.map((b) => useCase.execute(b));
+    await new Promise((r) => setTimeout(r, 10));
+    uow.open();
+    await Promise.all(sent);
+    expect(uow.transactions).toBe(1);
+    expect(notes).toHaveLength(1);
+    expect(notes[0].map((n) => n.dispatchId).sort()).toEqual(batches.flat().map((d) => d.id).sort());
+    expect([...repo.rows.values()].every((d) => d.status === 'sent')).toBe(true);
+  });
+
+  it('leaves outcomes pending when their transaction cannot start, and does not spin', async () => {
+    const uow = new GatedUnitOfWork();
+    uow.failing = true;
+    const { repo, useCase } = setup(uow);
+    const d = dispatch();
+    await repo.insertMissing([d]);
+    const sent = useCase.execute([d]);
+    uow.open();
+    const [done] = await sent;
+    expect(done.status).toBe('sent'); // it went out; only the record is missing
+    expect(repo.rows.get(d.id)!.status).toBe('pending'); // so the sweeper will send it again
+  });
+
   it('sends an SMS, stores the provider reference and reports it on the timeline', async () => {
     const { repo, sms, notes, useCase } = setup();
     const d = dispatch();

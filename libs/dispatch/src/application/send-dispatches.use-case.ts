@@ -8,11 +8,15 @@ export const MAX_SEND_ATTEMPTS = 3;
 
 /**
  * Sends recorded dispatches through their channel, retrying transient failures and never permanent ones, then
- * stores every dispatch's outcome and its timeline entries in one transaction.
+ * stores every dispatch's outcome and its timeline entries in one transaction. Outcomes that wait for the database
+ * meanwhile (recording is background work, see `report`) are stored together, in the next transaction.
  */
 @Injectable()
 export class SendDispatchesUseCase {
   private readonly inFlight = new Set<string>();
+  /** Outcomes waiting to be stored, each with the resolve of its `report` call. */
+  private readonly unreported: { list: Dispatch[]; stored: () => void }[] = [];
+  private reporting: Promise<void> | null = null;
 
   constructor(
     private readonly uow: UnitOfWork,
@@ -38,9 +42,13 @@ export class SendDispatchesUseCase {
     }
   }
 
-  /** Every outcome and its timeline entries, for any number of alerts, in one transaction. */
-  private async report(list: Dispatch[]): Promise<void> {
-    if (!list.length) return;
+  /**
+   * Stores outcomes with their timeline entries. Recording is background work (the messages are out, so it must not
+   * hold up the next alarms), and while it waits for the database more outcomes arrive: each transaction takes every
+   * outcome waiting when it starts, so a burst costs a few transactions, not one per batch sent.
+   */
+  private report(list: Dispatch[]): Promise<void> {
+    if (!list.length) return Promise.resolve();
     const firstByAlert = new Map<string, Dispatch>();
     for (const d of list) {
       if (d.status !== 'sent' || d.round !== 0 || d.recipientKind === 'operators') continue;
@@ -48,18 +56,34 @@ export class SendDispatchesUseCase {
       if (!seen || d.updatedAt < seen.updatedAt) firstByAlert.set(d.alertId, d);
     }
     firstByAlert.forEach((d) => this.metrics.deviceToFirstDispatch.observe(Math.max(0, d.updatedAt - d.context.deviceTs) / 1000));
-    try {
-      // the messages are out: recording them must not hold up the next alarms (background work)
-      await this.uow.run(async () => {
-        await this.dispatches.saveResults(list);
-        await this.record.execute(list.map((d) => ({
-          alertId: d.alertId, dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
-          status: d.status, attempts: d.attempts, round: d.round, error: d.lastError ?? undefined,
-        })));
-      }, { background: true });
-    } catch (err) {
-      // left pending in the database: the sweeper sends them again (at-least-once, never silently dropped)
-      this.log.error({ err, alertIds: [...new Set(list.map((d) => d.alertId))] }, 'dispatch results could not be stored');
+    return new Promise((stored) => {
+      this.unreported.push({ list, stored });
+      this.reporting ??= this.storeUnreported().finally(() => (this.reporting = null));
+    });
+  }
+
+  private async storeUnreported(): Promise<void> {
+    while (this.unreported.length) {
+      let taken: typeof this.unreported = [];
+      try {
+        await this.uow.run(async () => {
+          // taken once the transaction has the database, so everything that queued while it waited comes along
+          taken = this.unreported.splice(0);
+          const list = taken.flatMap((t) => t.list);
+          await this.dispatches.saveResults(list);
+          await this.record.execute(list.map((d) => ({
+            alertId: d.alertId, dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
+            status: d.status, attempts: d.attempts, round: d.round, error: d.lastError ?? undefined,
+          })));
+        }, { background: true });
+      } catch (err) {
+        // the transaction could not even start: these outcomes fail with it (no spinning on a database that is down)
+        if (!taken.length) taken = this.unreported.splice(0);
+        // left pending in the database: the sweeper sends them again (at-least-once, never silently dropped)
+        const alertIds = [...new Set(taken.flatMap((t) => t.list.map((d) => d.alertId)))];
+        this.log.error({ err, alertIds }, 'dispatch results could not be stored');
+      }
+      taken.forEach((t) => t.stored());
     }
   }
 

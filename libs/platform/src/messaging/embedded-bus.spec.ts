@@ -208,6 +208,27 @@ describe('EmbeddedBus retention', () => {
   });
 });
 
+describe('EmbeddedBus polling', () => {
+  it('an idle consumer\'s polls do not keep the database from being quiet, so maintenance can run', async () => {
+    const opened = await openTestDatabase();
+    try {
+      const bus = testBus(opened, { partitions: 2, pollMs: 20 });
+      const seen: string[] = [];
+      await bus.subscribe({ groupId: 'g', topics: ['t'], handle: async (m) => void seen.push(m.value) });
+      await bus.publish('t', [msg('k', '1')]);
+      await eventually(() => seen.length === 1, 5000, 'consumed');
+      const started = Date.now();
+      await opened.database.quiet(200, 3000); // the consumer polls ten times a second meanwhile
+      expect(Date.now() - started).toBeLessThan(1000);
+      await bus.publish('t', [msg('k', '2')]);
+      await eventually(() => seen.length === 2, 5000, 'consumed after the quiet spell');
+      await bus.close();
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 describe.each(['main', 'worker'])('EmbeddedBus on disk, database on the %s thread', (thread) => {
   it('resumes after a restart from the committed offset, losing and repeating nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'linan-bus-'));

@@ -210,6 +210,8 @@ class MemberWorker {
   private loop: Promise<void> | null = null;
   private wakeUp: (() => void) | null = null;
   private pendingWake = false;
+  /** The last wait ended by the poll timer, not by a publish: the next read is background work. */
+  private polled = false;
   private liveTimer: NodeJS.Timeout | null = null;
   /** The last offset consumed per partition; empty until the first read. */
   private readonly positions = new Map<string, string>();
@@ -265,8 +267,10 @@ class MemberWorker {
     while (!this.stopping) {
       let batch: InboundMessage[];
       try {
-        // a live view's reads are background work: alarm-path work waiting for the database goes first
-        batch = this.sub.ephemeral ? await this.db.background(() => this.fetch()) : await this.fetch();
+        // a live view's reads are background work, and so is the poll that finds the log quiet (publishes wake
+        // consumers directly): alarm-path work waiting for the database goes first, and an idle platform's polls
+        // do not keep maintenance from finding a quiet moment (Database.quiet)
+        batch = this.sub.ephemeral || this.polled ? await this.db.background(() => this.fetch()) : await this.fetch();
       } catch (err) {
         this.log.error({ err, group: this.sub.groupId }, 'cannot read the bus log; retrying');
         await sleep(this.options.pollMs);
@@ -294,20 +298,22 @@ class MemberWorker {
   }
 
   private idle(): Promise<void> {
+    this.polled = false;
     if (this.pendingWake || this.stopping) {
       this.pendingWake = false;
       return Promise.resolve();
     }
     return new Promise<void>((resolve) => {
-      const t = setTimeout(done, this.options.pollMs);
+      const t = setTimeout(() => done(true), this.options.pollMs);
       const self = this;
-      function done() {
+      function done(byTimer = false) {
         clearTimeout(t);
         self.wakeUp = null;
         self.pendingWake = false;
+        self.polled = byTimer;
         resolve();
       }
-      this.wakeUp = done;
+      this.wakeUp = () => done();
     });
   }
 
