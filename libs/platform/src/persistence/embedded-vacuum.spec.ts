@@ -1,5 +1,5 @@
 import { databasePerTest, silentLogger } from '@linan/testing';
-import { vacuumEmbedded } from './embedded-vacuum';
+import { checkpointEmbedded, vacuumEmbedded } from './embedded-vacuum';
 
 describe('vacuumEmbedded (autovacuum for PGlite, which has none)', () => {
   const opened = databasePerTest();
@@ -46,5 +46,26 @@ describe('vacuumEmbedded (autovacuum for PGlite, which has none)', () => {
     await busy;
     expect(vacuumed).toContain('bus_offsets');
     expect(done - lastAlarmWork).toBeGreaterThanOrEqual(140);
+  });
+});
+
+describe('checkpointEmbedded (single-user PostgreSQL has no checkpointer)', () => {
+  const opened = databasePerTest();
+  const walSinceCheckpoint = async () => Number((await opened().database.query<{ since: string | number }>(
+    'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), redo_lsn)::bigint AS since FROM pg_control_checkpoint()'))[0].since);
+
+  it('checkpoints once enough WAL has been written since the last one, and not before', async () => {
+    const db = opened().database;
+    await db.query("INSERT INTO settings (key, value) SELECT 'k' || i, repeat('x', 200) FROM generate_series(1, 2000) i");
+    const before = await walSinceCheckpoint();
+    expect(before).toBeGreaterThan(100_000);
+    expect(await checkpointEmbedded(db, silentLogger, { walBytes: before * 10, quietMs: 0 })).toBe(false);
+    expect(await walSinceCheckpoint()).toBeGreaterThanOrEqual(before);
+    expect(await checkpointEmbedded(db, silentLogger, { walBytes: before / 2, quietMs: 0 })).toBe(true);
+    expect(await walSinceCheckpoint()).toBeLessThan(before / 10);
+  });
+
+  it('does not fill new WAL segments with zeros first (fsync is off, so they buy nothing)', async () => {
+    expect(await opened().database.query('SHOW wal_init_zero')).toEqual([{ wal_init_zero: 'off' }]);
   });
 });

@@ -37,3 +37,30 @@ export async function vacuumEmbedded(
   }
   return due;
 }
+
+/** WAL written since the last checkpoint after which the embedded database takes one at its next quiet moment. */
+export const CHECKPOINT_AFTER_WAL_BYTES = 64 * 1024 * 1024;
+
+/**
+ * Checkpoints for the embedded database. Single-user PostgreSQL has no checkpointer process: left alone it takes a
+ * checkpoint only when the WAL reaches max_wal_size (1 GiB), in the middle of whatever runs then, and a crash before
+ * that means replaying up to 1 GiB of WAL at the next start. So once `walBytes` of WAL have been written since the
+ * last checkpoint, this takes one at a quiet moment (`Database.quiet`), which also lets PostgreSQL recycle the old
+ * WAL segments. Returns whether it checkpointed.
+ */
+export async function checkpointEmbedded(
+  db: Database, log: Logger,
+  { walBytes = CHECKPOINT_AFTER_WAL_BYTES, quietMs = QUIET_MS, maxWaitMs = QUIET_MAX_WAIT_MS }: { walBytes?: number; quietMs?: number; maxWaitMs?: number } = {},
+): Promise<boolean> {
+  const run = <T>(fn: () => Promise<T>) => db.outside(() => db.background(fn));
+  const [row] = await run(() => db.query<{ since: string | number }>(
+    'SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), redo_lsn)::bigint AS since FROM pg_control_checkpoint()',
+  ));
+  const since = Number(row?.since ?? 0);
+  if (since < walBytes) return false;
+  await db.quiet(quietMs, maxWaitMs);
+  const started = Date.now();
+  await run(() => db.query('CHECKPOINT'));
+  log.debug({ walBytes: since, ms: Date.now() - started }, 'embedded database: checkpoint');
+  return true;
+}

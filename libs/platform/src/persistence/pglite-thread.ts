@@ -32,9 +32,9 @@ export class PgliteThread implements PgliteLike {
     worker.on('exit', (code) => this.failAll(new Error(`the database thread exited (code ${code})`)));
   }
 
-  static async start(dataDir: string): Promise<PgliteThread> {
+  static async start(dataDir: string, startParams: string[]): Promise<PgliteThread> {
     // plain JavaScript beside this file, in the source tree and (copied by the build) in dist/
-    const t = new PgliteThread(new Worker(join(__dirname, 'pglite.worker.js'), { workerData: { dataDir } }));
+    const t = new PgliteThread(new Worker(join(__dirname, 'pglite.worker.js'), { workerData: { dataDir, startParams } }));
     await t.query('SELECT 1');
     return t;
   }

@@ -9,7 +9,7 @@ function plainError(e) {
   return { message: e && e.message ? e.message : String(e), code: e && e.code, detail: e && e.detail, severity: e && e.severity };
 }
 
-const ready = PGlite.create(workerData.dataDir === 'memory://' ? undefined : { dataDir: workerData.dataDir });
+const ready = PGlite.create({ dataDir: workerData.dataDir === 'memory://' ? undefined : workerData.dataDir, startParams: workerData.startParams });
 
 parentPort.on('message', async (m) => {
   try {
