@@ -13,7 +13,7 @@ import { RedisLiveFanout } from './live/redis.live-fanout';
 import { RootLogger } from './logging/root-logger';
 import { Database } from './persistence/database';
 import { openDatabase, type Entities, type OpenedDatabase } from './persistence/open-database';
-import { VACUUM_CHECK_EVERY_MS, checkpointEmbedded, vacuumEmbedded } from './persistence/embedded-vacuum';
+import { VACUUM_CHECK_EVERY_MS, maintainEmbedded } from './persistence/embedded-vacuum';
 import { UnitOfWork } from './persistence/unit-of-work';
 import { EmbeddedBus } from './messaging/embedded-bus';
 import { KafkaBus, kafkaClientId } from './messaging/kafka-bus';
@@ -56,8 +56,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
       this.vacuum = setInterval(() => {
         if (running) return;
         running = true;
-        vacuumEmbedded(this.opened.database, this.log)
-          .then(() => checkpointEmbedded(this.opened.database, this.log))
+        maintainEmbedded(this.opened.database, this.log)
           .catch((err) => this.log.warn({ err }, 'embedded database: vacuum or checkpoint failed; will try again'))
           .finally(() => (running = false));
       }, VACUUM_CHECK_EVERY_MS);

@@ -1,23 +1,12 @@
 import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
 import { col, unnestRows } from '../persistence/sql';
-import { runWithRetries, sleep, type DeadLetter, type RetryPolicy } from './consumer-runner';
+import type { DeadLetter } from './consumer-runner';
+import { GroupMember, type MemberOptions } from './embedded-group-member';
 import { partitionFor } from './partitioner';
-import { ConsumerHandle, InboundMessage, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
-
-interface Row {
-  seq: number | string;
-  topic: string;
-  partition: number;
-  key: string;
-  value: string;
-  headers: Record<string, string>;
-  created_at: Date;
-}
+import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 
 const OUTBOX = Symbol('outbox');
-/** How long a live view lets changes gather before it reads them: one read per burst instead of one per change. */
-const LIVE_COALESCE_MS = 50;
 
 interface Pending {
   topic: string;
@@ -25,11 +14,8 @@ interface Pending {
   message: OutgoingMessage;
 }
 
-export interface EmbeddedBusOptions {
+export interface EmbeddedBusOptions extends MemberOptions {
   partitions: number;
-  pollMs: number;
-  batchSize?: number;
-  retry: RetryPolicy;
 }
 
 /**
@@ -144,12 +130,11 @@ export class EmbeddedBus extends MessageBus implements Outbox {
   /**
    * Retention, as Kafka does it by time: deletes messages older than `retentionMs` that every consumer group of
    * their topic has committed past. A group that lags keeps its messages; topics nobody consumes (rejected
-   * events, dead letters) keep theirs for the retention period. The delete waits for a quiet moment
-   * (`Database.quiet`), as it holds the one connection for as long as it takes.
+   * events, dead letters) keep theirs for the retention period. The delete is maintenance
+   * (`Database.whenQuiet`): it holds the one connection for as long as it takes.
    */
   async prune(now: number, retentionMs: number): Promise<number> {
-    await this.db.quiet();
-    const rows = await this.db.outside(() => this.db.background(() => this.db.query<{ n: number | string }>(
+    const rows = await this.db.whenQuiet(() => this.db.query<{ n: number | string }>(
       `WITH deleted AS (
          DELETE FROM bus_log l
          WHERE l.created_at < $1
@@ -157,7 +142,7 @@ export class EmbeddedBus extends MessageBus implements Outbox {
          RETURNING 1)
        SELECT count(*) AS n FROM deleted`,
       [new Date(now - retentionMs)],
-    )));
+    ));
     return Number(rows[0]?.n ?? 0);
   }
 
@@ -166,274 +151,5 @@ export class EmbeddedBus extends MessageBus implements Outbox {
     if (this.queue.length) await this.flush();
     await Promise.all([...this.groups.values()].flat().map((m) => m.assign([])));
     this.groups.clear();
-  }
-}
-
-class GroupMember {
-  private worker: MemberWorker | null = null;
-
-  constructor(
-    private readonly sub: Subscription,
-    private readonly db: Database,
-    private readonly options: EmbeddedBusOptions,
-    private readonly log: Logger,
-    private readonly deadLetter: (dl: DeadLetter) => Promise<void>,
-  ) {}
-
-  get topics(): string[] {
-    return this.sub.topics;
-  }
-
-  async assign(partitions: { topic: string; partition: number }[]): Promise<void> {
-    await this.worker?.stop();
-    this.worker = null;
-    if (!partitions.length) return;
-    this.worker = new MemberWorker(this.sub, partitions, this.db, this.options, this.log, this.deadLetter);
-    this.worker.start();
-  }
-
-  wake(items: { topic: string; partition: number }[]): void {
-    if (this.worker && items.some((it) => this.worker!.owns(it.topic, it.partition))) this.worker.wake();
-  }
-}
-
-const slot = (topic: string, partition: number) => `${topic}/${partition}`;
-
-/**
- * Consumes every partition a member is assigned, together: one read of the log for all of them, and their waiting
- * messages handled as one batch in one transaction with every partition's offset. A burst spread over many
- * partitions (keys) costs one transaction, not one per partition; each key's messages stay in order (the log's
- * sequence orders them, and a key always maps to the same partition).
- */
-class MemberWorker {
-  private stopping = false;
-  private loop: Promise<void> | null = null;
-  private wakeUp: (() => void) | null = null;
-  private pendingWake = false;
-  /** The last wait ended by the poll timer, not by a publish: the next read is background work. */
-  private polled = false;
-  private liveTimer: NodeJS.Timeout | null = null;
-  /** The last offset consumed per partition; empty until the first read. */
-  private readonly positions = new Map<string, string>();
-  private readonly owned: Set<string>;
-
-  constructor(
-    private readonly sub: Subscription,
-    private readonly partitions: { topic: string; partition: number }[],
-    private readonly db: Database,
-    private readonly options: EmbeddedBusOptions,
-    private readonly log: Logger,
-    private readonly deadLetter: (dl: DeadLetter) => Promise<void>,
-  ) {
-    this.owned = new Set(partitions.map((p) => slot(p.topic, p.partition)));
-  }
-
-  private get batchSize(): number {
-    return this.options.batchSize ?? 100;
-  }
-
-  owns(topic: string, partition: number): boolean {
-    return this.owned.has(slot(topic, partition));
-  }
-
-  start(): void {
-    this.loop = this.run().catch((err) => this.log.fatal({ err, group: this.sub.groupId }, 'consumer loop died'));
-  }
-
-  async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.liveTimer) clearTimeout(this.liveTimer);
-    this.wake();
-    await this.loop;
-  }
-
-  wake(): void {
-    if (this.sub.ephemeral && !this.stopping) {
-      // live views coalesce a burst of changes into one read, LIVE_COALESCE_MS later
-      if (this.liveTimer) return;
-      this.liveTimer = setTimeout(() => {
-        this.liveTimer = null;
-        this.pendingWake = true;
-        this.wakeUp?.();
-      }, LIVE_COALESCE_MS);
-      this.liveTimer.unref();
-      return;
-    }
-    this.pendingWake = true;
-    this.wakeUp?.();
-  }
-
-  private async run(): Promise<void> {
-    while (!this.stopping) {
-      let batch: InboundMessage[];
-      try {
-        // a live view's reads are background work, and so is the poll that finds the log quiet (publishes wake
-        // consumers directly): alarm-path work waiting for the database goes first, and an idle platform's polls
-        // do not keep maintenance from finding a quiet moment (Database.quiet)
-        batch = this.sub.ephemeral || this.polled ? await this.db.background(() => this.fetch()) : await this.fetch();
-      } catch (err) {
-        this.log.error({ err, group: this.sub.groupId }, 'cannot read the bus log; retrying');
-        await sleep(this.options.pollMs);
-        continue;
-      }
-      if (batch.length === 0) {
-        await this.idle();
-        continue;
-      }
-      await this.process(batch);
-      // every partition's read came back short and was fully handled: the partitions are drained, so wait for a
-      // wake (or the poll) rather than spend a read on an empty result
-      if (this.drained(batch)) await this.idle();
-    }
-  }
-
-  private drained(batch: InboundMessage[]): boolean {
-    const read = new Map<string, { count: number; last: string }>();
-    for (const m of batch) {
-      const k = slot(m.topic, m.partition);
-      read.set(k, { count: (read.get(k)?.count ?? 0) + 1, last: m.offset });
-    }
-    for (const [k, r] of read) if (r.count >= this.batchSize || this.positions.get(k) !== r.last) return false;
-    return true;
-  }
-
-  private idle(): Promise<void> {
-    this.polled = false;
-    if (this.pendingWake || this.stopping) {
-      this.pendingWake = false;
-      return Promise.resolve();
-    }
-    return new Promise<void>((resolve) => {
-      const t = setTimeout(() => done(true), this.options.pollMs);
-      const self = this;
-      function done(byTimer = false) {
-        clearTimeout(t);
-        self.wakeUp = null;
-        self.pendingWake = false;
-        self.polled = byTimer;
-        resolve();
-      }
-      this.wakeUp = () => done();
-    });
-  }
-
-  private columns(): [string[], number[]] {
-    return [this.partitions.map((p) => p.topic), this.partitions.map((p) => p.partition)];
-  }
-
-  private async loadPositions(): Promise<void> {
-    const [topics, partitions] = this.columns();
-    const rows = this.sub.ephemeral
-      // a live view starts at the end of the log
-      ? await this.db.query<{ topic: string; partition: number; seq: string | number | null }>(
-        `SELECT p.topic, p.partition, (SELECT max(b.seq) FROM bus_log b WHERE b.topic = p.topic AND b.partition = p.partition) AS seq
-         FROM unnest($1::text[], $2::int[]) AS p (topic, partition)`,
-        [topics, partitions],
-      )
-      : await this.db.query<{ topic: string; partition: number; seq: string | number | null }>(
-        'SELECT topic, partition, seq FROM bus_offsets WHERE group_id = $1 AND topic = ANY($2::text[])',
-        [this.sub.groupId, [...new Set(topics)]],
-      );
-    const found = new Map(rows.map((r) => [slot(r.topic, Number(r.partition)), r.seq === null ? '0' : String(r.seq)]));
-    for (const p of this.partitions) this.positions.set(slot(p.topic, p.partition), found.get(slot(p.topic, p.partition)) ?? '0');
-  }
-
-  /** The next messages of every assigned partition (up to batchSize each), in log order. */
-  private async fetch(): Promise<InboundMessage[]> {
-    this.pendingWake = false;
-    if (this.positions.size === 0) await this.loadPositions();
-    const [topics, partitions] = this.columns();
-    const rows = await this.db.query<Row>(
-      `SELECT l.seq, l.topic, l.partition, l.key, l.value, l.headers, l.created_at
-       FROM unnest($1::text[], $2::int[], $3::bigint[]) AS p (topic, partition, pos)
-       CROSS JOIN LATERAL (
-         SELECT b.seq, b.topic, b.partition, b.key, b.value, b.headers, b.created_at FROM bus_log b
-         WHERE b.topic = p.topic AND b.partition = p.partition AND b.seq > p.pos ORDER BY b.seq LIMIT $4) l
-       ORDER BY l.seq`,
-      [topics, partitions, this.partitions.map((p) => this.positions.get(slot(p.topic, p.partition))), this.batchSize],
-    );
-    return rows.map((r) => ({
-      topic: r.topic, partition: Number(r.partition), offset: String(r.seq), key: r.key, value: r.value,
-      headers: r.headers ?? {}, timestamp: new Date(r.created_at).getTime(), attempt: 1,
-    }));
-  }
-
-  /** Live views: each message once, in order, no transaction and no offset; a failure is logged and skipped. */
-  private async processLive(batch: InboundMessage[]): Promise<void> {
-    for (const m of batch) {
-      try {
-        await this.sub.handle(m);
-      } catch (err) {
-        this.log.warn({ err, group: this.sub.groupId, topic: m.topic, offset: m.offset }, 'live view could not show a message');
-      }
-      this.positions.set(slot(m.topic, m.partition), m.offset);
-    }
-  }
-
-  /** Stores the offset of the last message of each partition in `messages` (inside the caller's transaction). */
-  private commitOffsets(messages: InboundMessage[]): Promise<unknown> {
-    const last = new Map<string, InboundMessage>();
-    for (const m of messages) last.set(slot(m.topic, m.partition), m);
-    const ms = [...last.values()];
-    return this.db.query(
-      `INSERT INTO bus_offsets (group_id, topic, partition, seq)
-       SELECT $1, t, p, s FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
-       ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = EXCLUDED.seq`,
-      [this.sub.groupId, ms.map((m) => m.topic), ms.map((m) => m.partition), ms.map((m) => m.offset)],
-    );
-  }
-
-  /**
-   * The whole batch and its offsets in one transaction. If it fails, the transaction is rolled back and each
-   * partition's messages run again one by one (the partitions side by side, so a message waiting out its retries
-   * holds only its own partition), each through the retry policy; when the failing message is known, this failure
-   * counts as its first attempt.
-   */
-  private async process(batch: InboundMessage[]): Promise<void> {
-    if (this.sub.ephemeral) return this.processLive(batch);
-    let failedAt = -1;
-    let failure: unknown;
-    try {
-      await this.db.run(async () => {
-        if (this.sub.handleBatch && batch.length > 1) {
-          await this.sub.handleBatch(batch);
-        } else {
-          for (let i = 0; i < batch.length; i++) {
-            failedAt = i;
-            await this.sub.handle(batch[i]);
-          }
-        }
-        failedAt = -1;
-        await this.commitOffsets(batch);
-      });
-      for (const m of batch) this.positions.set(slot(m.topic, m.partition), m.offset);
-      return;
-    } catch (err) {
-      failure = err;
-    }
-    const byPartition = new Map<string, InboundMessage[]>();
-    for (const m of batch) byPartition.set(slot(m.topic, m.partition), [...(byPartition.get(slot(m.topic, m.partition)) ?? []), m]);
-    const failed = failedAt >= 0 ? batch[failedAt] : undefined;
-    await Promise.all([...byPartition.values()].map((messages) => this.oneByOne(messages, failed, failure)));
-  }
-
-  private async oneByOne(messages: InboundMessage[], failed: InboundMessage | undefined, failure: unknown): Promise<void> {
-    for (const m of messages) {
-      const outcome = await runWithRetries(
-        this.sub, m, this.options.retry, this.log,
-        (msg) => this.db.run(async () => {
-          await this.sub.handle(msg);
-          await this.commitOffsets([msg]);
-        }),
-        (dl) => this.db.run(async () => {
-          await this.deadLetter(dl);
-          await this.commitOffsets([m]);
-        }),
-        () => this.stopping,
-        m === failed ? failure : undefined,
-      );
-      if (outcome === 'stopped') return;
-      this.positions.set(slot(m.topic, m.partition), m.offset);
-    }
   }
 }

@@ -7,6 +7,12 @@ import { UnitOfWork, type RunOptions } from './unit-of-work';
 export const QUIET_MS = 1_000;
 export const QUIET_MAX_WAIT_MS = 10 * 60_000;
 
+/** How long a quiet spell to wait for, and for how long at most (Database.quiet). */
+export interface QuietOptions {
+  quietMs?: number;
+  maxWaitMs?: number;
+}
+
 interface TxScope {
   manager: EntityManager;
   hooks: (() => void)[];
@@ -43,6 +49,15 @@ export class Database extends UnitOfWork {
     for (let quiet = this.quietForMs(); quiet < quietMs && Date.now() < deadline; quiet = this.quietForMs()) {
       await new Promise((r) => setTimeout(r, Math.max(10, Math.min(quietMs - quiet, deadline - Date.now()))));
     }
+  }
+
+  /**
+   * Maintenance: `fn` once the database is quiet (`quiet`), outside any ambient transaction, as background work
+   * (alarm-path work that arrives meanwhile still goes first on the embedded connection).
+   */
+  async whenQuiet<T>(fn: () => Promise<T>, { quietMs, maxWaitMs }: QuietOptions = {}): Promise<T> {
+    await this.quiet(quietMs, maxWaitMs);
+    return this.outside(() => this.background(fn));
   }
 
   manager(): EntityManager {
