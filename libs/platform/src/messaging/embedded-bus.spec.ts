@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { eventually, openTestDatabase, testBus } from '@linan/testing';
 import { PermanentMessageError } from '@linan/contracts';
 import type { OpenedDatabase } from '../persistence/open-database';
+import { INBOX_LIMIT } from './embedded-group-member';
 import type { InboundMessage } from './message-bus';
 import { partitionFor } from './partitioner';
 
@@ -159,6 +160,116 @@ describe('EmbeddedBus', () => {
     await eventually(() => seen.length === 1, 5000, 'outbox delivery');
     await new Promise((r) => setTimeout(r, 100));
     expect(seen).toEqual(['committed']);
+    await bus.close();
+  });
+});
+
+describe('EmbeddedBus delivery from memory', () => {
+  let opened: OpenedDatabase;
+  let logReads: number;
+  beforeEach(async () => {
+    opened = await openTestDatabase();
+    logReads = 0;
+    const query = opened.database.query.bind(opened.database);
+    jest.spyOn(opened.database, 'query').mockImplementation((sql: string, params?: unknown[]) => {
+      if (sql.includes('CROSS JOIN LATERAL')) logReads++;
+      return query(sql, params);
+    });
+  });
+  afterEach(async () => {
+    await opened.close();
+  });
+
+  it('a consumer that has caught up takes new messages from memory, not from the log', async () => {
+    const bus = testBus(opened, { pollMs: 60_000 });
+    const seen: string[] = [];
+    await bus.subscribe({ groupId: 'g', topics: ['t'], handle: async (m) => void seen.push(m.value) });
+    await bus.publish('t', [msg('k', '0')]);
+    await eventually(() => seen.length === 1, 5000, 'the first message');
+    const readsWhenCaughtUp = logReads;
+    for (let i = 1; i <= 30; i++) {
+      await bus.publish('t', [msg(`k${i % 5}`, String(i)), msg(`k${(i + 1) % 5}`, `${i}b`)]);
+      await opened.database.run(() => bus.add('t', [msg(`k${i % 5}`, `${i}c`)]));
+    }
+    await eventually(() => seen.length === 91, 5000, 'all 91');
+    expect(logReads).toBe(readsWhenCaughtUp);
+    await bus.close();
+  });
+
+  it('every committed message once, in each key\'s order, and no rolled-back one, with publishes, transactions and rollbacks interleaved', async () => {
+    // COMMIT fails for a transaction that inserts the same id twice, after its outbox rows went in
+    await opened.database.query('CREATE TABLE bus_test_deferred (id int PRIMARY KEY DEFERRABLE INITIALLY DEFERRED)');
+    const bus = testBus(opened, { pollMs: 60_000 });
+    const seen: string[] = [];
+    let slow = 0;
+    await bus.subscribe({
+      groupId: 'g', topics: ['t'],
+      handle: async (m) => {
+        seen.push(`${m.key}:${m.value}`);
+        if (slow++ % 7 === 0) await new Promise((r) => setTimeout(r, 3)); // so some arrive while a batch runs
+      },
+    });
+    const expected: string[] = [];
+    const work: Promise<unknown>[] = [];
+    for (let i = 0; i < 150; i++) {
+      // publishes: keys p0..p4, each key's values in publish order
+      work.push(bus.publish('t', [msg(`p${i % 5}`, String(i))]));
+      expected.push(`p${i % 5}:${i}`);
+      if (i % 3 === 0) {
+        const kind = i % 9; // 0: commits, 3: rolls back before its outbox insert, 6: its COMMIT fails after it
+        work.push(opened.database.run(async () => {
+          if (kind === 6) await opened.database.query('INSERT INTO bus_test_deferred VALUES ($1), ($1)', [i]);
+          await bus.add('t', [msg(`x${i}`, 'tx')]);
+          if (kind === 3) throw new Error('abort');
+        }).catch(() => undefined));
+        if (kind === 0) expected.push(`x${i}:tx`);
+      }
+      if (i % 10 === 0) await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all(work);
+    await eventually(() => seen.length >= expected.length, 10_000, `all ${expected.length}`);
+    await new Promise((r) => setTimeout(r, 200));
+    expect([...seen].sort()).toEqual([...expected].sort());
+    for (let k = 0; k < 5; k++) {
+      const values = seen.filter((v) => v.startsWith(`p${k}:`)).map((v) => Number(v.split(':')[1]));
+      expect(values).toEqual([...values].sort((a, b) => a - b));
+    }
+    await bus.close();
+  });
+
+  it('hands appends over in the order they ran, even when an earlier transaction reports its commit late', async () => {
+    const bus = testBus(opened, { partitions: 1, pollMs: 60_000 });
+    const seen: string[] = [];
+    await bus.subscribe({ groupId: 'g', topics: ['t'], handle: async (m) => void seen.push(m.value) });
+    await bus.publish('t', [msg('k', 'first')]);
+    await eventually(() => seen.length === 1, 5000, 'caught up');
+    // the transaction's outcome reaches the bus 100 ms after its COMMIT; a publish runs and commits meanwhile
+    const afterTransaction = opened.database.afterTransaction.bind(opened.database);
+    jest.spyOn(opened.database, 'afterTransaction').mockImplementation((fn) => (opened.database.inTransaction()
+      ? afterTransaction((ok) => void setTimeout(() => fn(ok), 100))
+      : afterTransaction(fn)));
+    await opened.database.run(() => bus.add('t', [msg('k', 'from the transaction')]));
+    await bus.publish('t', [msg('k', 'published after it')]);
+    await eventually(() => seen.length === 3, 5000, 'both');
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toEqual(['first', 'from the transaction', 'published after it']);
+    await bus.close();
+  });
+
+  it('a consumer further behind than its inbox holds reads the log, and misses and repeats nothing', async () => {
+    const bus = testBus(opened, { partitions: 1, pollMs: 60_000 });
+    const seen: number[] = [];
+    await bus.subscribe({ groupId: 'g', topics: ['t'], handle: async (m) => void seen.push(Number(m.value)) });
+    await bus.publish('t', [msg('k', '0')]);
+    await eventually(() => seen.length === 1, 5000, 'the first message');
+    const readsWhenCaughtUp = logReads;
+    const n = INBOX_LIMIT + 200;
+    await bus.publish('t', Array.from({ length: n - 1 }, (_, i) => msg('k', String(i + 1))));
+    await bus.publish('t', [msg('k', String(n))]);
+    await eventually(() => seen.length >= n + 1, 10_000, `all ${n + 1}`);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(seen).toEqual(Array.from({ length: n + 1 }, (_, i) => i));
+    expect(logReads).toBeGreaterThan(readsWhenCaughtUp);
     await bus.close();
   });
 });

@@ -1,10 +1,11 @@
 import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
+import { atExecution } from '../persistence/pglite-driver';
 import { col, unnestRows } from '../persistence/sql';
 import type { DeadLetter } from './consumer-runner';
 import { GroupMember, type MemberOptions } from './embedded-group-member';
 import { partitionFor } from './partitioner';
-import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
+import { ConsumerHandle, InboundMessage, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 
 const OUTBOX = Symbol('outbox');
 
@@ -18,6 +19,14 @@ export interface EmbeddedBusOptions extends MemberOptions {
   partitions: number;
 }
 
+/** One append to the log, on its way to the consumers. */
+interface Delivery {
+  /** The stored messages; null when the driver did not report when the insert ran (consumers then read the log). */
+  stored: InboundMessage[] | null;
+  items: Pending[];
+  state: 'pending' | 'committed' | 'aborted';
+}
+
 /**
  * The in-process bus of embedded mode. Its log is a table in the embedded database, so a publish is durable when
  * its insert commits, a crash loses nothing, and a consumer's offset is stored in the same transaction as the
@@ -27,6 +36,8 @@ export class EmbeddedBus extends MessageBus implements Outbox {
   private queue: { items: Pending[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
   private flushScheduled = false;
   private readonly groups = new Map<string, GroupMember[]>();
+  /** Appends in the order they ran, each handed to the consumers once it and every one before it has settled. */
+  private readonly deliveries: Delivery[] = [];
   private closed = false;
 
   constructor(
@@ -58,10 +69,7 @@ export class EmbeddedBus extends MessageBus implements Outbox {
    */
   async add(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (!this.db.inTransaction()) throw new Error('Outbox.add must run inside a unit of work');
-    const pending = this.db.transactionLocal(OUTBOX, () => [] as Pending[], async (items) => {
-      await this.insert(items);
-      this.db.afterCommit(() => this.wake(items));
-    });
+    const pending = this.db.transactionLocal(OUTBOX, () => [] as Pending[], (items) => this.store(items));
     for (const message of messages) pending.push({ topic, partition: partitionFor(message.key, this.options.partitions), message });
   }
 
@@ -71,25 +79,75 @@ export class EmbeddedBus extends MessageBus implements Outbox {
     this.queue = [];
     const items = batch.flatMap((b) => b.items);
     try {
-      await this.insert(items);
+      await this.store(items);
       batch.forEach((b) => b.resolve());
-      this.wake(items);
     } catch (e) {
       batch.forEach((b) => b.reject(e));
     }
   }
 
-  private async insert(items: Pending[]): Promise<void> {
+  /**
+   * Appends to the log and, once that has committed (at once outside a transaction, else when the transaction
+   * does), hands the stored messages to the consumers of their partitions: a consumer that has caught up takes them
+   * from memory instead of reading them back (MemberWorker's inbox).
+   *
+   * Consumers must get each partition's messages in log order with none missing, so appends are delivered in the
+   * order they ran on the connection (the driver calls back as the insert starts executing; the log's sequence
+   * numbers are taken in that same order), each waiting for the ones before it to commit or roll back.
+   */
+  private async store(items: Pending[]): Promise<void> {
+    const d: Delivery = { stored: null, items, state: 'pending' };
+    let ran = false;
+    const registerAtExecution = () => {
+      if (ran) return;
+      ran = true;
+      this.deliveries.push(d);
+    };
+    try {
+      d.stored = await atExecution.run(registerAtExecution, () => this.insert(items));
+    } catch (err) {
+      if (ran) this.settle(d, false);
+      throw err;
+    }
+    if (!ran) {
+      // not the embedded driver: no order to go by, so consumers are told to read the log instead
+      d.stored = null;
+      this.deliveries.push(d);
+    }
+    this.db.afterTransaction((committed) => this.settle(d, committed));
+  }
+
+  private settle(d: Delivery, committed: boolean): void {
+    d.state = committed ? 'committed' : 'aborted';
+    while (this.deliveries.length && this.deliveries[0].state !== 'pending') {
+      const next = this.deliveries.shift()!;
+      if (next.state === 'committed') this.wake(next);
+    }
+  }
+
+  /** The stored messages in the order given, with their sequence numbers and times. */
+  private async insert(items: Pending[]): Promise<InboundMessage[]> {
     const v = unnestRows(items, [
       col<Pending>('topic', 'text', (it) => it.topic), col<Pending>('partition', 'int', (it) => it.partition),
       col<Pending>('key', 'text', (it) => it.message.key), col<Pending>('value', 'text', (it) => it.message.value),
       col<Pending>('headers', 'jsonb', (it) => JSON.stringify(it.message.headers ?? {})),
-    ]);
-    await this.db.query(`INSERT INTO bus_log (topic, partition, key, value, headers) SELECT * FROM ${v.from}`, v.params);
+    ], 1, 'ord');
+    // one connection: the rows take their sequence numbers in this order, so the returned numbers sorted match them
+    const rows = await this.db.query<{ seq: string | number; created_at: Date | string }>(
+      `INSERT INTO bus_log (topic, partition, key, value, headers)
+       SELECT topic, partition, key, value, headers FROM ${v.from} ORDER BY ord
+       RETURNING seq, created_at`,
+      v.params,
+    );
+    const seqs = rows.map((r) => ({ seq: BigInt(r.seq), at: new Date(r.created_at).getTime() })).sort((a, b) => (a.seq < b.seq ? -1 : a.seq > b.seq ? 1 : 0));
+    return items.map((it, i) => ({
+      topic: it.topic, partition: it.partition, offset: String(seqs[i].seq), key: it.message.key, value: it.message.value,
+      headers: { ...(it.message.headers ?? {}) }, timestamp: seqs[i].at, attempt: 1,
+    }));
   }
 
-  private wake(items: Pending[]): void {
-    for (const members of this.groups.values()) for (const m of members) m.wake(items);
+  private wake(d: Delivery): void {
+    for (const members of this.groups.values()) for (const m of members) m.wake(d.stored ?? d.items, d.stored !== null);
   }
 
   async subscribe(sub: Subscription): Promise<ConsumerHandle> {
@@ -124,7 +182,7 @@ export class EmbeddedBus extends MessageBus implements Outbox {
   }
 
   private async deadLetter(dl: DeadLetter): Promise<void> {
-    await this.insert([{ topic: dl.topic, partition: partitionFor(dl.message.key, this.options.partitions), message: dl.message }]);
+    await this.store([{ topic: dl.topic, partition: partitionFor(dl.message.key, this.options.partitions), message: dl.message }]);
   }
 
   /**

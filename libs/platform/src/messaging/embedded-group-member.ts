@@ -24,6 +24,12 @@ export interface MemberOptions {
 const LIVE_COALESCE_MS = 50;
 
 /**
+ * Messages a partition's inbox holds at most; beyond that (a consumer far behind) it is emptied and the consumer
+ * reads the log until it has caught up again.
+ */
+export const INBOX_LIMIT = 1_000;
+
+/**
  * The consuming side of the embedded bus: one member of a consumer group, running a MemberWorker over the partitions
  * the group assigned it (EmbeddedBus does the publishing, the assignment and retention).
  */
@@ -50,18 +56,29 @@ export class GroupMember {
     this.worker.start();
   }
 
-  wake(items: { topic: string; partition: number }[]): void {
-    if (this.worker && items.some((it) => this.worker!.owns(it.topic, it.partition))) this.worker.wake();
+  /**
+   * Messages just committed to the log, in log order: the messages themselves when `stored` (the worker keeps them in
+   * its inbox), else only where they went (the worker reads those partitions from the log).
+   */
+  wake(messages: { topic: string; partition: number }[], stored: boolean): void {
+    if (this.worker?.accept(messages, stored)) this.worker.wake();
   }
 }
 
 const slot = (topic: string, partition: number) => `${topic}/${partition}`;
+const bySeq = (a: InboundMessage, b: InboundMessage) => (BigInt(a.offset) < BigInt(b.offset) ? -1 : 1);
 
 /**
  * Consumes every partition a member is assigned, together: one read of the log for all of them, and their waiting
  * messages handled as one batch in one transaction with every partition's offset. A burst spread over many
  * partitions (keys) costs one transaction, not one per partition; each key's messages stay in order (the log's
  * sequence orders them, and a key always maps to the same partition).
+ *
+ * Once a read of the log has come back short for a partition (the worker has caught up), the messages committed
+ * after it reach the worker's inbox straight from the bus, in log order (EmbeddedBus.store), and the worker takes
+ * them from there instead of reading the log again. A partition is `complete` while its inbox is known to hold
+ * every message after the worker's position; until every assigned partition is, and when the poll timer fires,
+ * the worker reads the log as before.
  */
 class MemberWorker {
   private stopping = false;
@@ -74,6 +91,12 @@ class MemberWorker {
   /** The last offset consumed per partition; empty until the first read. */
   private readonly positions = new Map<string, string>();
   private readonly owned: Set<string>;
+  /** Messages committed to each partition since the worker started, in log order (see the class comment). */
+  private readonly inbox = new Map<string, InboundMessage[]>();
+  /** Partitions whose inbox holds every message after the position. */
+  private readonly complete = new Set<string>();
+  /** How many times each partition's inbox was given up (overflow, or messages that came without their content). */
+  private readonly givenUp = new Map<string, number>();
 
   constructor(
     private readonly sub: Subscription,
@@ -90,8 +113,29 @@ class MemberWorker {
     return this.options.batchSize ?? 100;
   }
 
-  owns(topic: string, partition: number): boolean {
-    return this.owned.has(slot(topic, partition));
+  /** Takes committed messages into the inboxes of the partitions this worker owns; true if any were its own. */
+  accept(messages: { topic: string; partition: number }[], stored: boolean): boolean {
+    let mine = false;
+    for (const m of messages) {
+      const k = slot(m.topic, m.partition);
+      if (!this.owned.has(k)) continue;
+      mine = true;
+      const box = this.inbox.get(k) ?? [];
+      const last = box[box.length - 1];
+      if (stored && box.length < INBOX_LIMIT && (!last || bySeq(last, m as InboundMessage) < 0)) {
+        box.push(m as InboundMessage);
+        this.inbox.set(k, box);
+      } else {
+        this.giveUp(k);
+      }
+    }
+    return mine;
+  }
+
+  private giveUp(k: string): void {
+    this.inbox.delete(k);
+    this.complete.delete(k);
+    this.givenUp.set(k, (this.givenUp.get(k) ?? 0) + 1);
   }
 
   start(): void {
@@ -128,7 +172,9 @@ class MemberWorker {
         // a live view's reads are background work, and so is the poll that finds the log quiet (publishes wake
         // consumers directly): alarm-path work waiting for the database goes first, and an idle platform's polls
         // do not keep maintenance from finding a quiet moment (Database.quiet)
-        batch = this.sub.ephemeral || this.polled ? await this.db.background(() => this.fetch()) : await this.fetch();
+        batch = this.caughtUp() && !this.polled
+          ? this.fromInbox()
+          : this.sub.ephemeral || this.polled ? await this.db.background(() => this.fetch()) : await this.fetch();
       } catch (err) {
         this.log.error({ err, group: this.sub.groupId }, 'cannot read the bus log; retrying');
         await sleep(this.options.pollMs);
@@ -139,13 +185,41 @@ class MemberWorker {
         continue;
       }
       await this.process(batch);
+      this.trim();
       // every partition's read came back short and was fully handled: the partitions are drained, so wait for a
       // wake (or the poll) rather than spend a read on an empty result
       if (this.drained(batch)) await this.idle();
     }
   }
 
+  /** Every assigned partition's inbox holds everything after the position (so no need to read the log). */
+  private caughtUp(): boolean {
+    return this.positions.size > 0 && this.complete.size === this.owned.size;
+  }
+
+  /** The inboxes' messages after the positions (up to batchSize per partition), in log order; copies. */
+  private fromInbox(): InboundMessage[] {
+    this.pendingWake = false;
+    const batch: InboundMessage[] = [];
+    this.trim();
+    for (const box of this.inbox.values()) for (const m of box.slice(0, this.batchSize)) batch.push({ ...m, headers: { ...m.headers } });
+    return batch.sort(bySeq);
+  }
+
+  /** Drops what the worker has consumed (or read from the log) from the inboxes. */
+  private trim(): void {
+    for (const [k, box] of this.inbox) {
+      const pos = BigInt(this.positions.get(k) ?? '0');
+      let skip = 0;
+      while (skip < box.length && BigInt(box[skip].offset) <= pos) skip++;
+      if (skip === box.length) this.inbox.delete(k);
+      else if (skip) box.splice(0, skip);
+    }
+  }
+
   private drained(batch: InboundMessage[]): boolean {
+    // trimmed: whatever an inbox still holds is after the position
+    if (this.caughtUp()) return this.inbox.size === 0;
     const read = new Map<string, { count: number; last: string }>();
     for (const m of batch) {
       const k = slot(m.topic, m.partition);
@@ -201,6 +275,7 @@ class MemberWorker {
     this.pendingWake = false;
     if (this.positions.size === 0) await this.loadPositions();
     const [topics, partitions] = this.columns();
+    const givenUpBefore = new Map(this.givenUp);
     const rows = await this.db.query<Row>(
       `SELECT l.seq, l.topic, l.partition, l.key, l.value, l.headers, l.created_at
        FROM unnest($1::text[], $2::int[], $3::bigint[]) AS p (topic, partition, pos)
@@ -210,6 +285,13 @@ class MemberWorker {
        ORDER BY l.seq`,
       [topics, partitions, this.partitions.map((p) => this.positions.get(slot(p.topic, p.partition))), this.batchSize],
     );
+    // a partition read short is caught up: everything committed later reaches the inbox (unless it was given up meanwhile)
+    const counts = new Map<string, number>();
+    for (const r of rows) counts.set(slot(r.topic, Number(r.partition)), (counts.get(slot(r.topic, Number(r.partition))) ?? 0) + 1);
+    for (const k of this.owned) {
+      if ((counts.get(k) ?? 0) < this.batchSize && this.givenUp.get(k) === givenUpBefore.get(k)) this.complete.add(k);
+      else this.complete.delete(k);
+    }
     return rows.map((r) => ({
       topic: r.topic, partition: Number(r.partition), offset: String(r.seq), key: r.key, value: r.value,
       headers: r.headers ?? {}, timestamp: new Date(r.created_at).getTime(), attempt: 1,

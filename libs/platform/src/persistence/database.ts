@@ -16,6 +16,8 @@ export interface QuietOptions {
 interface TxScope {
   manager: EntityManager;
   hooks: (() => void)[];
+  /** Told the outcome whichever it is (afterTransaction). */
+  outcomes: ((committed: boolean) => void)[];
   beforeCommit: (() => Promise<void>)[];
   locals: Map<symbol, unknown>;
 }
@@ -72,14 +74,22 @@ export class Database extends UnitOfWork {
     if (this.scope.getStore()) return fn();
     if (options?.background && !backgroundWork.getStore()) return this.background(() => this.run(fn));
     const hooks: (() => void)[] = [];
-    const result = await this.dataSource.transaction((manager) => {
-      const scope: TxScope = { manager, hooks, beforeCommit: [], locals: new Map() };
-      return this.scope.run(scope, async () => {
-        const r = await fn();
-        for (const b of scope.beforeCommit) await b();
-        return r;
+    const outcomes: ((committed: boolean) => void)[] = [];
+    let result: T;
+    try {
+      result = await this.dataSource.transaction((manager) => {
+        const scope: TxScope = { manager, hooks, outcomes, beforeCommit: [], locals: new Map() };
+        return this.scope.run(scope, async () => {
+          const r = await fn();
+          for (const b of scope.beforeCommit) await b();
+          return r;
+        });
       });
-    });
+    } catch (err) {
+      for (const o of outcomes) o(false);
+      throw err;
+    }
+    for (const o of outcomes) o(true);
     for (const h of hooks) h();
     return result;
   }
@@ -103,6 +113,16 @@ export class Database extends UnitOfWork {
     const s = this.scope.getStore();
     if (s) s.hooks.push(fn);
     else fn();
+  }
+
+  /**
+   * Tells `fn` whether the surrounding transaction committed (true) or rolled back (false), once it has; at once
+   * (true) when there is none. Runs before the afterCommit hooks.
+   */
+  afterTransaction(fn: (committed: boolean) => void): void {
+    const s = this.scope.getStore();
+    if (s) s.outcomes.push(fn);
+    else fn(true);
   }
 
   /** Runs `fn` (statements outside a transaction too) as background work: see RunOptions.background. */

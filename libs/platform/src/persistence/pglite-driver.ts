@@ -6,6 +6,13 @@ import type { PgliteLike } from './pglite-thread';
 /** Marks the work run inside it as background work (see `Database.run`'s `background` option). */
 export const backgroundWork = new AsyncLocalStorage<true>();
 
+/**
+ * A callback run synchronously when a statement issued inside it starts executing, while it holds the connection:
+ * statements execute one at a time, so the calls come in the order the statements ran (EmbeddedBus orders its
+ * deliveries by it).
+ */
+export const atExecution = new AsyncLocalStorage<() => void>();
+
 /** How long background work may be passed over by other waiting work before it takes its turn anyway. */
 export const BACKGROUND_MAX_WAIT_MS = 250;
 
@@ -100,6 +107,7 @@ export function pgliteDriver(db: PgliteLike): { Pool: new (options?: unknown) =>
   const lease = new Lease();
 
   async function run(sql: string, params?: unknown[]): Promise<PgLikeResult> {
+    atExecution.getStore()?.();
     if (params && params.length > 0) return toPgResult(sql, await db.query(sql, params));
     const results = await db.exec(sql);
     return toPgResult(sql, results[results.length - 1]);
