@@ -35,11 +35,11 @@ describe('PreparedPglite (statements prepared once, then run in one call each)',
 
   it('returns a reply of several megabytes, which the database hands over in many pieces, whole and in order', async () => {
     const sql = `SELECT g AS n, repeat('行' || g::text, 40) AS text, g::bigint * 1000 AS big FROM generate_series(1, 20000) g WHERE g > $1`;
-    const mine = await db.query<{ n: number; text: string }>(sql, [0]);
+    const mine = await db.query(sql, [0]);
     const theirs = await raw.query(sql, [0]);
     expect(mine.rows).toHaveLength(20000);
     expect(mine.rows).toEqual(theirs.rows);
-    expect(mine.rows[19999].text).toBe('行20000'.repeat(40));
+    expect((mine.rows[19999] as { text: string }).text).toBe('行20000'.repeat(40));
     expect(JSON.stringify(mine.rows).length).toBeGreaterThan(4_000_000);
   });
 
