@@ -72,8 +72,8 @@ export class IngestDeviceMessageUseCase {
       state: e.state, deviceTs: e.ts, receivedAt: now, late: e.late, battery: e.battery, signal: e.signal, data: e.data,
     }, { correlationId: `${msg.serial}:${e.id}`, occurredAt: now });
     await this.bus.publish(Topics.deviceEvents, [out]);
-    await this.remember(dedupKey, now, msg.serial, e.id);
-    await this.presence.seen(msg.serial);
+    // side by side (one round trip to Redis); each passes over its own failure
+    await Promise.all([this.remember(dedupKey, now, msg.serial, e.id), this.presence.seen(msg.serial)]);
     return { kind: 'accepted', eventId: out.headers!.eventId };
   }
 

@@ -27,13 +27,16 @@ const reconnectForever = (attempt: number) => Math.min(attempt * 100, REDIS_MAX_
  * A connection for request-path commands. While Redis is unreachable a command fails at once instead of waiting in
  * the offline queue (enableOfflineQueue: false), a command in flight when the connection drops fails instead of being
  * resent after a reconnect (maxRetriesPerRequest: 0; its caller has moved on), and a command on a connection that
- * has stopped answering fails after commandTimeout. The client keeps reconnecting on its own, forever.
+ * has stopped answering fails after commandTimeout. The client keeps reconnecting on its own, forever. Commands
+ * issued in the same turn of the event loop (a gateway's sessions each checking an event id) go to Redis as one
+ * pipeline (ioredis's enableAutoPipelining): one write and one read instead of one each per command.
  */
 export function openCommandConnection(o: RedisConnectionOptions, log: Logger): Redis {
   return watch(new Redis(o.url, {
     connectionName: o.name,
     lazyConnect: true,
     enableOfflineQueue: false,
+    enableAutoPipelining: true,
     maxRetriesPerRequest: 0,
     commandTimeout: o.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
     connectTimeout: CONNECT_TIMEOUT_MS,
