@@ -4,6 +4,7 @@ import { AppConfig, displayHost, Endpoints, HealthRegistry, Metrics, RootLogger 
 import {
   AuthenticateDeviceUseCase, DevicePresence, DeviceRepository, InProcessDeviceSessions, IngestDeviceMessageUseCase,
 } from '@linan/devices';
+import { DeviceLookup } from './device-lookup';
 import { EmbeddedBroker } from './embedded-broker';
 import { MosquittoSubscriber } from './mosquitto-subscriber';
 
@@ -47,11 +48,12 @@ export class BrokerHost implements OnApplicationBootstrap, BeforeApplicationShut
       // sessions per replica (each a member of the share group) keep several in flight, and the bus sends the ones
       // that meet in one tick as one produce request
       const n = config.mqtt.gatewayConnections;
+      const lookup = new DeviceLookup(devices);
       for (let i = 0; i < n; i++) {
         this.subscribers.push(new MosquittoSubscriber({
           url: config.mqtt.url, clientId: n === 1 ? clientId : `${clientId}-${i}`.slice(-64), shareGroup: config.mqtt.shareGroup,
           sessionExpirySeconds: config.mqtt.sessionExpirySeconds,
-        }, ingest, devices, mqttLog));
+        }, ingest, lookup, mqttLog));
       }
       health.register('mqtt', async () => ({
         up: this.subscribers.every((s) => s.ready),

@@ -2,6 +2,7 @@ import type { MqttClient } from 'mqtt';
 import type { DeviceMessage, DeviceWithSecret, IngestOutcome } from '@linan/devices';
 import { MosquittoDeviceCredentials } from '@linan/devices';
 import { eventually, silentLogger, startMosquitto, tryDeviceConnect, type RunningMosquitto } from '@linan/testing';
+import { DeviceLookup } from './device-lookup';
 import { MosquittoSubscriber } from './mosquitto-subscriber';
 
 /** Stands in for IngestDeviceMessageUseCase: records what it was given, can be slow, can fail on command. */
@@ -32,7 +33,7 @@ const device = (serial: string): DeviceWithSecret => ({
   id: `id-${serial}`, serial, type: 'sos', model: null, protocol: 'native', attributes: {}, status: 'active', householdId: 'hh-1',
   registeredAt: new Date(0), installedAt: new Date(0), decommissionedAt: null, secretHash: 'not-used-here',
 });
-const registry = { findBySerial: async (serial: string) => (serial.startsWith('GW-') ? device(serial) : null) };
+const registry = new DeviceLookup({ findBySerials: async (serials) => serials.filter((s) => s.startsWith('GW-')).map((s) => device(s)) });
 const event = (id: string) => JSON.stringify({ id, type: 'sos', ts: Date.now() });
 
 describe(MosquittoSubscriber.name, () => {

@@ -1,9 +1,7 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { parseDeviceTopic } from '@linan/contracts';
-import {
-  DEVICE_PUBLISH_CHANNELS, brokerAddress, type Device, type DeviceRepository, type IngestDeviceMessageUseCase,
-} from '@linan/devices';
+import { DEVICE_PUBLISH_CHANNELS, brokerAddress, type Device, type IngestDeviceMessageUseCase } from '@linan/devices';
 
 export interface MosquittoSubscriberOptions {
   /** MQTT_URL, with the service account. */
@@ -15,16 +13,13 @@ export interface MosquittoSubscriberOptions {
   sessionExpirySeconds: number;
   /** Messages Mosquitto may send before their PUBACKs come back (MQTT 5 Receive Maximum). */
   receiveMaximum?: number;
-  /** How long an installed device's registry entry is reused (they change only on install and decommission). */
-  deviceCacheMs?: number;
   /** First reconnect delay; doubled after each failed ingest up to MAX_RETRY_DELAY_MS, reset once one succeeds. */
   reconnectPeriodMs?: number;
 }
 
 type Ingest = Pick<IngestDeviceMessageUseCase, 'execute'>;
-type Registry = Pick<DeviceRepository, 'findBySerial'>;
-
-const MAX_CACHED_DEVICES = 100_000;
+/** The registry by serial (DeviceLookup: shared by a replica's sessions, batched, installed devices remembered). */
+type Lookup = { find(serial: string): Promise<Device | null> };
 /**
  * Fast by default: after a broker restart, Mosquitto 2.0.11 routes nothing to a gateway until it has subscribed
  * again (offline sessions' shared subscriptions are not restored), so the gateway should be back before devices.
@@ -52,14 +47,13 @@ export class MosquittoSubscriber {
   private stopping = false;
   private inFlight: Promise<void> | null = null;
   private failedInARow = 0;
-  private readonly devices = new Map<string, { device: Device; until: number }>();
   private readonly address: ReturnType<typeof brokerAddress>;
   private readyWaiters: (() => void)[] = [];
 
   constructor(
     private readonly options: MosquittoSubscriberOptions,
     private readonly ingest: Ingest,
-    private readonly registry: Registry,
+    private readonly devices: Lookup,
     private readonly log: Logger,
   ) {
     this.address = brokerAddress(options.url);
@@ -184,24 +178,9 @@ export class MosquittoSubscriber {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const route = parseDeviceTopic(topic);
     const serial = route?.deviceId ?? '';
-    const device = serial ? await this.lookup(serial) : null;
+    const device = serial ? await this.devices.find(serial) : null;
     const outcome = await this.ingest.execute({ device, serial, topic, payload });
     if (outcome.kind === 'rejected') this.log.info({ deviceId: serial, reason: outcome.reason }, 'device message rejected');
-  }
-
-  /** Installed devices are remembered briefly; anything else is read again, so an install takes effect at once. */
-  private async lookup(serial: string): Promise<Device | null> {
-    const now = Date.now();
-    const hit = this.devices.get(serial);
-    if (hit && hit.until > now) return hit.device;
-    const found = await this.registry.findBySerial(serial);
-    if (!found) return null;
-    const { secretHash: _secret, ...device } = found;
-    if (device.status === 'active') {
-      if (this.devices.size >= MAX_CACHED_DEVICES) this.devices.clear();
-      this.devices.set(serial, { device, until: now + (this.options.deviceCacheMs ?? 10_000) });
-    }
-    return device;
   }
 
   private retryDelay(failedInARow: number): void {

@@ -9,6 +9,8 @@ export abstract class DeviceRepository {
   abstract insert(device: DeviceWithSecret): Promise<void>;
   abstract findById(id: string): Promise<Device | null>;
   abstract findBySerial(serial: string): Promise<DeviceWithSecret | null>;
+  /** The devices among `serials` that exist, in no particular order (the gateway's lookups of one moment, together). */
+  abstract findBySerials(serials: readonly string[]): Promise<DeviceWithSecret[]>;
   abstract update(id: string, patch: Partial<Pick<DeviceWithSecret, 'status' | 'householdId' | 'installedAt' | 'decommissionedAt' | 'secretHash'>>): Promise<void>;
   abstract listByHousehold(householdId: string): Promise<Device[]>;
   /** Serials of devices that hold MQTT credentials now (a secret, not decommissioned): those the broker must know. */
