@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
 import { runWithRetries, sleep, type DeadLetter, type RetryPolicy } from './consumer-runner';
-import type { InboundMessage, Subscription } from './message-bus';
+import { LIVE_VIEW_GATHER_MS, type InboundMessage, type Subscription } from './message-bus';
 
 interface Row {
   seq: number | string;
@@ -20,8 +20,6 @@ export interface MemberOptions {
   retry: RetryPolicy;
 }
 
-/** How long a live view lets changes gather before it reads them: one read per burst instead of one per change. */
-const LIVE_COALESCE_MS = 50;
 
 /**
  * Messages a partition's inbox holds at most; beyond that (a consumer far behind) it is emptied and the consumer
@@ -151,13 +149,13 @@ class MemberWorker {
 
   wake(): void {
     if (this.sub.ephemeral && !this.stopping) {
-      // live views coalesce a burst of changes into one read, LIVE_COALESCE_MS later
+      // live views coalesce a burst of changes into one read, LIVE_VIEW_GATHER_MS later
       if (this.liveTimer) return;
       this.liveTimer = setTimeout(() => {
         this.liveTimer = null;
         this.pendingWake = true;
         this.wakeUp?.();
-      }, LIVE_COALESCE_MS);
+      }, LIVE_VIEW_GATHER_MS);
       this.liveTimer.unref();
       return;
     }

@@ -3,7 +3,7 @@ import type { Logger } from 'pino';
 import { PermanentMessageError, retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
 import { deadLetterFor, sleep, type RetryPolicy } from './consumer-runner';
-import { InboundMessage, OutgoingMessage, Subscription } from './message-bus';
+import { InboundMessage, LIVE_VIEW_GATHER_MS, OutgoingMessage, Subscription } from './message-bus';
 
 export interface KafkaConsumerOptions {
   /** How long a fetch waits for data; short means low latency, long means fewer requests. */
@@ -61,7 +61,9 @@ export class KafkaConsumer {
     // a live view shares its group across console replicas (one of them relays each change) and keeps no history
     const consumer = this.kafka.consumer({
       groupId: this.sub.groupId,
-      maxWaitTimeInMs: this.options.maxWaitMs,
+      // a live view's fetch may wait longer (LIVE_VIEW_GATHER_MS): the mock broker holds every fetch for the whole
+      // wait, so a short one means a fetch every few milliseconds even when nothing happens
+      maxWaitTimeInMs: this.sub.ephemeral ? Math.max(this.options.maxWaitMs, LIVE_VIEW_GATHER_MS) : this.options.maxWaitMs,
       sessionTimeout: 10_000,
       rebalanceTimeout: 15_000,
       heartbeatInterval: 1_000,
