@@ -1,5 +1,4 @@
 import { Injectable } from '@nestjs/common';
-import { In } from 'typeorm';
 import { Database } from '@linan/platform';
 import type { Aide, Funding, Household, SubsidyCategory } from '../domain/household';
 import { AideRepository, HouseholdRepository } from '../application/ports/people.repository';
@@ -8,6 +7,10 @@ import { AideOrmEntity, HouseholdOrmEntity } from './people.orm-entity';
 const toHousehold = (e: HouseholdOrmEntity): Household => ({
   ...e, subsidyCategory: e.subsidyCategory as SubsidyCategory, funding: e.funding as Funding, createdAt: new Date(e.createdAt),
 });
+
+/** The columns of a household under the names of HouseholdOrmEntity's properties, for plain statements. */
+const HOUSEHOLD_COLUMNS = `id, name, phone, address, district, street, community, lat, lng, subsidy_category AS "subsidyCategory",
+  funding, contacts, created_at AS "createdAt"`;
 
 @Injectable()
 export class TypeOrmHouseholdRepository extends HouseholdRepository {
@@ -24,9 +27,11 @@ export class TypeOrmHouseholdRepository extends HouseholdRepository {
     const e = await this.repo().findOneBy({ id });
     return e ? toHousehold(e) : null;
   }
+  /** On every alarm's path (triage, dispatch): a plain statement, a fraction of the CPU of TypeORM's `findBy`. */
   async findByIds(ids: string[]): Promise<Household[]> {
     if (!ids.length) return [];
-    return (await this.repo().findBy({ id: In(ids) })).map(toHousehold);
+    const rows = await this.db.query<HouseholdOrmEntity>(`SELECT ${HOUSEHOLD_COLUMNS} FROM households WHERE id = ANY($1::uuid[])`, [ids]);
+    return rows.map(toHousehold);
   }
   async search(filter: { district?: string; q?: string; limit: number }): Promise<Household[]> {
     const qb = this.repo().createQueryBuilder('h').orderBy('h.created_at', 'DESC').limit(filter.limit);
@@ -56,8 +61,14 @@ export class TypeOrmAideRepository extends AideRepository {
   list(filter: { district?: string }): Promise<Aide[]> {
     return this.repo().find({ where: filter.district ? { district: filter.district } : {}, order: { createdAt: 'ASC' } });
   }
-  onDutyInDistricts(districts: string[]): Promise<Aide[]> {
-    if (!districts.length) return Promise.resolve([]);
-    return this.repo().find({ where: { onDuty: true, district: In(districts) }, order: { createdAt: 'ASC' } });
+  /** On every alarm's path (dispatch): a plain statement, a fraction of the CPU of TypeORM's `find`. */
+  async onDutyInDistricts(districts: string[]): Promise<Aide[]> {
+    if (!districts.length) return [];
+    const rows = await this.db.query<Aide>(
+      `SELECT id, name, phone, district, street, community, on_duty AS "onDuty", created_at AS "createdAt"
+       FROM aides WHERE on_duty AND district = ANY($1::text[]) ORDER BY created_at`,
+      [districts],
+    );
+    return rows.map((a) => ({ ...a, createdAt: new Date(a.createdAt) }));
   }
 }

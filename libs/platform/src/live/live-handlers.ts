@@ -12,6 +12,11 @@ export class LiveHandlers {
     return () => void this.handlers.delete(handler);
   }
 
+  /** Whether any handler listens (processes that show nothing live need not even read a message). */
+  get empty(): boolean {
+    return this.handlers.size === 0;
+  }
+
   deliver(message: LiveMessage): void {
     for (const h of this.handlers) {
       try {

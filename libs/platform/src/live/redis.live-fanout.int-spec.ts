@@ -107,6 +107,28 @@ describeWithRedis(`${RedisLiveFanout.name} (Redis)`, () => {
     expect(heard).toEqual(['mine:a1']);
   });
 
+  it('reads nothing in a process that shows nothing live (gateway, triage, dispatch), and starts with its first handler', async () => {
+    const warnings: string[] = [];
+    const log = Object.assign(Object.create(silentLogger) as typeof silentLogger, { warn: (_o: unknown, msg: string) => void warnings.push(msg) });
+    const f = new RedisLiveFanout({ url: ns.url, keyPrefix: ns.keyPrefix }, log);
+    opened.push(f);
+    await f.connect();
+    const raw = new Redis(ns.url);
+    try {
+      await raw.publish(f.channel, 'not json'); // would be logged as unreadable if it were parsed
+      await new Promise((r) => setTimeout(r, 200));
+      expect(warnings).toEqual([]);
+      const got: string[] = [];
+      f.subscribe((m) => got.push(String(m.body.alertId)));
+      await raw.publish(f.channel, 'not json');
+      await f.publish(notice('a1'));
+      await eventually(() => got.length === 1, 3000, 'the message after the first handler');
+      expect(warnings).toEqual(['unreadable live message ignored']);
+    } finally {
+      raw.disconnect();
+    }
+  });
+
   it('ignores an unreadable message on the channel and goes on', async () => {
     const f = await connect();
     const got: string[] = [];

@@ -64,7 +64,8 @@ export class RedisLiveFanout extends LiveFanout {
   }
 
   private receive(channel: string, text: string): void {
-    if (channel !== this.channel) return;
+    // every app holds the channel (readiness says so), but only consoles listen: the others skip the parse
+    if (channel !== this.channel || this.handlers.empty) return;
     const message = decodeLiveMessage(text);
     if (!message) {
       this.log.warn({ channel, bytes: text.length }, 'unreadable live message ignored');
