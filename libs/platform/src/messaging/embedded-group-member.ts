@@ -20,7 +20,6 @@ export interface MemberOptions {
   retry: RetryPolicy;
 }
 
-
 /**
  * Messages a partition's inbox holds at most; beyond that (a consumer far behind) it is emptied and the consumer
  * reads the log until it has caught up again.
