@@ -21,7 +21,7 @@ export interface EmbeddedBusOptions extends MemberOptions {
 
 /** One append to the log, on its way to the consumers. */
 interface Delivery {
-  /** The stored messages; null when the driver did not report when the insert ran (consumers then read the log). */
+  /** The stored messages; null when unknown (no order from the driver, or no commit): consumers then read the log. */
   stored: InboundMessage[] | null;
   items: Pending[];
   state: 'pending' | 'committed' | 'aborted';
@@ -117,12 +117,14 @@ export class EmbeddedBus extends MessageBus implements Outbox {
     this.db.afterTransaction((committed) => this.settle(d, committed));
   }
 
+  /**
+   * An append that did not commit (or whose insert failed) is not handed over, but its consumers are told to read
+   * their partitions from the log: on the rare failure, what the log holds decides, not what this process believes.
+   */
   private settle(d: Delivery, committed: boolean): void {
     d.state = committed ? 'committed' : 'aborted';
-    while (this.deliveries.length && this.deliveries[0].state !== 'pending') {
-      const next = this.deliveries.shift()!;
-      if (next.state === 'committed') this.wake(next);
-    }
+    if (!committed) d.stored = null;
+    while (this.deliveries.length && this.deliveries[0].state !== 'pending') this.wake(this.deliveries.shift()!);
   }
 
   /** The stored messages in the order given, with their sequence numbers and times. */
