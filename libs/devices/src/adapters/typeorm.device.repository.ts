@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Database } from '@linan/platform';
+import { Database, selectList } from '@linan/platform';
 import type { Device, DeviceKind, DeviceProtocol, DeviceStatus } from '../domain/device';
 import { DeviceRepository, DeviceWithSecret } from '../application/ports/device.repository';
 import { DeviceOrmEntity } from './device.orm-entity';
@@ -12,6 +12,8 @@ const toDevice = (e: DeviceOrmEntity): DeviceWithSecret => ({
 
 @Injectable()
 export class TypeOrmDeviceRepository extends DeviceRepository {
+  private columns?: string;
+
   constructor(private readonly db: Database) {
     super();
   }
@@ -38,12 +40,8 @@ export class TypeOrmDeviceRepository extends DeviceRepository {
    */
   async findBySerials(serials: readonly string[]): Promise<DeviceWithSecret[]> {
     if (!serials.length) return [];
-    const rows = await this.db.query<DeviceOrmEntity>(
-      `SELECT id, serial, type, model, protocol, attributes, secret_hash AS "secretHash", status, household_id AS "householdId",
-              registered_at AS "registeredAt", installed_at AS "installedAt", decommissioned_at AS "decommissionedAt"
-       FROM devices WHERE serial = ANY($1::text[])`,
-      [[...serials]],
-    );
+    this.columns ??= selectList(this.db.dataSource.getMetadata(DeviceOrmEntity), ['lastSeenAt']);
+    const rows = await this.db.query<DeviceOrmEntity>(`SELECT ${this.columns} FROM devices WHERE serial = ANY($1::text[])`, [[...serials]]);
     return rows.map(toDevice);
   }
 

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { Database } from '@linan/platform';
+import { Database, selectList } from '@linan/platform';
 import type { Aide, Funding, Household, SubsidyCategory } from '../domain/household';
 import { AideRepository, HouseholdRepository } from '../application/ports/people.repository';
 import { AideOrmEntity, HouseholdOrmEntity } from './people.orm-entity';
@@ -8,12 +8,10 @@ const toHousehold = (e: HouseholdOrmEntity): Household => ({
   ...e, subsidyCategory: e.subsidyCategory as SubsidyCategory, funding: e.funding as Funding, createdAt: new Date(e.createdAt),
 });
 
-/** The columns of a household under the names of HouseholdOrmEntity's properties, for plain statements. */
-const HOUSEHOLD_COLUMNS = `id, name, phone, address, district, street, community, lat, lng, subsidy_category AS "subsidyCategory",
-  funding, contacts, created_at AS "createdAt"`;
-
 @Injectable()
 export class TypeOrmHouseholdRepository extends HouseholdRepository {
+  private columns?: string;
+
   constructor(private readonly db: Database) {
     super();
   }
@@ -30,7 +28,8 @@ export class TypeOrmHouseholdRepository extends HouseholdRepository {
   /** On every alarm's path (triage, dispatch): a plain statement, a fraction of the CPU of TypeORM's `findBy`. */
   async findByIds(ids: string[]): Promise<Household[]> {
     if (!ids.length) return [];
-    const rows = await this.db.query<HouseholdOrmEntity>(`SELECT ${HOUSEHOLD_COLUMNS} FROM households WHERE id = ANY($1::uuid[])`, [ids]);
+    this.columns ??= selectList(this.db.dataSource.getMetadata(HouseholdOrmEntity));
+    const rows = await this.db.query<HouseholdOrmEntity>(`SELECT ${this.columns} FROM households WHERE id = ANY($1::uuid[])`, [ids]);
     return rows.map(toHousehold);
   }
   async search(filter: { district?: string; q?: string; limit: number }): Promise<Household[]> {
@@ -43,6 +42,8 @@ export class TypeOrmHouseholdRepository extends HouseholdRepository {
 
 @Injectable()
 export class TypeOrmAideRepository extends AideRepository {
+  private columns?: string;
+
   constructor(private readonly db: Database) {
     super();
   }
@@ -64,11 +65,9 @@ export class TypeOrmAideRepository extends AideRepository {
   /** On every alarm's path (dispatch): a plain statement, a fraction of the CPU of TypeORM's `find`. */
   async onDutyInDistricts(districts: string[]): Promise<Aide[]> {
     if (!districts.length) return [];
+    this.columns ??= selectList(this.db.dataSource.getMetadata(AideOrmEntity));
     const rows = await this.db.query<Aide>(
-      `SELECT id, name, phone, district, street, community, on_duty AS "onDuty", created_at AS "createdAt"
-       FROM aides WHERE on_duty AND district = ANY($1::text[]) ORDER BY created_at`,
-      [districts],
-    );
+      `SELECT ${this.columns} FROM aides WHERE on_duty AND district = ANY($1::text[]) ORDER BY created_at`, [districts]);
     return rows.map((a) => ({ ...a, createdAt: new Date(a.createdAt) }));
   }
 }

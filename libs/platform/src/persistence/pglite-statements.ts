@@ -1,6 +1,6 @@
-import { protocol, type PGlite, type Results } from '@electric-sql/pglite';
+import type { PGlite, Results } from '@electric-sql/pglite';
 import { prepareValue } from 'pg/lib/utils';
-import { serialize as pgSerialize, type DatabaseError } from 'pg-protocol';
+import { serialize, type DatabaseError } from 'pg-protocol';
 import { Parser } from 'pg-protocol/dist/parser';
 import type { BackendMessage, CommandCompleteMessage, DataRowMessage, RowDescriptionMessage } from 'pg-protocol/dist/messages';
 import type { PgliteLike } from './pglite-thread';
@@ -10,22 +10,13 @@ const PREPARABLE = /^\s*(SELECT|INSERT|UPDATE|DELETE|WITH)\b/i;
 /** Statements after which PostgreSQL may refuse a prepared plan ("cached plan must not change result type"). */
 const SCHEMA_CHANGE = /^\s*(CREATE|ALTER|DROP)\b/i;
 
-const serialize = protocol.serialize;
-
 /** The same after every bind: describe the portal, execute it, sync. */
-const RUN_PORTAL = Buffer.concat([pgSerialize.describe({ type: 'P' }), pgSerialize.execute({}), pgSerialize.sync()]);
+const RUN_PORTAL = Buffer.concat([serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync()]);
+
+/** Which command tags count toward `affectedRows`, as PGlite's own `query` counts them. */
+const AFFECTING = new Set(['INSERT', 'UPDATE', 'DELETE', 'COPY', 'MERGE']);
 
 type FieldParser = (value: string, typeId: number) => unknown;
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /**
  * PGlite with the application's statements prepared once and then executed in one call each.
@@ -69,7 +60,7 @@ export class PreparedPglite implements PgliteLike {
     const values = params.map((v) => (v === undefined || v === null ? null : prepareValue(v)));
     const reply = new Reply(this.db.parsers as Record<number, FieldParser>);
     const parser = new Parser();
-    await this.db.execProtocolRawStream(Buffer.concat([pgSerialize.bind({ statement: name, values }), RUN_PORTAL]), {
+    await this.db.execProtocolRawStream(Buffer.concat([serialize.bind({ statement: name, values }), RUN_PORTAL]), {
       // PGlite's file systems in Node write through at once: there is nothing to sync (and no lock to take)
       syncToFs: false,
       // a view of the database's memory, valid only during the call: copied before the parser may keep part of it
@@ -105,7 +96,7 @@ export class PreparedPglite implements PgliteLike {
     }
     parts.push(serialize.sync());
     // a failed parse skips the closes after it, so the map changes only once the message went through
-    await this.db.execProtocol(concat(parts));
+    await this.db.execProtocol(Buffer.concat(parts));
     for (const s of evicted) this.prepared.delete(s);
     this.prepared.set(sql, name);
     return name;
@@ -150,7 +141,7 @@ class Reply {
       case 'commandComplete': {
         const words = (msg as CommandCompleteMessage).text.split(' ');
         const n = parseInt(words[words.length - 1], 10);
-        if (['INSERT', 'UPDATE', 'DELETE', 'COPY', 'MERGE'].includes(words[0]) && !Number.isNaN(n)) this.affectedRows += n;
+        if (AFFECTING.has(words[0]) && !Number.isNaN(n)) this.affectedRows += n;
         break;
       }
       case 'error':

@@ -1,5 +1,5 @@
 import { openTestDatabase } from '@linan/testing';
-import { col, unnestRows } from './sql';
+import { col, selectList, unnestRows } from './sql';
 
 interface Row { id: string; name: string | null; at: Date | null; data: object; n: number }
 
@@ -29,5 +29,17 @@ describe('unnestRows', () => {
     } finally {
       await opened.close();
     }
+  });
+});
+
+describe('selectList', () => {
+  const metadata = { columns: [
+    { databaseName: 'id', propertyName: 'id' }, { databaseName: 'household_id', propertyName: 'householdId' },
+    { databaseName: 'last_seen_at', propertyName: 'lastSeenAt' },
+  ] };
+
+  it('names each column as its property, quoted, and leaves out what is omitted', () => {
+    expect(selectList(metadata)).toBe('"id", "household_id" AS "householdId", "last_seen_at" AS "lastSeenAt"');
+    expect(selectList(metadata, ['lastSeenAt'])).toBe('"id", "household_id" AS "householdId"');
   });
 });

@@ -27,3 +27,14 @@ export function unnestRows<R>(
 
 /** A column of `unnestRows`, for brevity where many are listed. */
 export const col = <R>(name: string, type: string, value: (row: R) => unknown): ArrayColumn<R> => ({ name, type, value });
+
+/**
+ * `name, registered_at AS "registeredAt", …`: an entity's columns as its properties, read from TypeORM's metadata, for
+ * plain statements on the alarm path whose rows must look like the entity (without `omit`).
+ */
+export function selectList(metadata: { columns: readonly { databaseName: string; propertyName: string }[] }, omit: readonly string[] = []): string {
+  return metadata.columns
+    .filter((c) => !omit.includes(c.propertyName))
+    .map((c) => (c.databaseName === c.propertyName ? `"${c.databaseName}"` : `"${c.databaseName}" AS "${c.propertyName}"`))
+    .join(', ');
+}
