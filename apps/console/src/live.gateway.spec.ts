@@ -15,10 +15,11 @@ class GroupBus extends MessageBus {
   async publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
     for (const [, members] of this.groups) {
       const member = members.find((s) => s.topics.includes(topic));
-      for (const m of messages) {
-        const inbound: InboundMessage = { topic, partition: 0, offset: '0', key: m.key, value: m.value, headers: m.headers ?? {}, timestamp: 0, attempt: 1 };
-        await member?.handle(inbound);
-      }
+      const inbound = messages.map((m, i): InboundMessage => ({
+        topic, partition: 0, offset: String(i), key: m.key, value: m.value, headers: m.headers ?? {}, timestamp: 0, attempt: 1,
+      }));
+      if (member?.handleBatch && inbound.length > 1) await member.handleBatch(inbound);
+      else for (const m of inbound) await member?.handle(m);
     }
   }
 
@@ -79,6 +80,24 @@ describe(LiveGateway.name, () => {
     expect(siming2.received).toEqual([expect.objectContaining(shown)]);
     expect(centre.received).toEqual([expect.objectContaining(shown)]);
     expect(huli.received).toEqual([]);
+    await Promise.all(gateways.map((g) => g.onApplicationShutdown()));
+  });
+
+  it('relays a burst of changes as one handover, leaving out an unreadable one', async () => {
+    const { bus, live, gateways, siming, centre } = await replicas();
+    const handovers: number[] = [];
+    const publishAll = live.publishAll.bind(live);
+    live.publishAll = async (ms) => {
+      handovers.push(ms.length);
+      await publishAll(ms);
+    };
+    const change = (alertId: string) => envelope(Topics.alertChanges, 'hh-1', {
+      alertId, householdId: 'hh-1', district: '思明区', status: 'open', priority: 'P1', kind: 'alert_opened',
+    });
+    await bus.publish(Topics.alertChanges, [change('b1'), { key: 'hh-1', value: 'not an envelope' }, change('b2')]);
+    expect(handovers).toEqual([2]);
+    expect(siming.received.map((m) => m.alertId)).toEqual(['b1', 'b2']);
+    expect(centre.received.map((m) => m.alertId)).toEqual(['b1', 'b2']);
     await Promise.all(gateways.map((g) => g.onApplicationShutdown()));
   });
 

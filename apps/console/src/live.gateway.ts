@@ -2,8 +2,14 @@ import { Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nest
 import { OnGatewayConnection, WebSocketGateway, WebSocketServer } from '@nestjs/websockets';
 import type { Server, WebSocket } from 'ws';
 import { Topics } from '@linan/contracts';
-import { ConsumerHandle, LiveFanout, MessageBus, RootLogger, openEnvelope, type LiveMessage } from '@linan/platform';
+import { ConsumerHandle, LiveFanout, MessageBus, RootLogger, openEnvelope, type InboundMessage, type LiveMessage } from '@linan/platform';
 import { canAccessDistrict, JwtTokenIssuer, type Actor } from '@linan/auth';
+
+/** An alert change from the bus as the consoles are shown it. */
+function liveChange(m: InboundMessage): LiveMessage {
+  const e = openEnvelope(Topics.alertChanges, m);
+  return { district: e.payload.district, body: { type: 'alert.changed', ...e.payload, at: e.occurredAt } };
+}
 
 const CONSOLE_ROLES = new Set(['admin', 'operator', 'aide']);
 /** A console that misses a ping for this long is dropped, so its browser notices and reconnects. */
@@ -91,10 +97,17 @@ export class LiveGateway implements OnGatewayConnection, OnApplicationBootstrap,
       topics: [Topics.alertChanges],
       ephemeral: true,
       // a failure here (live channel down) is logged by the bus and skipped: consoles re-read the queue over the API
-      handle: async (m) => {
-        const e = openEnvelope(Topics.alertChanges, m);
-        await this.live.publish({ district: e.payload.district, body: { type: 'alert.changed', ...e.payload, at: e.occurredAt } });
-      },
+      handle: (m) => this.live.publish(liveChange(m)),
+      // a burst of changes reaches the console replicas as one message on the live channel; one unreadable change
+      // is left out (and logged) without the others
+      handleBatch: (ms) => this.live.publishAll(ms.flatMap((m) => {
+        try {
+          return [liveChange(m)];
+        } catch (err) {
+          this.log.warn({ err, topic: m.topic, offset: m.offset }, 'live view could not show a message');
+          return [];
+        }
+      })),
     });
   }
 

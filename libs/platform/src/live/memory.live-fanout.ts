@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import { LiveFanout, decodeLiveMessage, encodeLiveMessage, type LiveHandler, type LiveMessage } from './live-fanout';
+import { LiveFanout, decodeLiveMessages, encodeLiveMessages, type LiveHandler, type LiveMessage } from './live-fanout';
 import { LiveHandlers } from './live-handlers';
 
 /** Embedded mode: every console is in this process. */
@@ -11,11 +11,12 @@ export class MemoryLiveFanout extends LiveFanout {
     this.handlers = new LiveHandlers(log);
   }
 
-  async publish(message: LiveMessage): Promise<void> {
+  async publishAll(messages: readonly LiveMessage[]): Promise<void> {
+    if (!messages.length) return;
     // through the wire form, as over Redis: a body that is not plain JSON shows up here, not first in production
-    const copy = decodeLiveMessage(encodeLiveMessage(message));
-    if (!copy) throw new Error(`live message "${message.body.type}" does not survive JSON`);
-    this.handlers.deliver(copy);
+    const copies = decodeLiveMessages(encodeLiveMessages(messages));
+    if (!copies || copies.unreadable) throw new Error(`live message "${messages[0].body.type}" does not survive JSON`);
+    copies.messages.forEach((m) => this.handlers.deliver(m));
   }
 
   subscribe(handler: LiveHandler): () => void {

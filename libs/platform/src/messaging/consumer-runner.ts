@@ -33,6 +33,31 @@ export function deadLetterFor(sub: Subscription, m: InboundMessage, reason: stri
   };
 }
 
+/**
+ * A live view's messages: no transaction, no offset, no retry. Several at once go to `handleBatch` when the
+ * subscription has one (a console replica relays a burst as one handover); a failure is logged and skipped, as the
+ * live view's clients re-read what they missed over the API.
+ */
+export async function showLive(sub: Subscription, messages: InboundMessage[], log: Logger): Promise<void> {
+  const failed = (err: unknown, m: InboundMessage, count = 1) =>
+    log.warn({ err, group: sub.groupId, topic: m.topic, offset: m.offset, count }, 'live view could not show a message');
+  if (sub.handleBatch && messages.length > 1) {
+    try {
+      await sub.handleBatch(messages);
+    } catch (err) {
+      failed(err, messages[0], messages.length);
+    }
+    return;
+  }
+  for (const m of messages) {
+    try {
+      await sub.handle(m);
+    } catch (err) {
+      failed(err, m);
+    }
+  }
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 /**

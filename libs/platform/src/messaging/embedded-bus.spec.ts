@@ -294,6 +294,36 @@ describe('EmbeddedBus live views', () => {
   });
 });
 
+describe('EmbeddedBus live views, bursts', () => {
+  it('hands a burst to a live view with handleBatch in one call, in order, and a failing batch is skipped', async () => {
+    const opened = await openTestDatabase();
+    try {
+      const bus = testBus(opened);
+      const calls: string[][] = [];
+      let fail = true;
+      await bus.subscribe({
+        groupId: 'live', topics: ['t'], ephemeral: true,
+        handle: async (m) => void calls.push([m.value]),
+        handleBatch: async (ms) => {
+          if (fail) {
+            fail = false;
+            throw new Error('the live channel is down');
+          }
+          calls.push(ms.map((m) => m.value));
+        },
+      });
+      await bus.publish('t', ['x1', 'x2'].map((v) => msg('k', v)));
+      await new Promise((r) => setTimeout(r, 200));
+      await bus.publish('t', ['a', 'b', 'c'].map((v) => msg('k', v)));
+      await eventually(() => calls.flat().includes('c'), 5000, 'the burst');
+      expect(calls).toEqual([['a', 'b', 'c']]);
+      await bus.close();
+    } finally {
+      await opened.close();
+    }
+  });
+});
+
 describe('EmbeddedBus retention', () => {
   it('deletes old messages every group has consumed, and keeps what a lagging group still needs', async () => {
     const opened = await openTestDatabase();

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
-import { runWithRetries, sleep, type DeadLetter, type RetryPolicy } from './consumer-runner';
+import { runWithRetries, showLive, sleep, type DeadLetter, type RetryPolicy } from './consumer-runner';
 import { LIVE_VIEW_GATHER_MS, type InboundMessage, type Subscription } from './message-bus';
 
 interface Row {
@@ -297,14 +297,8 @@ class MemberWorker {
 
   /** Live views: each message once, in order, no transaction and no offset; a failure is logged and skipped. */
   private async processLive(batch: InboundMessage[]): Promise<void> {
-    for (const m of batch) {
-      try {
-        await this.sub.handle(m);
-      } catch (err) {
-        this.log.warn({ err, group: this.sub.groupId, topic: m.topic, offset: m.offset }, 'live view could not show a message');
-      }
-      this.positions.set(slot(m.topic, m.partition), m.offset);
-    }
+    await showLive(this.sub, batch, this.log);
+    for (const m of batch) this.positions.set(slot(m.topic, m.partition), m.offset);
   }
 
   /** Stores the offset of the last message of each partition in `messages` (inside the caller's transaction). */

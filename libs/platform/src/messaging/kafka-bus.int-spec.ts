@@ -54,6 +54,21 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
   const appliedCounts = async (prefix: string) =>
     opened.database.query<{ id: string; n: number }>('SELECT id, n FROM applied WHERE id LIKE $1 ORDER BY id', [`${prefix}%`]);
 
+  it('hands a live view a fetched burst through handleBatch, in order, and stores no offsets for it', async () => {
+    const b = await bus();
+    const t = topic();
+    const calls: string[][] = [];
+    handles.push(await b.subscribe({
+      groupId: `live-${t}`, topics: [t], ephemeral: true,
+      handle: async (m) => void calls.push([m.value]),
+      handleBatch: async (ms) => void calls.push(ms.map((m) => m.value)),
+    }));
+    await b.publish(t, ['l1', 'l2', 'l3', 'l4'].map((value) => ({ key: 'home-1', value })));
+    await eventually(() => calls.flat().length === 4, 10_000, 'the burst');
+    expect(calls).toEqual([['l1', 'l2', 'l3', 'l4']]);
+    expect(await opened.database.query('SELECT * FROM bus_offsets WHERE group_id = $1', [`live-${t}`])).toEqual([]);
+  });
+
   it('delivers every message once, in order per key, and stores the effect with the offset', async () => {
     const t = topic();
     const b = await bus();

@@ -2,7 +2,7 @@ import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type K
 import type { Logger } from 'pino';
 import { PermanentMessageError, retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
-import { deadLetterFor, sleep, type RetryPolicy } from './consumer-runner';
+import { deadLetterFor, showLive, sleep, type RetryPolicy } from './consumer-runner';
 import { InboundMessage, LIVE_VIEW_GATHER_MS, OutgoingMessage, Subscription } from './message-bus';
 
 export interface KafkaConsumerOptions {
@@ -145,14 +145,8 @@ export class KafkaConsumer {
     const originalTopic = this.retryTopics.get(batch.topic);
     const messages = batch.messages.map((m) => inbound(batch.topic, batch.partition, m, originalTopic));
     if (this.sub.ephemeral) {
-      for (const m of messages) {
-        try {
-          await this.sub.handle(m);
-        } catch (err) {
-          this.log.warn({ err, topic: m.topic, offset: m.offset }, 'live view could not show a message');
-        }
-        resolveOffset(m.offset);
-      }
+      await showLive(this.sub, messages, this.log);
+      resolveOffset(messages[messages.length - 1].offset);
       return;
     }
     if (originalTopic) {

@@ -26,8 +26,9 @@ export interface Subscription {
   /** Resolves when the effect is stored; throws PermanentMessageError for a message that can never succeed. */
   handle(message: InboundMessage): Promise<void>;
   /**
-   * Optional: the same effect for several messages of one partition at once (set-based, fewer statements).
-   * If it throws, the messages are run again one by one through `handle`, each with its own retries.
+   * Optional: the same effect for several messages at once (set-based, fewer statements).
+   * If it throws, the messages are run again one by one through `handle`, each with its own retries (a live view's
+   * batch is not: its failure is logged, as any live view failure).
    */
   handleBatch?(messages: InboundMessage[]): Promise<void>;
   /**

@@ -34,6 +34,7 @@ describeWithRedisServer('Redis outage: the cache and the live fan-out fail fast 
     console1 = new RedisLiveFanout(options, silentLogger);
     await Promise.all([cache.connect(), dispatch.connect(), console1.connect()]);
     console1.subscribe((m) => received.push(m));
+    await console1.whenListening();
   });
 
   afterAll(async () => {
