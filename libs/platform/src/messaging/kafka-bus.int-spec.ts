@@ -5,7 +5,7 @@ import { startKafkaMock, type KafkaMock } from '../../../testing/src/services/ka
 import { eventually, openTestDatabase, silentLogger } from '../../../testing/src/test-platform';
 import { StartupError } from '../config/config';
 import type { OpenedDatabase } from '../persistence/open-database';
-import { KafkaBus, type KafkaBusOptions } from './kafka-bus';
+import { KafkaBus, encodeOutboxBatch, type KafkaBusOptions } from './kafka-bus';
 import type { ConsumerHandle, InboundMessage } from './message-bus';
 
 const available = postgresAvailable();
@@ -163,34 +163,45 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     expect(seen).toEqual([...seen].sort());
   });
 
-  it('publishes outbox messages only when the unit of work commits', async () => {
-    const t = topic();
+  it('publishes outbox messages only when the unit of work commits, a transaction\'s messages as one row', async () => {
+    const [t, u] = [topic(), topic()];
     const b = await bus();
     const seen: string[] = [];
-    handles.push(await b.subscribe({ groupId: 'g-outbox', topics: [t], handle: async (m) => void seen.push(m.value) }));
-    await opened.database.run(() => b.add(t, [{ key: 'k', value: 'committed' }]));
+    handles.push(await b.subscribe({ groupId: 'g-outbox', topics: [t, u], handle: async (m) => void seen.push(m.value) }));
+    await opened.database.run(async () => {
+      await b.add(t, [{ key: 'k', value: 'committed-1' }, { key: 'k', value: 'committed-2' }]);
+      await b.add(u, [{ key: 'k', value: 'committed-3' }]);
+    });
+    // handed-over rows are deleted together a little later (OUTBOX_FORGET_MS), so the row is still there
+    expect(await opened.database.query('SELECT messages FROM outbox_batches WHERE messages LIKE $1', ['%committed-%'])).toHaveLength(1);
     await expect(opened.database.run(async () => {
       await b.add(t, [{ key: 'k', value: 'rolled-back' }]);
       throw new Error('no');
     })).rejects.toThrow('no');
-    await eventually(() => seen.includes('committed'), 10_000, 'the committed message');
+    await eventually(() => seen.length === 3, 10_000, 'the committed messages');
     await new Promise((r) => setTimeout(r, 300));
-    expect(seen).toEqual(['committed']);
-    await eventually(async () => (await opened.database.query('SELECT 1 FROM outbox')).length === 0, 5_000, 'an empty outbox');
+    expect(seen.sort()).toEqual(['committed-1', 'committed-2', 'committed-3']);
+    await eventually(async () => (await opened.database.query('SELECT 1 FROM outbox_batches')).length === 0, 5_000, 'an empty outbox');
   });
 
-  it('resends outbox rows a crashed process left behind', async () => {
+  it('resends outbox rows a crashed process left behind, in order, and keeps an unreadable row', async () => {
     const t = topic();
-    // a row committed by a process that died before handing it to Kafka
-    await opened.database.query(
-      `INSERT INTO outbox (topic, key, value, headers, created_at) VALUES ($1, 'k', 'left-behind', '{"eventId":"e-1"}', now() - interval '1 minute')`, [t],
-    );
+    // rows committed by a process that died before handing them to Kafka (and one that no code of ours writes)
+    const left = encodeOutboxBatch([
+      { topic: t, message: { key: 'k', value: 'left-behind-1', headers: { eventId: 'e-1' } } },
+      { topic: t, message: { key: 'k', value: 'left-behind-2' } },
+    ]);
+    await opened.database.query(`INSERT INTO outbox_batches (messages, created_at) VALUES ('not json', now() - interval '1 minute')`);
+    await opened.database.query(`INSERT INTO outbox_batches (messages, created_at) VALUES ($1, now() - interval '1 minute')`, [left]);
     const b = await bus();
     const seen: InboundMessage[] = [];
     handles.push(await b.subscribe({ groupId: 'g-sweep', topics: [t], handle: async (m) => void seen.push(m) }));
-    await eventually(() => seen.length > 0, 10_000, 'the swept message');
-    expect(seen[0]).toMatchObject({ value: 'left-behind', headers: { eventId: 'e-1' } });
-    expect(await opened.database.query('SELECT 1 FROM outbox WHERE value = $1', ['left-behind'])).toHaveLength(0);
+    await eventually(() => seen.length === 2, 10_000, 'the swept messages');
+    expect(seen[0]).toMatchObject({ value: 'left-behind-1', headers: { eventId: 'e-1' } });
+    expect(seen[1]).toMatchObject({ value: 'left-behind-2', headers: {} });
+    await eventually(async () => (await opened.database.query('SELECT 1 FROM outbox_batches WHERE messages = $1', [left])).length === 0, 5_000, 'the swept row deleted');
+    expect(await opened.database.query(`SELECT 1 FROM outbox_batches WHERE messages = 'not json'`)).toHaveLength(1);
+    await opened.database.query(`DELETE FROM outbox_batches WHERE messages = 'not json'`);
   });
 
   it('dead-letters a poison message with its reason and headers, and the partition keeps flowing', async () => {
