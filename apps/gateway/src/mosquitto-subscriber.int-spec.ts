@@ -29,6 +29,35 @@ class RecordingIngest {
   }
 }
 
+/** An ingest that holds every message until the test lets it go, counting how many it holds at once. */
+class GateIngest extends RecordingIngest {
+  private readonly waiting = new Map<string, () => void>();
+  mostAtOnce = 0;
+
+  override async execute(msg: DeviceMessage): Promise<IngestOutcome> {
+    const id = (JSON.parse(msg.payload.toString()) as { id: string }).id;
+    await new Promise<void>((release) => {
+      this.waiting.set(id, release);
+      this.mostAtOnce = Math.max(this.mostAtOnce, this.waiting.size);
+    });
+    return super.execute(msg);
+  }
+
+  holds(id: string): boolean {
+    return this.waiting.has(id);
+  }
+
+  release(id: string): void {
+    const r = this.waiting.get(id);
+    this.waiting.delete(id);
+    r?.();
+  }
+
+  releaseAll(): void {
+    [...this.waiting.keys()].forEach((id) => this.release(id));
+  }
+}
+
 const device = (serial: string): DeviceWithSecret => ({
   id: `id-${serial}`, serial, type: 'sos', model: null, protocol: 'native', attributes: {}, status: 'active', householdId: 'hh-1',
   registeredAt: new Date(0), installedAt: new Date(0), decommissionedAt: null, secretHash: 'not-used-here',
@@ -98,6 +127,63 @@ describe(MosquittoSubscriber.name, () => {
     await eventually(() => ingest.ids().includes('e2'), 5000, 'e2 ingested');
     await new Promise((r) => setTimeout(r, 300));
     expect(ingest.ids()).toEqual(['e1', 'e2']);
+  });
+
+  it('has several devices\' messages of one session in ingest at once, and acknowledges them only in the order they came', async () => {
+    const ingest = new GateIngest();
+    const s = gateway('gw-p', ingest);
+    await s.whenReady();
+    const [d1, d2] = [await online('GW-1'), await online('GW-2')];
+    await d1.publishAsync('devices/GW-1/events', event('first'), { qos: 1 });
+    await d2.publishAsync('devices/GW-2/events', event('second'), { qos: 1 });
+    await eventually(() => ingest.holds('first') && ingest.holds('second'), 5000, 'both messages in ingest at once');
+    // the second is stored first; its PUBACK must wait for the first's, so a lost connection now loses neither
+    ingest.release('second');
+    await eventually(() => ingest.ids().includes('second'), 5000, 'the second stored');
+    await new Promise((r) => setTimeout(r, 100));
+    (s as unknown as { client: MqttClient }).client.stream.destroy();
+    await eventually(() => ingest.holds('second'), 5000, 'the second sent again after the reconnect: it was not acknowledged');
+    // the first twice: the copy held all along, then the one sent again (which waited for it: same device)
+    await eventually(() => {
+      ingest.releaseAll();
+      return ingest.ids().length === 4;
+    }, 5000, 'every copy stored');
+    expect(ingest.ids().sort()).toEqual(['first', 'first', 'second', 'second']);
+    expect(ingest.mostAtOnce).toBeGreaterThanOrEqual(2);
+
+    // both acknowledged now: a restart of the replica on its session brings neither again
+    await s.stop();
+    await gateway('gw-p', ingest).whenReady();
+    await d1.publishAsync('devices/GW-1/events', event('third'), { qos: 1 });
+    await eventually(() => ingest.holds('third'), 5000, 'the next event');
+    ingest.releaseAll();
+    await eventually(() => ingest.ids().includes('third'), 5000, 'the next event stored');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(ingest.ids().sort()).toEqual(['first', 'first', 'second', 'second', 'third']);
+  });
+
+  it('ingests one device\'s messages in the order they came while other devices\' run alongside', async () => {
+    const ingest = new RecordingIngest();
+    const execute = ingest.execute.bind(ingest);
+    let running = 0;
+    let mostAtOnce = 0;
+    ingest.execute = async (msg) => {
+      mostAtOnce = Math.max(mostAtOnce, ++running);
+      await new Promise((r) => setTimeout(r, Math.random() * 5));
+      running--;
+      return execute(msg);
+    };
+    await gateway('gw-o', ingest).whenReady();
+    const [d1, d2] = [await online('GW-1'), await online('GW-2')];
+    await Promise.all([
+      ...Array.from({ length: 30 }, (_, i) => d1.publishAsync('devices/GW-1/events', event(`a${String(i).padStart(2, '0')}`), { qos: 1 })),
+      ...Array.from({ length: 30 }, (_, i) => d2.publishAsync('devices/GW-2/events', event(`b${String(i).padStart(2, '0')}`), { qos: 1 })),
+    ]);
+    await eventually(() => ingest.ids().length === 60, 10_000, 'all 60 ingested');
+    const of = (prefix: string) => ingest.ids().filter((id) => id.startsWith(prefix));
+    expect(of('a')).toEqual([...of('a')].sort());
+    expect(of('b')).toEqual([...of('b')].sort());
+    expect(mostAtOnce).toBe(2);
   });
 
   it('does not acknowledge an event whose ingest failed: it reconnects and the broker sends the event again', async () => {

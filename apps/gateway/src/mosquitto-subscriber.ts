@@ -34,10 +34,14 @@ const MAX_RETRY_DELAY_MS = 5000;
  * replica restarts. Mosquitto has already authenticated the device and applied its ACL (a device may publish
  * only under devices/<its serial>/), so the serial in the topic is the sender.
  *
- * A message is acknowledged to Mosquitto only once IngestDeviceMessageUseCase has made its outcome durable:
- * mqtt.js sends the PUBACK when the `handleMessage` callback is called (handlers/publish.js), and handles a
- * connection's packets one at a time until then. When ingest fails, the message is not acknowledged and the
- * connection is dropped, so Mosquitto sends it again when the session resumes (dedup makes that harmless).
+ * A message is acknowledged to Mosquitto only once IngestDeviceMessageUseCase has made its outcome durable, and
+ * PUBACKs go out in the order the messages came (MQTT 4.6). Several messages of a session are in ingest at once
+ * (up to its Receive Maximum): mqtt.js handles a connection's packets one at a time until the PUBACK of the current
+ * one is sent (handlers/publish.js), so the session holds that PUBACK back (see `AckQueue`) and mqtt.js moves on; it
+ * is written once this message and every earlier one of the connection are stored. One device's messages are
+ * ingested one after the other, in the order they came. When ingest fails, the message is not acknowledged and the
+ * connection is dropped, so Mosquitto sends it, and every later unacknowledged message, again when the session
+ * resumes (dedup makes that harmless).
  */
 export class MosquittoSubscriber {
   private client: MqttClient | null = null;
@@ -45,7 +49,11 @@ export class MosquittoSubscriber {
   /** Bumped on every lost connection: an answer for a packet of an older connection must not be sent. */
   private connection = 0;
   private stopping = false;
-  private inFlight: Promise<void> | null = null;
+  /** Messages in ingest (all connections), for stop() to wait for. */
+  private readonly inFlight = new Set<Promise<void>>();
+  /** The last message in ingest per device serial: the next one of that device waits for it. */
+  private readonly lastOfDevice = new Map<string, Promise<void>>();
+  private acks: AckQueue | null = null;
   private failedInARow = 0;
   private readonly address: ReturnType<typeof brokerAddress>;
   private readyWaiters: (() => void)[] = [];
@@ -95,12 +103,15 @@ export class MosquittoSubscriber {
       resubscribe: false,
     });
     client.handleMessage = (packet, callback) => this.handle(packet, callback);
+    this.acks = new AckQueue(client);
     client.on('connect', (connack) => {
       this.log.info({ broker: this.address.display, clientId: this.options.clientId, sessionPresent: connack.sessionPresent }, 'connected to the MQTT broker');
       this.subscribe(client);
     });
     client.on('close', () => {
       this.connection++;
+      // PUBACKs held for the lost connection are never sent: Mosquitto sends those messages again
+      this.acks?.forget();
       if (this.subscribed && !this.stopping) this.log.warn({ broker: this.address.display }, 'MQTT broker connection lost; reconnecting');
       this.subscribed = false;
     });
@@ -146,20 +157,17 @@ export class MosquittoSubscriber {
     // stopping: left unacknowledged in this replica's session, sent again when it starts next
     if (this.stopping) return;
     const connection = this.connection;
-    // mqtt.js hands over one packet at a time per connection; after a reconnect the previous connection's packet
-    // may still be in ingest, and its redelivered copy must not overtake it
-    const previous = this.inFlight ?? Promise.resolve();
-    const work = previous.then(() => this.process(packet)).then(
+    const ack = packet.qos === 1 ? this.acks?.expect(packet.messageId!) : undefined;
+    const work = this.afterEarlierOfDevice(packet.topic, () => this.process(packet)).then(
       () => {
         if (this.failedInARow) this.retryDelay(0);
-        // a packet of a lost connection is sent again by the broker on the new one: do not ack a reused id there
-        if (connection === this.connection) callback();
+        // a packet of a lost connection is sent again by the broker on the new one: its ack was forgotten
+        ack?.settle();
       },
       (err: unknown) => {
         if (packet.qos === 0) {
           // nothing to redeliver; a heartbeat's loss heals with the next one
           this.log.warn({ err, topic: packet.topic }, 'QoS 0 device message not processed');
-          if (connection === this.connection) callback();
           return;
         }
         this.log.error({ err, topic: packet.topic }, 'device message could not be stored; not acknowledged, reconnecting so the broker sends it again');
@@ -167,10 +175,26 @@ export class MosquittoSubscriber {
         if (connection === this.connection) this.dropConnection();
       },
     );
-    const tracked: Promise<void> = work.finally(() => {
-      if (this.inFlight === tracked) this.inFlight = null;
+    this.inFlight.add(work);
+    void work.finally(() => this.inFlight.delete(work));
+    // mqtt.js goes on to the next packet once this one's PUBACK is "sent": the queue holds it back until it is due
+    callback();
+  }
+
+  /**
+   * Runs `fn` after the device's earlier messages in this replica are done with (a redelivered copy of a message of
+   * a lost connection does not overtake the first copy still in ingest either).
+   */
+  private afterEarlierOfDevice(topic: string, fn: () => Promise<void>): Promise<void> {
+    const serial = parseDeviceTopic(topic)?.deviceId ?? '';
+    const earlier = this.lastOfDevice.get(serial);
+    const run = earlier ? earlier.then(fn, fn) : fn();
+    const tail = run.then(() => undefined, () => undefined);
+    this.lastOfDevice.set(serial, tail);
+    void tail.then(() => {
+      if (this.lastOfDevice.get(serial) === tail) this.lastOfDevice.delete(serial);
     });
-    this.inFlight = tracked;
+    return run;
   }
 
   private async process(packet: IPublishPacket): Promise<void> {
@@ -203,14 +227,85 @@ export class MosquittoSubscriber {
     const client = this.client;
     if (!client) return;
     this.stopping = true;
-    if (this.inFlight) {
+    if (this.inFlight.size) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([this.inFlight, new Promise((r) => (timer = setTimeout(r, graceMs)))]);
+      await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => (timer = setTimeout(r, graceMs)))]);
       clearTimeout(timer);
     }
     this.client = null;
     this.subscribed = false;
     // a normal DISCONNECT: Mosquitto keeps the session (its expiry was set at CONNECT)
     await client.endAsync(false).catch(() => undefined);
+  }
+}
+
+/** mqtt.js's packet writer (MqttClient#_sendPacket, not in its typings): the one place a PUBACK is written. */
+type SendPacket = (packet: { cmd: string; messageId?: number; reasonCode?: number }, cb?: (err?: Error) => void, ...rest: unknown[]) => void;
+
+interface HeldAck {
+  messageId: number;
+  /** Set when mqtt.js asked to send it (the handleMessage callback). */
+  reasonCode?: number;
+  requested: boolean;
+  /** Set when the message's outcome is durable. */
+  settled: boolean;
+}
+
+/**
+ * The PUBACKs of one MQTT connection, in the order its QoS 1 messages came. mqtt.js writes a message's PUBACK when
+ * the `handleMessage` callback is called and only then reads the connection's next packet; the queue takes that
+ * write over (it completes it for mqtt.js at once) and makes it when the message's ingest has settled and every
+ * earlier PUBACK has been written, all that are due in one write. What is held when the connection is lost is
+ * forgotten: Mosquitto sends those messages again on the next connection, where a held message id could already
+ * name another message.
+ */
+export class AckQueue {
+  private held: HeldAck[] = [];
+  private readonly send: SendPacket;
+
+  constructor(private readonly client: MqttClient) {
+    const original = (client as unknown as { _sendPacket?: SendPacket })._sendPacket;
+    if (typeof original !== 'function') throw new Error('mqtt.js has no _sendPacket: the gateway cannot hold PUBACKs back (mqtt version changed?)');
+    this.send = original.bind(client);
+    (client as unknown as { _sendPacket: SendPacket })._sendPacket = (packet, cb, ...rest) => {
+      const ack = packet.cmd === 'puback' ? this.held.find((h) => h.messageId === packet.messageId && !h.requested) : undefined;
+      if (!ack) return this.send(packet, cb, ...rest);
+      ack.requested = true;
+      ack.reasonCode = packet.reasonCode;
+      cb?.();
+      this.flush();
+    };
+  }
+
+  /** A QoS 1 message has come: its PUBACK waits until `settle()` and the earlier ones. */
+  expect(messageId: number): { settle(): void } {
+    const ack: HeldAck = { messageId, requested: false, settled: false };
+    this.held.push(ack);
+    return {
+      settle: () => {
+        ack.settled = true;
+        this.flush();
+      },
+    };
+  }
+
+  forget(): void {
+    this.held = [];
+  }
+
+  private flush(): void {
+    // never written while disconnected: mqtt.js would keep it and send it on the next connection
+    if (!this.client.connected) {
+      this.forget();
+      return;
+    }
+    let n = 0;
+    while (n < this.held.length && this.held[n].settled && this.held[n].requested) n++;
+    if (!n) return;
+    const due = this.held.splice(0, n);
+    const stream = this.client.stream as { cork?: () => void; uncork?: () => void } | undefined;
+    stream?.cork?.();
+    for (const a of due) this.send({ cmd: 'puback', messageId: a.messageId, reasonCode: a.reasonCode });
+    stream?.uncork?.();
   }
 }
