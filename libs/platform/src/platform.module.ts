@@ -138,7 +138,7 @@ export class PlatformModule {
               return new EmbeddedBus(db, { partitions: config.bus.partitions, pollMs: config.bus.pollMs, retry }, log.child({ component: 'bus' }));
             }
             const bus = new KafkaBus(db, {
-              brokers: config.kafka.brokers, clientId: kafkaClientId(options.appName ?? 'app'), maxWaitMs: config.kafka.maxWaitMs, lingerMs: config.kafka.lingerMs,
+              brokers: config.kafka.brokers, clientId: kafkaClientId(options.appName ?? 'app'), maxWaitMs: config.kafka.maxWaitMs, lingerMs: config.kafka.lingerMs, fetchGatherMs: config.kafka.fetchGatherMs,
               outboxSweepMs: config.outbox.sweepMs, retry,
             }, log.child({ component: 'bus' }));
             await bus.connect();

@@ -28,6 +28,7 @@ const envSchema = z.object({
   DATABASE_URL: optionalUrl(['postgres', 'postgresql']),
   EMBEDDED_DB_THREAD: z.enum(['main', 'worker']).default('main'),
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
+  DATABASE_STATEMENT_CACHE: z.coerce.number().int().min(0).max(10_000).default(100),
   KAFKA_BROKERS: z.string().trim().min(1).optional().refine(
     (v) => v === undefined || v.split(',').every((b) => /^[^\s:,]+:\d+$/.test(b.trim())),
     { message: 'must be host:port[,host:port...]' },
@@ -43,6 +44,7 @@ const envSchema = z.object({
   MQTT_ADMIN_TIMEOUT_MS: z.coerce.number().int().min(100).max(60_000).default(5000),
   KAFKA_MAX_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
   KAFKA_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(0),
+  KAFKA_FETCH_GATHER_MS: z.coerce.number().int().min(0).max(1_000).default(5),
   OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).default(1000),
   BUS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   BUS_POLL_MS: z.coerce.number().int().min(10).default(500),
@@ -80,8 +82,8 @@ export interface AppConfig {
   readonly dataDir: string;
   readonly admin: { readonly username: string; readonly password?: string };
   readonly jwt: { readonly secret?: string; readonly ttlSeconds: number; readonly loginAttemptsPerMinute: number };
-  readonly database: { readonly url?: string; readonly poolSize: number; readonly embeddedThread: 'main' | 'worker' };
-  readonly kafka: { readonly brokers?: readonly string[]; readonly maxWaitMs: number; readonly lingerMs: number };
+  readonly database: { readonly url?: string; readonly poolSize: number; readonly statementCache: number; readonly embeddedThread: 'main' | 'worker' };
+  readonly kafka: { readonly brokers?: readonly string[]; readonly maxWaitMs: number; readonly lingerMs: number; readonly fetchGatherMs: number };
   readonly redis: { readonly url?: string; readonly keyPrefix: string };
   readonly outbox: { readonly sweepMs: number };
   readonly bus: { readonly partitions: number; readonly pollMs: number; readonly maxAttempts: number; readonly retryBaseMs: number; readonly retentionMs: number };
@@ -161,8 +163,8 @@ export function loadConfig(env: RawEnv): AppConfig {
     dataDir: e.DATA_DIR,
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },
     jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_S, loginAttemptsPerMinute: e.LOGIN_ATTEMPTS_PER_MINUTE },
-    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, embeddedThread: e.EMBEDDED_DB_THREAD },
-    kafka: { brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()), maxWaitMs: e.KAFKA_MAX_WAIT_MS, lingerMs: e.KAFKA_LINGER_MS },
+    database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, statementCache: e.DATABASE_STATEMENT_CACHE, embeddedThread: e.EMBEDDED_DB_THREAD },
+    kafka: { brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()), maxWaitMs: e.KAFKA_MAX_WAIT_MS, lingerMs: e.KAFKA_LINGER_MS, fetchGatherMs: e.KAFKA_FETCH_GATHER_MS },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     outbox: { sweepMs: e.OUTBOX_SWEEP_MS },
     bus: {

@@ -29,3 +29,50 @@ describe('KafkaConsumer fetch wait', () => {
     expect(consumerOptions({ groupId: 'live', topics: ['t'], handle, ephemeral: true }, 200).maxWaitTimeInMs).toBe(200);
   });
 });
+
+describe('KafkaConsumer fetch gathering', () => {
+  /** A consumer on stubs: its batches are handled in a "transaction" that only records what it was given. */
+  function consumer(sub: Partial<Subscription>, fetchGatherMs: number) {
+    const kafka = { consumer: () => ({ on: () => () => undefined, events: {}, commitOffsets: async () => undefined }) } as unknown as Kafka;
+    const db = {
+      run: async (fn: () => Promise<unknown>) => fn(),
+      query: async (sql: string, params: unknown[]) =>
+        sql.startsWith('INSERT INTO bus_offsets') ? (params[1] as string[]).map((topic, i) => ({ topic, partition: (params[2] as number[])[i], seq: '-1' })) : [],
+    } as unknown as Database;
+    const c = new KafkaConsumer(kafka, { groupId: 'g', topics: ['t'], handle: async () => undefined, ...sub } as Subscription, db,
+      { maxWaitMs: 5, retry: { maxAttempts: 3, baseDelayMs: 10 }, fetchGatherMs }, silentLogger, async () => undefined);
+    const eachBatch = (partition: number, offset: string) => (c as unknown as { eachBatch(p: unknown): Promise<void> }).eachBatch({
+      batch: { topic: 't', partition, messages: [{ offset, key: Buffer.from('k'), value: Buffer.from(`v${offset}`), headers: {}, timestamp: '0' }] },
+      resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
+    });
+    return { eachBatch };
+  }
+
+  it('hands a fetch\'s batches on at once and lets kafkajs fetch again only after fetchGatherMs, one wait per fetch', async () => {
+    const handled: string[] = [];
+    const { eachBatch } = consumer({ handleBatch: async (ms) => void handled.push(...ms.map((m) => m.value)) }, 80);
+    const t0 = Date.now();
+    const fetched = Promise.all([eachBatch(0, '1'), eachBatch(1, '7')]).then(() => Date.now() - t0);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(handled.sort()).toEqual(['v1', 'v7']); // handled while the fetch loop waits
+    const waited = await fetched;
+    expect(waited).toBeGreaterThanOrEqual(75);
+    expect(waited).toBeLessThan(150); // the two batches of the fetch share one wait
+  });
+
+  it('fetches again at once without it', async () => {
+    const { eachBatch } = consumer({ handleBatch: async () => undefined }, 0);
+    const t0 = Date.now();
+    await eachBatch(0, '1');
+    expect(Date.now() - t0).toBeLessThan(30);
+  });
+
+  it('lets a live view\'s changes gather for LIVE_VIEW_GATHER_MS between fetches', async () => {
+    const shown: string[] = [];
+    const { eachBatch } = consumer({ ephemeral: true, handle: async (m) => void shown.push(m.value) }, 0);
+    const t0 = Date.now();
+    await eachBatch(0, '3');
+    expect(shown).toEqual(['v3']);
+    expect(Date.now() - t0).toBeGreaterThanOrEqual(LIVE_VIEW_GATHER_MS - 5);
+  });
+});

@@ -7,6 +7,7 @@ import { MIGRATIONS } from './migrations';
 import { pgliteDriver } from './pglite-driver';
 import { PreparedPglite } from './pglite-statements';
 import { PgliteThread, type PgliteLike } from './pglite-thread';
+import { pgWithStatementCache } from './statement-cache';
 import { PGlite } from '@electric-sql/pglite';
 
 export type Entities = MixedList<string | (new () => unknown) | EntitySchema>;
@@ -30,7 +31,7 @@ export async function openDatabase(config: AppConfig, entities: Entities): Promi
   if (config.database.url) {
     const ds = new DataSource({
       ...common, migrationsRun: false, type: 'postgres', url: config.database.url, poolSize: config.database.poolSize,
-      connectTimeoutMS: 10_000,
+      connectTimeoutMS: 10_000, driver: pgWithStatementCache(config.database.statementCache),
     });
     try {
       await ds.initialize();
