@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { DeviceEventReceived, DispatchRequested, Envelope } from '@linan/contracts';
-import { HandleDeviceEventUseCase } from '@linan/alerting';
+import { DUPLICATE_WINDOW_MS, type DeviceEventReceived, type DispatchRequested, type Envelope } from '@linan/contracts';
+import { ConcurrentEventError, DeviceEventLog, HandleDeviceEventUseCase } from '@linan/alerting';
 import { HandleDispatchRequestUseCase } from '@linan/dispatch';
 import { Database } from '@linan/platform';
 import { seedHome, startHarness, type Harness, type SeededHome } from '@linan/testing';
@@ -47,6 +47,24 @@ describe('set-based batches', () => {
     const linked = await db.query<{ device_event_id: string; alert_id: string | null }>(
       'SELECT device_event_id, alert_id FROM device_events WHERE device_id = $1 ORDER BY device_event_id', [home.deviceId]);
     expect(linked.map((r) => [r.device_event_id, r.alert_id !== null])).toEqual([['b-1', true], ['b-2', true], ['b-3', true], ['b-4', false]]);
+  });
+
+  it('triage: device events are new once per id within the window, and one stored meanwhile fails the batch', async () => {
+    const log = h.platform.app.get(DeviceEventLog);
+    const db = h.platform.app.get(Database);
+    const e = event('c-1', 'sos');
+    expect(await log.newOf([e, { ...e }])).toEqual([e]); // two copies in one batch: the first counts
+    await db.run(() => log.record([{ eventId: randomUUID(), event: e, alertId: null }]));
+    expect(await log.newOf([{ ...e }])).toEqual([]);
+    const reused = { ...e, receivedAt: e.receivedAt + DUPLICATE_WINDOW_MS + 1000 };
+    expect(await log.newOf([reused])).toEqual([reused]); // the same id after the window is a new event
+    // another transaction stored it between this one's newOf and record: nothing of this batch stays
+    const other = event('c-2', 'sos');
+    await expect(db.run(async () => {
+      await log.record([{ eventId: randomUUID(), event: other, alertId: null }]);
+      await log.record([{ eventId: randomUUID(), event: { ...e }, alertId: null }]);
+    })).rejects.toThrow(ConcurrentEventError);
+    expect(await log.newOf([other])).toEqual([other]);
   });
 
   it('dispatch: two escalation rounds of one alert in one batch call different aides', async () => {

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DUPLICATE_WINDOW_MS, type DeviceEventReceived } from '@linan/contracts';
 import { col, Database, unnestRows } from '@linan/platform';
 import type { Alert } from '../domain/alert';
-import { AlertListFilter, AlertRepository, AlertSummary, DeviceEventLog, TimelineEntry } from '../application/ports/alert.repository';
+import { AlertListFilter, AlertRepository, AlertSummary, ConcurrentEventError, DeviceEventLog, TimelineEntry } from '../application/ports/alert.repository';
 import { AlertMapper } from './alert.mapper';
 import { AlertLogOrmEntity, AlertOrmEntity, DeviceEventOrmEntity } from './alert.orm-entity';
 
@@ -14,7 +14,17 @@ const ALERT_COLUMNS = `id, household_id AS "householdId", device_id AS "deviceId
 
 const acol = col<AlertOrmEntity>;
 const tcol = col<TimelineEntry>;
-const ecol = col<{ eventId: string; event: DeviceEventReceived }>;
+const ecol = col<{ eventId: string; event: DeviceEventReceived; alertId: string | null }>;
+const eventKey = (e: DeviceEventReceived) => `${e.deviceId}/${e.deviceEventId}`;
+
+const EVENT_COLUMNS = [
+  ecol('id', 'uuid', (x) => x.eventId), ecol('device_id', 'uuid', (x) => x.event.deviceId), ecol('device_event_id', 'text', (x) => x.event.deviceEventId),
+  ecol('household_id', 'uuid', (x) => x.event.householdId), ecol('type', 'text', (x) => x.event.type), ecol('state', 'text', (x) => x.event.state),
+  ecol('device_ts', 'timestamptz', (x) => new Date(x.event.deviceTs)), ecol('received_at', 'timestamptz', (x) => new Date(x.event.receivedAt)),
+  ecol('late', 'boolean', (x) => x.event.late),
+  ecol('payload', 'jsonb', (x) => JSON.stringify({ battery: x.event.battery, signal: x.event.signal, data: x.event.data })),
+  ecol('alert_id', 'uuid', (x) => x.alertId),
+];
 
 /** The columns an alert's state changes touch (everything but what is fixed when it opens). */
 const ALERT_UPDATE_COLUMNS = [
@@ -117,43 +127,39 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
   constructor(private readonly db: Database) {
     super();
   }
-  async recordNew(events: { eventId: string; event: DeviceEventReceived }[]): Promise<DeviceEventReceived[]> {
-    // one row per device event id: a batch may carry the same event twice (a device's retransmission)
-    const byKey = new Map<string, { eventId: string; event: DeviceEventReceived }>();
-    for (const x of events) {
-      const k = `${x.event.deviceId}/${x.event.deviceEventId}`;
-      if (!byKey.has(k)) byKey.set(k, x); // the first one counts; later copies are duplicates
-    }
+  async newOf(events: DeviceEventReceived[]): Promise<DeviceEventReceived[]> {
+    // one per device event id: a batch may carry the same event twice (a device's retransmission); the first counts
+    const byKey = new Map<string, DeviceEventReceived>();
+    for (const e of events) if (!byKey.has(eventKey(e))) byKey.set(eventKey(e), e);
     const unique = [...byKey.values()];
     if (!unique.length) return [];
-    const v = unnestRows(unique, [
-      ecol('id', 'uuid', (x) => x.eventId), ecol('device_id', 'uuid', (x) => x.event.deviceId), ecol('device_event_id', 'text', (x) => x.event.deviceEventId),
-      ecol('household_id', 'uuid', (x) => x.event.householdId), ecol('type', 'text', (x) => x.event.type), ecol('state', 'text', (x) => x.event.state),
-      ecol('device_ts', 'timestamptz', (x) => new Date(x.event.deviceTs)), ecol('received_at', 'timestamptz', (x) => new Date(x.event.receivedAt)),
-      ecol('late', 'boolean', (x) => x.event.late),
-      ecol('payload', 'jsonb', (x) => JSON.stringify({ battery: x.event.battery, signal: x.event.signal, data: x.event.data })),
-    ]);
-    const rows = await this.db.query<{ device_id: string; device_event_id: string }>(
-      `INSERT INTO device_events AS d (id, device_id, device_event_id, household_id, type, state, device_ts, received_at, late, payload)
+    const stored = await this.db.query<{ device_id: string; device_event_id: string; received_at: Date }>(
+      `SELECT device_id, device_event_id, received_at FROM device_events
+       WHERE (device_id, device_event_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
+      [unique.map((e) => e.deviceId), unique.map((e) => e.deviceEventId)],
+    );
+    const firstTaken = new Map(stored.map((r) => [`${r.device_id}/${r.device_event_id}`, new Date(r.received_at).getTime()]));
+    return unique.filter((e) => {
+      const at = firstTaken.get(eventKey(e));
+      return at === undefined || at < e.receivedAt - DUPLICATE_WINDOW_MS;
+    });
+  }
+  async record(events: { eventId: string; event: DeviceEventReceived; alertId: string | null }[]): Promise<void> {
+    if (!events.length) return;
+    const v = unnestRows(events, EVENT_COLUMNS);
+    // a stored event within the window is left alone: then it was stored meanwhile by another transaction
+    const rows = await this.db.query<{ id: string }>(
+      `INSERT INTO device_events AS d (${EVENT_COLUMNS.map((c) => c.name).join(', ')})
        SELECT * FROM ${v.from}
        ON CONFLICT (device_id, device_event_id) DO UPDATE SET
          id = EXCLUDED.id, household_id = EXCLUDED.household_id, type = EXCLUDED.type, state = EXCLUDED.state,
-         device_ts = EXCLUDED.device_ts, received_at = EXCLUDED.received_at, late = EXCLUDED.late, alert_id = NULL,
+         device_ts = EXCLUDED.device_ts, received_at = EXCLUDED.received_at, late = EXCLUDED.late, alert_id = EXCLUDED.alert_id,
          payload = EXCLUDED.payload
        WHERE d.received_at < EXCLUDED.received_at - make_interval(secs => ${DUPLICATE_WINDOW_MS / 1000})
-       RETURNING d.device_id, d.device_event_id`,
+       RETURNING d.id`,
       v.params,
     );
-    const fresh = new Set(rows.map((r) => `${r.device_id}/${r.device_event_id}`));
-    return unique.map((x) => x.event).filter((e) => fresh.has(`${e.deviceId}/${e.deviceEventId}`));
-  }
-  async linkToAlerts(links: { event: DeviceEventReceived; alertId: string }[]): Promise<void> {
-    if (!links.length) return;
-    await this.db.query(
-      `UPDATE device_events AS d SET alert_id = v.alert_id FROM unnest($1::uuid[], $2::text[], $3::uuid[]) AS v (device_id, device_event_id, alert_id)
-       WHERE d.device_id = v.device_id AND d.device_event_id = v.device_event_id`,
-      [links.map((l) => l.event.deviceId), links.map((l) => l.event.deviceEventId), links.map((l) => l.alertId)],
-    );
+    if (rows.length !== events.length) throw new ConcurrentEventError(events.length - rows.length);
   }
   async recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>> {
     const rows = await this.db.manager().getRepository(DeviceEventOrmEntity).find({ where: { householdId }, order: { receivedAt: 'DESC' }, take: limit });

@@ -36,7 +36,7 @@ export class HandleDeviceEventUseCase {
   executeBatch(msgs: Envelope<DeviceEventReceived>[]): Promise<TriageOutcome[]> {
     return this.uow.run(async () => {
       const now = this.clock.now();
-      const fresh = new Set(await this.events.recordNew(msgs.map((m) => ({ eventId: m.eventId, event: m.payload }))));
+      const fresh = new Set(await this.events.newOf(msgs.map((m) => m.payload)));
       const keyOf = (e: DeviceEventReceived) => `${e.householdId}/${alertTypeOf(e.type)}`;
       const keys = [...new Map([...fresh].map((e) => [keyOf(e), { householdId: e.householdId, type: alertTypeOf(e.type) }])).values()];
       const open = new Map((await this.alerts.findOpenForUpdate(keys)).map((a) => [`${a.householdId}/${a.type}`, a]));
@@ -47,7 +47,7 @@ export class HandleDeviceEventUseCase {
       const opened = new Map<string, Alert>();
       const changed = new Map<string, Alert>();
       const timeline: TimelineEntry[] = [];
-      const links: { event: DeviceEventReceived; alertId: string }[] = [];
+      const stored: { eventId: string; event: DeviceEventReceived; alertId: string | null }[] = [];
       const requests: OutgoingMessage[] = [];
       const changes: OutgoingMessage[] = [];
       const outcomes: TriageOutcome[] = [];
@@ -65,6 +65,7 @@ export class HandleDeviceEventUseCase {
         const decision = triage(e, open.get(keyOf(e)) ?? null);
         switch (decision.kind) {
           case 'record':
+            stored.push({ eventId: msg.eventId, event: e, alertId: null });
             outcomes.push('recorded');
             break;
           case 'attach': {
@@ -72,7 +73,7 @@ export class HandleDeviceEventUseCase {
             open.set(keyOf(e), a);
             (opened.has(a.id) ? opened : changed).set(a.id, a);
             timeline.push({ alertId: a.id, ...received, details: { ...received.details, attached: true } });
-            links.push({ event: e, alertId: a.id });
+            stored.push({ eventId: msg.eventId, event: e, alertId: a.id });
             changes.push(alertChanged(a, 'event_attached', msg.correlationId, now));
             outcomes.push('attached');
             break;
@@ -92,7 +93,7 @@ export class HandleDeviceEventUseCase {
               { alertId: a.id, ...received },
               { alertId: a.id, at: now, kind: 'alert_opened', actor: 'system:triage', details: { priority: a.priority, ackTimeoutMs: policy.ackTimeoutMs } },
             );
-            links.push({ event: e, alertId: a.id });
+            stored.push({ eventId: msg.eventId, event: e, alertId: a.id });
             requests.push(envelope(Topics.dispatchRequests, a.householdId, {
               alertId: a.id, householdId: a.householdId, round: 0, reason: 'opened', callAides: true, priority: a.priority, alertType: a.type, deviceTs: e.deviceTs,
             }, { correlationId: msg.correlationId, occurredAt: now }));
@@ -104,8 +105,8 @@ export class HandleDeviceEventUseCase {
       }
       await this.alerts.insertMany([...opened.values()]);
       await this.alerts.saveMany([...changed.values()]);
+      await this.events.record(stored);
       await this.alerts.appendTimeline(timeline);
-      await this.events.linkToAlerts(links);
       await this.outbox.add(Topics.dispatchRequests, requests);
       await this.outbox.add(Topics.alertChanges, changes);
       this.uow.afterCommit(() => opened.forEach((a) => this.metrics.alertsOpened.inc({ priority: a.priority })));

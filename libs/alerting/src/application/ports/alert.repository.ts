@@ -39,10 +39,21 @@ export abstract class AlertRepository {
 
 export abstract class DeviceEventLog {
   /**
-   * Stores device events and returns the ones that are new: an event whose device already sent the same event id
-   * within the duplicate window (24 h) is left out. An id reused after the window is a new event.
+   * The events that are new, in order, each once: an event whose device already sent the same event id within the
+   * duplicate window (24 h), stored or earlier in `events`, is left out. An id reused after the window is new.
    */
-  abstract recordNew(events: { eventId: string; event: DeviceEventReceived }[]): Promise<DeviceEventReceived[]>;
-  abstract linkToAlerts(links: { event: DeviceEventReceived; alertId: string }[]): Promise<void>;
+  abstract newOf(events: DeviceEventReceived[]): Promise<DeviceEventReceived[]>;
+  /**
+   * Stores new events (from `newOf`, in the same transaction) with the alert each opened or joined. Throws
+   * ConcurrentEventError when one of them was stored meanwhile, so the caller's transaction runs again.
+   */
+  abstract record(events: { eventId: string; event: DeviceEventReceived; alertId: string | null }[]): Promise<void>;
   abstract recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>>;
+}
+
+/** Another transaction stored one of the same device events between `newOf` and `record`: run the batch again. */
+export class ConcurrentEventError extends Error {
+  constructor(count: number) {
+    super(`${count} device event(s) were stored by another transaction meanwhile`);
+  }
 }
