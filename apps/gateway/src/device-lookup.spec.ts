@@ -1,5 +1,6 @@
 import type { DeviceWithSecret } from '@linan/devices';
-import { DeviceLookup } from './device-lookup';
+import { PRESENCE_TTL_MS } from '@linan/devices';
+import { DEVICE_CACHE_MS, DeviceLookup } from './device-lookup';
 
 const device = (serial: string, status: DeviceWithSecret['status'] = 'active'): DeviceWithSecret => ({
   id: `id-${serial}`, serial, type: 'sos', model: null, protocol: 'native', attributes: {}, status, householdId: status === 'active' ? 'hh-1' : null,
@@ -15,7 +16,7 @@ describe(DeviceLookup.name, () => {
       queries.push([...serials]);
       return serials.flatMap((s) => (registry.has(s) ? [registry.get(s)!] : []));
     },
-  }, 10_000, () => now);
+  }, DEVICE_CACHE_MS, () => now);
 
   beforeEach(() => {
     registry = new Map(['A', 'B', 'C'].map((s) => [s, device(s)]));
@@ -43,8 +44,26 @@ describe(DeviceLookup.name, () => {
     await l.find('A');
     expect(queries).toHaveLength(4); // A came from memory
     registry.set('A', device('A', 'decommissioned'));
-    now += 10_001;
+    now += DEVICE_CACHE_MS + 1;
     expect((await l.find('A'))?.status).toBe('decommissioned');
+  });
+
+  it('reads a live device (heartbeats at the default period) once per DEVICE_CACHE_MS, so its presses come from memory', async () => {
+    const heartbeatMs = PRESENCE_TTL_MS / 3; // presence allows three missed heartbeats
+    expect(DEVICE_CACHE_MS).toBeGreaterThanOrEqual(2 * heartbeatMs);
+    const l = lookup();
+    const start = now;
+    let presses = 0;
+    for (let t = 0; t <= 3_600_000; t += heartbeatMs) {
+      now = start + t;
+      await l.find('A'); // the heartbeat
+      now += heartbeatMs / 2;
+      const before = queries.length;
+      await l.find('A'); // a press between two heartbeats
+      if (queries.length === before) presses++;
+    }
+    expect(queries.length).toBeLessThanOrEqual(Math.ceil(3_600_000 / DEVICE_CACHE_MS) + 1);
+    expect(presses).toBe(Math.floor(3_600_000 / heartbeatMs) + 1);
   });
 
   it('passes a registry failure to every lookup of that moment', async () => {

@@ -3,14 +3,19 @@ import type { Device, DeviceRepository } from '@linan/devices';
 
 /** Installed devices remembered at most; beyond that the memory starts again empty. */
 const MAX_CACHED_DEVICES = 100_000;
-/** How long an installed device's registry entry is reused (they change only on install and decommission). */
-export const DEVICE_CACHE_MS = 10_000;
+/**
+ * How long an installed device's registry entry is reused: two default heartbeat periods (300 s), so a device that
+ * is alive is found in memory when it presses, not in the database. An installed device's entry changes only when it
+ * is decommissioned, and that revokes its broker account and closes its session first, so it cannot publish
+ * anything the stale entry would let in (what it sent before is taken, as it was sent while installed).
+ */
+export const DEVICE_CACHE_MS = 10 * 60_000;
 
 /**
  * The registry lookups of one gateway replica, shared by all its MQTT sessions. The lookups its sessions ask for in
- * the same turn of the event loop go to the registry as one query (DataLoader's batching; an SOS button presses too
- * rarely for the memory below to help, so under load this is what saves queries). Installed devices are remembered
- * for DEVICE_CACHE_MS; anything else is read again each time, so an install takes effect at once.
+ * the same turn of the event loop go to the registry as one query (DataLoader's batching: after a restart every
+ * device's first message is a lookup). Installed devices are remembered for DEVICE_CACHE_MS; anything else is read
+ * again each time, so an install takes effect at once.
  */
 export class DeviceLookup {
   private readonly remembered = new Map<string, { device: Device; until: number }>();
