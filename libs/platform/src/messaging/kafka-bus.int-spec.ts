@@ -243,6 +243,30 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     expect(retryTopic(t, 'g-retry')).toBe(`${t}.g-retry.retry`);
   });
 
+  it('does not hold up new messages while a retried one waits out its delay', async () => {
+    const t = topic();
+    const b = await bus({ retry: { maxAttempts: 3, baseDelayMs: 3_000 } });
+    const handled = new Map<string, number>();
+    let failedAt = 0;
+    handles.push(await b.subscribe({ groupId: 'g-retry-delay', topics: [t], handle: async (m) => {
+      if (m.value === 'slow' && m.attempt === 1) {
+        failedAt = Date.now();
+        throw new Error('database hiccup');
+      }
+      handled.set(m.value, Date.now());
+    } }));
+    await b.publish(t, [{ key: 'a', value: 'slow' }]);
+    await eventually(() => failedAt > 0, 10_000, 'the first attempt');
+    await new Promise((r) => setTimeout(r, 700)); // the retry is on its topic, fetched, and waiting
+    const sentAt = Date.now();
+    await b.publish(t, [{ key: 'a', value: 'fresh' }, { key: 'b', value: 'fresh-2' }]);
+    await eventually(() => handled.has('fresh') && handled.has('fresh-2'), 10_000, 'the new messages');
+    expect(handled.get('fresh')! - sentAt).toBeLessThan(1_500);
+    expect(handled.has('slow')).toBe(false);
+    await eventually(() => handled.has('slow'), 10_000, 'the retried message');
+    expect(handled.get('slow')! - failedAt).toBeGreaterThanOrEqual(2_900);
+  });
+
   it('holds the partition while the database is down instead of spending the message\'s attempts', async () => {
     const t = topic();
     let down = true;

@@ -3,7 +3,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer
 import type { Logger } from 'pino';
 import { StartupError } from '../config/config';
 import { Database } from '../persistence/database';
-import { KafkaConsumer, withTimeout, type KafkaConsumerOptions } from './kafka-consumer';
+import { KafkaConsumer, withTimeout, type ConsumerPart, type KafkaConsumerOptions } from './kafka-consumer';
 import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 
 export interface KafkaBusOptions extends KafkaConsumerOptions {
@@ -45,9 +45,10 @@ const OUTBOX_FORGET_MS = 100;
  * - Outbox: messages added inside a unit of work are written to the `outbox_batches` table in that transaction
  *   (one row holding all of them) and handed to Kafka right after it commits; a sweeper (one at a time across
  *   processes) re-sends rows that a crashed or disconnected process left behind. Consumers are idempotent by event id, so the rare resend is harmless.
- * - Consumers: one kafkajs consumer per subscription. A batch's effects and its offset are stored in one
- *   PostgreSQL transaction (the offset row is locked first, so two members that briefly own a partition during a
- *   rebalance cannot both apply it); Kafka's committed offset follows after the commit.
+ * - Consumers: two kafkajs consumers per subscription, one for its topics and one for their retry topics (a
+ *   retried message waiting out its delay must not hold up new ones; see ConsumerPart). A batch's effects and its
+ *   offset are stored in one PostgreSQL transaction (the offset row is locked first, so two members that briefly own
+ *   a partition during a rebalance cannot both apply it); Kafka's committed offset follows after the commit.
  * - Failures: a message that can never succeed goes to the group's dead-letter topic at once with the reason and
  *   its original headers; any other failure goes to the group's retry topic, which the same group reads after a
  *   growing delay, until CONSUMER_MAX_ATTEMPTS, then to the dead-letter topic. The partition keeps flowing.
@@ -245,13 +246,16 @@ export class KafkaBus extends MessageBus implements Outbox {
 
   async subscribe(sub: Subscription): Promise<ConsumerHandle> {
     if (this.closed) throw new Error('bus is closed');
-    const consumer = new KafkaConsumer(this.kafka, sub, this.db, this.options, this.log.child({ group: sub.groupId }), (topic, messages) => this.publish(topic, messages));
-    await consumer.start();
-    this.consumers.add(consumer);
+    const parts: ConsumerPart[] = sub.ephemeral ? ['main'] : ['main', 'retries'];
+    const consumers = parts.map((part) => new KafkaConsumer(
+      this.kafka, sub, this.db, this.options, this.log.child({ group: sub.groupId, part }), (topic, messages) => this.publish(topic, messages), part,
+    ));
+    consumers.forEach((c) => this.consumers.add(c));
+    await Promise.all(consumers.map((c) => c.start()));
     return {
       stop: async () => {
-        this.consumers.delete(consumer);
-        await consumer.stop();
+        consumers.forEach((c) => this.consumers.delete(c));
+        await Promise.all(consumers.map((c) => c.stop()));
       },
     };
   }

@@ -35,9 +35,25 @@ const MAX_PER_TRANSACTION = 500;
 
 const RETRY_HEADERS = { topic: 'retry-topic', attempt: 'retry-attempt', notBefore: 'retry-not-before' } as const;
 
-/** One subscription's kafkajs consumer: its group, its topics and their retry topics. */
+/**
+ * How long a retry consumer's fetch waits: retries are due no sooner than CONSUMER_RETRY_BASE_MS after a failure, so
+ * they need no quick polling.
+ */
+export const RETRY_FETCH_WAIT_MS = 250;
+
+/**
+ * Which of a subscription's topics a consumer reads: its own (`main`), or their retry topics (`retries`). The two are
+ * separate kafkajs consumers (the retry one in the Kafka group `<groupId>.retries`), because kafkajs fetches again
+ * only once every batch of the last fetch is handled: a retried message waiting out its delay would otherwise hold up
+ * every new message of the subscription for that long. Either way the offsets that count are stored under the
+ * subscription's group in PostgreSQL, with the effects.
+ */
+export type ConsumerPart = 'main' | 'retries';
+
+/** One kafkajs consumer of a subscription: its topics, or their retry topics. */
 export class KafkaConsumer {
   private consumer: Consumer;
+  /** Retry topic → the topic whose messages it holds (only for the `retries` part). */
   private readonly retryTopics: Map<string, string>;
   private stopping = false;
   private joined: Promise<void> = Promise.resolve();
@@ -60,18 +76,30 @@ export class KafkaConsumer {
     private readonly options: KafkaConsumerOptions,
     private readonly log: Logger,
     private readonly publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
+    private readonly part: ConsumerPart = 'main',
   ) {
+    if (part === 'retries' && sub.ephemeral) throw new Error('a live view has no retry topics');
+    this.retryTopics = new Map(part === 'retries' ? sub.topics.map((t) => [retryTopic(t, sub.groupId), t]) : []);
     this.consumer = this.createConsumer();
-    this.retryTopics = new Map(sub.ephemeral ? [] : sub.topics.map((t) => [retryTopic(t, sub.groupId), t]));
+  }
+
+  /** The topics this consumer reads. */
+  get topics(): string[] {
+    return this.part === 'retries' ? [...this.retryTopics.keys()] : this.sub.topics;
+  }
+
+  private fetchWaitMs(): number {
+    // a live view's fetch may wait longer (LIVE_VIEW_GATHER_MS): the mock broker holds every fetch for the whole
+    // wait, so a short one means a fetch every few milliseconds even when nothing happens
+    if (this.sub.ephemeral) return Math.max(this.options.maxWaitMs, LIVE_VIEW_GATHER_MS);
+    return this.part === 'retries' ? Math.max(this.options.maxWaitMs, RETRY_FETCH_WAIT_MS) : this.options.maxWaitMs;
   }
 
   private createConsumer(): Consumer {
     // a live view shares its group across console replicas (one of them relays each change) and keeps no history
     const consumer = this.kafka.consumer({
-      groupId: this.sub.groupId,
-      // a live view's fetch may wait longer (LIVE_VIEW_GATHER_MS): the mock broker holds every fetch for the whole
-      // wait, so a short one means a fetch every few milliseconds even when nothing happens
-      maxWaitTimeInMs: this.sub.ephemeral ? Math.max(this.options.maxWaitMs, LIVE_VIEW_GATHER_MS) : this.options.maxWaitMs,
+      groupId: this.part === 'retries' ? `${this.sub.groupId}.retries` : this.sub.groupId,
+      maxWaitTimeInMs: this.fetchWaitMs(),
       sessionTimeout: 10_000,
       rebalanceTimeout: 15_000,
       heartbeatInterval: 1_000,
@@ -79,7 +107,7 @@ export class KafkaConsumer {
     });
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.restarts = 0;
-      this.log.info({ topics: this.sub.topics, memberId: payload.memberId, assignment: payload.memberAssignment }, 'consumer joined its group');
+      this.log.info({ topics: this.topics, memberId: payload.memberId, assignment: payload.memberAssignment }, 'consumer joined its group');
     });
     // kafkajs restarts a consumer by itself only after a retriable error; after any other (an unexpected protocol
     // error answer, for one) it disconnects and stays stopped, while this process still looks healthy and its
@@ -87,7 +115,7 @@ export class KafkaConsumer {
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopping || consumer !== this.consumer) return;
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
-      this.log.error({ err: payload.error, topics: this.sub.topics, delayMs }, 'consumer stopped on an error kafkajs does not retry; starting it again');
+      this.log.error({ err: payload.error, topics: this.topics, delayMs }, 'consumer stopped on an error kafkajs does not retry; starting it again');
       setTimeout(() => void this.restart(consumer), delayMs);
     });
     return consumer;
@@ -104,7 +132,7 @@ export class KafkaConsumer {
     } catch (err) {
       // as after a crash: the CRASH handler of the new consumer is not reached when connect or subscribe fails
       const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
-      this.log.error({ err, topics: this.sub.topics, delayMs }, 'consumer could not be started again; will retry');
+      this.log.error({ err, topics: this.topics, delayMs }, 'consumer could not be started again; will retry');
       setTimeout(() => void this.restart(this.consumer), delayMs);
     }
   }
@@ -117,7 +145,7 @@ export class KafkaConsumer {
       });
     });
     await this.consumer.connect();
-    await this.consumer.subscribe({ topics: [...this.sub.topics, ...this.retryTopics.keys()], fromBeginning: !this.sub.ephemeral });
+    await this.consumer.subscribe({ topics: this.topics, fromBeginning: !this.sub.ephemeral });
     await this.consumer.run({
       // Kafka's committed offset only saves re-reading: the offsets that count are stored with the effects. It is
       // committed by hand, after those effects (a fetched message is marked consumed in kafkajs at once, so the
@@ -137,7 +165,7 @@ export class KafkaConsumer {
   async waitForJoin(): Promise<void> {
     const timeout = this.options.joinTimeoutMs ?? 30_000;
     const ok = await Promise.race([this.joined.then(() => true), sleep(timeout).then(() => false)]);
-    if (!ok) this.log.warn({ topics: this.sub.topics, timeoutMs: timeout }, 'consumer has not joined its group yet; continuing');
+    if (!ok) this.log.warn({ topics: this.topics, timeoutMs: timeout }, 'consumer has not joined its group yet; continuing');
   }
 
   async stop(): Promise<void> {
@@ -220,7 +248,7 @@ export class KafkaConsumer {
         const k = slot(b);
         if (!first.has(k) && b.messages.length) first.set(k, { topic: b.topic, partition: b.partition, offset: b.messages[0].offset });
       }
-      this.log.error({ err, topics: this.sub.topics }, 'consumer processing loop failed; fetching its buffered messages again');
+      this.log.error({ err, topics: this.topics }, 'consumer processing loop failed; fetching its buffered messages again');
       this.buffer = [];
       this.buffered = 0;
       this.roomWaiters.splice(0).forEach((r) => r());
