@@ -16,6 +16,8 @@ export function pgWithStatementCache(size: number): typeof pg {
   class CachingClient extends pg.Client {
     private readonly names = new Map<string, string>();
 
+    // pg's query() has a dozen overloads; this passes every call through unchanged but for the name, so it is typed
+    // loosely here and callers keep pg's own signatures
     override query(...args: unknown[]): never {
       const [config, values, callback] = args as [unknown, unknown, unknown];
       if (typeof config === 'string' && Array.isArray(values) && values.length) {
