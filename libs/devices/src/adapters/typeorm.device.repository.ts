@@ -34,9 +34,9 @@ export class TypeOrmDeviceRepository extends DeviceRepository {
   }
 
   /**
-   * The gateway's lookup for device messages (an SOS button presses too rarely for a cache to help): one plain
-   * statement for all the messages its sessions took at the same moment, which costs a fraction of the CPU of
-   * TypeORM's `findOneBy` per message (docs/performance.md).
+   * The gateway's lookup for device messages it does not remember (DeviceLookup): one plain statement for all the
+   * messages its sessions took at the same moment, which costs a fraction of the CPU of TypeORM's `findOneBy` per
+   * message (docs/performance.md).
    */
   async findBySerials(serials: readonly string[]): Promise<DeviceWithSecret[]> {
     if (!serials.length) return [];

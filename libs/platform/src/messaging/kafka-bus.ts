@@ -3,7 +3,8 @@ import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer
 import type { Logger } from 'pino';
 import { StartupError } from '../config/config';
 import { Database } from '../persistence/database';
-import { KafkaConsumer, withTimeout, type ConsumerPart, type KafkaConsumerOptions } from './kafka-consumer';
+import { withTimeout } from './consumer-runner';
+import { KafkaConsumer, type ConsumerPart, type KafkaConsumerOptions } from './kafka-consumer';
 import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 
 export interface KafkaBusOptions extends KafkaConsumerOptions {
@@ -44,14 +45,16 @@ const OUTBOX_FORGET_MS = 100;
  *   in-sync replicas have it, which is what the gateway waits for before it acknowledges a device.
  * - Outbox: messages added inside a unit of work are written to the `outbox_batches` table in that transaction
  *   (one row holding all of them) and handed to Kafka right after it commits; a sweeper (one at a time across
- *   processes) re-sends rows that a crashed or disconnected process left behind. Consumers are idempotent by event id, so the rare resend is harmless.
+ *   processes) re-sends rows that a crashed or disconnected process left behind. Consumers are idempotent by event
+ *   id, so the rare resend is harmless.
  * - Consumers: two kafkajs consumers per subscription, one for its topics and one for their retry topics (a
  *   retried message waiting out its delay must not hold up new ones; see ConsumerPart). A batch's effects and its
  *   offset are stored in one PostgreSQL transaction (the offset row is locked first, so two members that briefly own
  *   a partition during a rebalance cannot both apply it); Kafka's committed offset follows after the commit.
  * - Failures: a message that can never succeed goes to the group's dead-letter topic at once with the reason and
- *   its original headers; any other failure goes to the group's retry topic, which the same group reads after a
- *   growing delay, until CONSUMER_MAX_ATTEMPTS, then to the dead-letter topic. The partition keeps flowing.
+ *   its original headers; any other failure goes to the group's retry topic, which the subscription's retry
+ *   consumer reads after a growing delay, until CONSUMER_MAX_ATTEMPTS, then to the dead-letter topic. The partition
+ *   keeps flowing.
  */
 export class KafkaBus extends MessageBus implements Outbox {
   private readonly kafka: Kafka;

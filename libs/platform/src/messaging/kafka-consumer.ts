@@ -1,9 +1,11 @@
-import { type Consumer, type EachBatchPayload, type IHeaders, type Kafka, type KafkaMessage } from 'kafkajs';
+import { type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
 import { PermanentMessageError, retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
-import { deadLetterFor, showLive, sleep, type RetryPolicy } from './consumer-runner';
+import { deadLetterFor, showLive, sleep, withTimeout, type RetryPolicy } from './consumer-runner';
+import { RETRY_HEADERS, forRetry, inbound, withoutRetryHeaders } from './kafka-records';
 import { InboundMessage, LIVE_VIEW_GATHER_MS, OutgoingMessage, Subscription } from './message-bus';
+import { lockStoredOffsets, slot, storeOffsets } from './stored-offsets';
 
 export interface KafkaConsumerOptions {
   /** How long a fetch waits for data; short means low latency, long means fewer requests. */
@@ -26,14 +28,10 @@ interface PartitionBatch {
   messages: InboundMessage[];
 }
 
-const slot = (p: { topic: string; partition: number }) => `${p.topic}/${p.partition}`;
-
 /** Fetched messages a consumer holds at most before kafkajs stops fetching for it (backpressure). */
 const MAX_BUFFERED = 2_000;
 /** Messages handled in one transaction at most. */
 const MAX_PER_TRANSACTION = 500;
-
-const RETRY_HEADERS = { topic: 'retry-topic', attempt: 'retry-attempt', notBefore: 'retry-not-before' } as const;
 
 /**
  * How long a retry consumer's fetch waits: retries are due no sooner than CONSUMER_RETRY_BASE_MS after a failure, so
@@ -285,7 +283,7 @@ export class KafkaConsumer {
     let failure: unknown;
     try {
       await this.db.run(async () => {
-        const done = await this.lockOffsets(batches);
+        const done = await lockStoredOffsets(this.db, this.sub.groupId, batches);
         const fresh = batches.flatMap((b) => b.messages.filter((m) => BigInt(m.offset) > done.get(slot(b))!));
         if (fresh.length > 1 && this.sub.handleBatch) {
           await this.sub.handleBatch(fresh);
@@ -296,7 +294,7 @@ export class KafkaConsumer {
           }
           failed = undefined;
         }
-        await this.storeOffsets(batches);
+        await storeOffsets(this.db, this.sub.groupId, batches);
       });
       return batches;
     } catch (err) {
@@ -314,32 +312,6 @@ export class KafkaConsumer {
       done.push(m);
     }
     return [{ ...b, messages: done }];
-  }
-
-  /**
-   * Locks the partitions' offset rows (creating missing ones) and returns, per partition, the offset stored with the
-   * last effects: messages at or below it were already applied (by this member before a crash, or by another before
-   * a rebalance).
-   */
-  private async lockOffsets(parts: { topic: string; partition: number }[]): Promise<Map<string, bigint>> {
-    const rows = await this.db.query<{ topic: string; partition: number; seq: string }>(
-      `INSERT INTO bus_offsets (group_id, topic, partition, seq) SELECT $1, t, p, -1 FROM unnest($2::text[], $3::int[]) AS v (t, p)
-       ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING topic, partition, seq`,
-      [this.sub.groupId, parts.map((b) => b.topic), parts.map((b) => b.partition)],
-    );
-    return new Map(rows.map((r) => [slot({ topic: r.topic, partition: Number(r.partition) }), BigInt(r.seq)]));
-  }
-
-  /**
-   * Stores each batch's last offset. Never backwards: a member that lost a partition during a rebalance must not
-   * undo its successor's progress.
-   */
-  private storeOffsets(batches: PartitionBatch[]): Promise<unknown> {
-    return this.db.query(
-      `UPDATE bus_offsets AS o SET seq = GREATEST(o.seq, v.s) FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
-       WHERE o.group_id = $1 AND o.topic = v.t AND o.partition = v.p`,
-      [this.sub.groupId, batches.map((b) => b.topic), batches.map((b) => b.partition), batches.map((b) => b.messages[b.messages.length - 1].offset)],
-    );
   }
 
   private async waitUntil(at: number, heartbeat: () => Promise<void>): Promise<void> {
@@ -362,9 +334,9 @@ export class KafkaConsumer {
         try {
           const one = [{ topic, partition, messages: [m] }];
           await this.db.run(async () => {
-            if (BigInt(m.offset) <= (await this.lockOffsets(one)).get(slot(one[0]))!) return;
+            if (BigInt(m.offset) <= (await lockStoredOffsets(this.db, this.sub.groupId, one)).get(slot(one[0]))!) return;
             await this.sub.handle(m);
-            await this.storeOffsets(one);
+            await storeOffsets(this.db, this.sub.groupId, one);
           });
           return true;
         } catch (err) {
@@ -388,19 +360,13 @@ export class KafkaConsumer {
     } else {
       const delay = this.options.retry.baseDelayMs * 2 ** (m.attempt - 1);
       this.log.warn({ ...ctx, delayMs: delay }, 'message failed; sent to the retry topic');
-      await this.forward(retryTopic(m.topic, this.sub.groupId), {
-        key: m.key, value: m.value,
-        headers: {
-          ...m.headers, [RETRY_HEADERS.topic]: m.topic, [RETRY_HEADERS.attempt]: String(m.attempt + 1),
-          [RETRY_HEADERS.notBefore]: String(Date.now() + delay),
-        },
-      });
+      await this.forward(retryTopic(m.topic, this.sub.groupId), forRetry(m, Date.now() + delay));
     }
     // the message is safely elsewhere: move this partition past it
     await this.db.run(async () => {
       const one = [{ topic, partition, messages: [m] }];
-      await this.lockOffsets(one);
-      await this.storeOffsets(one);
+      await lockStoredOffsets(this.db, this.sub.groupId, one);
+      await storeOffsets(this.db, this.sub.groupId, one);
     });
     return true;
   }
@@ -435,39 +401,4 @@ export class KafkaConsumer {
       }
     }
   }
-}
-
-function headersOf(h: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(h ?? {})) {
-    if (v === undefined) continue;
-    out[k] = Array.isArray(v) ? String(v[v.length - 1]) : String(v);
-  }
-  return out;
-}
-
-function withoutRetryHeaders(h: Record<string, string> = {}): Record<string, string> {
-  const out = { ...h };
-  for (const k of Object.values(RETRY_HEADERS)) delete out[k];
-  return out;
-}
-
-function inbound(topic: string, partition: number, m: KafkaMessage, originalTopic: string | undefined): InboundMessage {
-  const headers = headersOf(m.headers);
-  return {
-    // a message from a retry topic is handled as what it was: a message of its original topic
-    topic: originalTopic ? headers[RETRY_HEADERS.topic] ?? originalTopic : topic,
-    partition,
-    offset: m.offset,
-    key: m.key?.toString() ?? '',
-    value: m.value?.toString() ?? '',
-    headers,
-    timestamp: Number(m.timestamp),
-    attempt: originalTopic ? Number(headers[RETRY_HEADERS.attempt] ?? 2) : 1,
-  };
-}
-
-export function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
-  let t: NodeJS.Timeout;
-  return Promise.race([p, new Promise<never>((_, reject) => (t = setTimeout(() => reject(new Error(message)), ms)))]).finally(() => clearTimeout(t));
 }

@@ -1,0 +1,32 @@
+import type { Database } from '../persistence/database';
+
+/** A partition of a topic, as a map key. */
+export const slot = (p: { topic: string; partition: number }) => `${p.topic}/${p.partition}`;
+
+/**
+ * Locks the partitions' offset rows of a consumer group (creating missing ones) and returns, per partition, the
+ * offset stored with the last effects: messages at or below it were already applied (by this member before a crash,
+ * or by another before a rebalance). Inside the transaction that applies the next messages.
+ */
+export async function lockStoredOffsets(db: Database, groupId: string, parts: { topic: string; partition: number }[]): Promise<Map<string, bigint>> {
+  const rows = await db.query<{ topic: string; partition: number; seq: string }>(
+    `INSERT INTO bus_offsets (group_id, topic, partition, seq) SELECT $1, t, p, -1 FROM unnest($2::text[], $3::int[]) AS v (t, p)
+     ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING topic, partition, seq`,
+    [groupId, parts.map((b) => b.topic), parts.map((b) => b.partition)],
+  );
+  return new Map(rows.map((r) => [slot({ topic: r.topic, partition: Number(r.partition) }), BigInt(r.seq)]));
+}
+
+/**
+ * Stores each batch's last offset. Never backwards: a member that lost a partition during a rebalance must not undo
+ * its successor's progress.
+ */
+export function storeOffsets(
+  db: Database, groupId: string, batches: readonly { topic: string; partition: number; messages: readonly { offset: string }[] }[],
+): Promise<unknown> {
+  return db.query(
+    `UPDATE bus_offsets AS o SET seq = GREATEST(o.seq, v.s) FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
+     WHERE o.group_id = $1 AND o.topic = v.t AND o.partition = v.p`,
+    [groupId, batches.map((b) => b.topic), batches.map((b) => b.partition), batches.map((b) => b.messages[b.messages.length - 1].offset)],
+  );
+}
