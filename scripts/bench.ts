@@ -85,11 +85,11 @@ function sqlLines(sql: SqlWindow, alarms: number): string[] {
 
 /** Runs the scenario's rounds on a target; with profiling, the first counted paced round is cut out of each profiled process. */
 async function runRounds(CFG: BenchConfig, target: BenchTarget, homes: Parameters<typeof runRound>[1], scenario: Parameters<typeof roundPlan>[0],
-  profiled: { label: string; pid: number; base: string }[], onProfile: (label: string, file: string) => void): Promise<{ rounds: RoundResult[]; idleCores: number }> {
+  profiled: { label: string; pid: number; base: string }[], onProfile: (label: string, file: string) => void): Promise<{ rounds: RoundResult[]; idleCores: number; idleByProcess: Record<string, number> }> {
   const plan = roundPlan(scenario);
   const profiledRound = plan.find((p) => p.kind === 'paced') ?? plan[0];
-  const idleCores = await measureIdle(target);
-  log(`${target.name}: the platform's processes use ${fmt(idleCores)} cores when idle`);
+  const { cores: idleCores, byProcess: idleByProcess } = await measureIdle(target);
+  log(`${target.name}: the platform's processes use ${fmt(idleCores)} cores when idle (${Object.entries(idleByProcess).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')})`);
   const rounds: RoundResult[] = [];
   let stepsShort = 0;
   for (const step of plan) {
@@ -108,7 +108,7 @@ async function runRounds(CFG: BenchConfig, target: BenchTarget, homes: Parameter
     rounds.push(r);
     if (step.kind === 'step') stepsShort = keptPace(r) ? 0 : stepsShort + 1;
   }
-  return { rounds, idleCores };
+  return { rounds, idleCores, idleByProcess };
 }
 
 async function runEmbedded(CFG: BenchConfig, runId: string): Promise<TargetRun> {
@@ -142,7 +142,7 @@ async function runEmbedded(CFG: BenchConfig, runId: string): Promise<TargetRun> 
       accounted: async () => [{ label: 'platform', kind: 'platform', pid: platform.pid }, { label: 'bench', kind: 'bench', pid: process.pid }],
       lagMax: async () => ({ platform: await source.takeLagMax() }),
     };
-    const { rounds, idleCores } = await runRounds(CFG, target, homes, sc, CFG.profile ? [{ label: 'the embedded platform', pid: platform.pid, base: profileBase }] : [], (label, f) => {
+    const { rounds, idleCores, idleByProcess } = await runRounds(CFG, target, homes, sc, CFG.profile ? [{ label: 'the embedded platform', pid: platform.pid, base: profileBase }] : [], (label, f) => {
       profiles.push({ label, summary: summarizeProfile(f) });
       sql = sqlLines(JSON.parse(readFileSync(f.replace(/\.cpuprofile$/, '.sql.json'), 'utf8')) as SqlWindow, homes.length);
       log(`CPU profile of ${label}: ${relative(REPO_ROOT, f)} (open in Chrome DevTools → Performance)`);
@@ -151,7 +151,7 @@ async function runEmbedded(CFG: BenchConfig, runId: string): Promise<TargetRun> 
     return {
       name: 'embedded', kind: 'embedded', scenario: sc,
       platformLine: `embedded (aedes + PGlite + in-process bus) in one process, LOG_LEVEL=warn, ESCALATION_ACK_TIMEOUT_S=600${Object.keys(CFG.platformEnv).length ? `, ${Object.entries(CFG.platformEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
-      startupMs: platform.startupMs, seedMs, connectMs, rounds, idleCores, memory,
+      startupMs: platform.startupMs, seedMs, connectMs, rounds, idleCores, idleByProcess, memory,
       histogram: histogramOf(await api.text('/metrics')), profiles, sqlLines: sql,
     };
   } catch (e) {
@@ -205,7 +205,7 @@ async function runDistributed(CFG: BenchConfig, runId: string): Promise<TargetRu
       const profiled = CFG.profile && i === 0 ? dp.apps.filter((a) => profiledApps.includes(a.label)).map((a) => ({ label: a.label, pid: a.pid, base: profileBase(a.label) })) : [];
       const sql: string[] = [];
       const alarmsProfiled = Math.min(homes.length, sc.devices);
-      const { rounds, idleCores } = await runRounds(CFG, dp.target(name, api), homes, sc, profiled, (label, f) => {
+      const { rounds, idleCores, idleByProcess } = await runRounds(CFG, dp.target(name, api), homes, sc, profiled, (label, f) => {
         profiles.push({ label, summary: summarizeProfile(f) });
         sql.push(...pgSqlLines(label, JSON.parse(readFileSync(f.replace(/\.cpuprofile$/, '.sql.json'), 'utf8')) as SqlWindow, alarmsProfiled));
         log(`CPU profile of ${label}: ${relative(REPO_ROOT, f)} (open in Chrome DevTools → Performance)`);
@@ -217,7 +217,7 @@ async function runDistributed(CFG: BenchConfig, runId: string): Promise<TargetRu
           `PostgreSQL 15 on 127.0.0.1:5432 (fresh database), Redis (a redis-server of its own, no persistence); ` +
           `${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ')} LOG_LEVEL=warn ESCALATION_ACK_TIMEOUT_S=600` +
           `${Object.keys(CFG.platformEnv).length ? ` ${Object.entries(CFG.platformEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
-        startupMs: dp.startupMs, seedMs, connectMs, rounds, idleCores,
+        startupMs: dp.startupMs, seedMs, connectMs, rounds, idleCores, idleByProcess,
         memory: { started: memory0, seeded: memorySeeded, end: dp.memory() },
         histogram: histogramDiff(hist0, histogramOf(await dispatchMetrics())), profiles, sqlLines: sql,
       });

@@ -18,6 +18,8 @@ export interface TargetRun {
   rounds: RoundResult[];
   /** CPU of the platform's processes with nothing to do, in cores. */
   idleCores: number;
+  /** The same by process label. */
+  idleByProcess: Record<string, number>;
   /** RSS per process label at start, after seeding, at the end (bytes). */
   memory: Record<string, Record<string, { rss: number; peakRss: number } | null>>;
   /** The platform's own histogram linan_device_to_first_dispatch_seconds over this run's rounds: upper bound → count. */
@@ -141,7 +143,8 @@ function renderRun(run: TargetRun): string[] {
     `${s.steps.length ? `, step-up ${s.steps.join(', ')}/s (${s.stepSeconds} s of presses each, stopped after two steps in a row that did not keep pace)` : ''}; ` +
     `alerts resolved (outcome test) between rounds`);
   out.push(`started in ${fmt(run.startupMs / 1000)} s, seeding ${fmt(run.seedMs / 1000)} s, ${s.devices} MQTT connects ${fmt(run.connectMs / 1000)} s; ` +
-    `the platform's processes use ${fmt(run.idleCores)} cores when idle (included in the cpu figures below)`);
+    `the platform's processes use ${fmt(run.idleCores)} cores when idle (${Object.entries(run.idleByProcess).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')}; ` +
+    'included in the cpu figures below)');
   out.push('');
   out.push('Stages, paced rounds (ms after the device ts; each row includes the ones above)');
   out.push(table(['stage', 'N', 'p50', 'p90', 'p99', 'max'], STAGES.map(([label, k]) => {

@@ -38,6 +38,8 @@ export interface RoundSource {
   progress(households: ReadonlySet<string>): Promise<{ opened: number; dispatched: number }>;
   /** These households' unresolved alerts. */
   read(households: ReadonlySet<string>): Promise<AlertRecord[]>;
+  /** Upkeep after a round's alerts are resolved, before the next (a database vacuum); returns what it did, or null. */
+  betweenRounds?(): Promise<string | null>;
 }
 
 /** The platform under test, however it runs. */
@@ -172,12 +174,13 @@ function cpuOf(a: CpuSnapshot, b: CpuSnapshot) {
   return { by, platform: sum('platform'), service: sum('service'), bench: sum('bench') };
 }
 
-/** CPU the platform's processes use when nothing happens (consumers polling Kafka, timers), in cores. */
-export async function measureIdle(target: BenchTarget, ms = 3000): Promise<number> {
+/** CPU the platform's processes use when nothing happens (consumers polling Kafka, timers), in cores: in all and by process. */
+export async function measureIdle(target: BenchTarget, ms = 3000): Promise<{ cores: number; byProcess: Record<string, number> }> {
   const platform = (await target.accounted()).filter((p) => p.kind === 'platform');
   const a = cpuSnapshot(platform);
   await sleep(ms);
-  return cpuOf(a, cpuSnapshot(platform)).platform / (ms / 1000);
+  const used = cpuOf(a, cpuSnapshot(platform));
+  return { cores: used.platform / (ms / 1000), byProcess: Object.fromEntries([...used.by].map(([label, x]) => [label, x.seconds / (ms / 1000)])) };
 }
 
 /**
@@ -265,6 +268,7 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
   await mapLimit(records, o.resolveConcurrency ?? 6, (r) => target.api.post(`/api/v1/alerts/${r.id}/resolve`, { outcome: 'test', note: `bench ${name}` }));
   const resolveMs = Date.now() - tResolve;
   await sleep(o.pauseMs); // let the alert-change consumers drain before the next round
+  const upkeep = await target.source.betweenRounds?.() ?? null;
   const quietMs = await waitQuiet(target, o.idleCores);
 
   const n = presses.length;
@@ -290,7 +294,7 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
     `throughput ${fmt(result.throughput, 0)}/s (drain ${fmt(drainRate, 0)}/s), platform cpu ${fmt(result.platformCpuMsPerAlarm)} ms/alarm` +
     `${cpu.service ? ` + services ${fmt(result.servicesCpuMsPerAlarm)}` : ''}, loop lag max ${fmt(result.eventLoopLagMaxMs)} ms` +
     `${missing ? `, ${missing} MISSING` : ''}${result.publishErrors ? `, ${result.publishErrors} publish errors` : ''}; ` +
-    `settled ${fmt(settledMs / 1000)} s, resolved in ${fmt(resolveMs / 1000)} s, quiet ${fmt((o.pauseMs + quietMs) / 1000)} s later`);
+    `settled ${fmt(settledMs / 1000)} s, resolved in ${fmt(resolveMs / 1000)} s${upkeep ? `, ${upkeep}` : ''}, quiet ${fmt((o.pauseMs + quietMs) / 1000)} s later`);
   return result;
 }
 

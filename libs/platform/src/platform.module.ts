@@ -14,6 +14,7 @@ import { RootLogger } from './logging/root-logger';
 import { Database } from './persistence/database';
 import { openDatabase, type Entities, type OpenedDatabase } from './persistence/open-database';
 import { VACUUM_CHECK_EVERY_MS, maintainEmbedded } from './persistence/embedded-vacuum';
+import { checkServerSettings } from './persistence/server-settings';
 import { UnitOfWork } from './persistence/unit-of-work';
 import { EmbeddedBus } from './messaging/embedded-bus';
 import { KafkaBus, kafkaClientId } from './messaging/kafka-bus';
@@ -27,7 +28,7 @@ export interface PlatformOptions {
   entities: Entities;
   clock?: Clock;
   metrics?: Metrics;
-  /** Names this process to the services (Kafka client id). */
+  /** Names this process to the services (Kafka client id, PostgreSQL application_name). */
   appName?: string;
 }
 
@@ -51,6 +52,9 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
   ) {}
 
   onApplicationBootstrap(): void {
+    if (this.opened.kind === 'postgres') {
+      void checkServerSettings(this.opened.database, this.log).catch((err) => this.log.warn({ err }, 'could not read PostgreSQL\'s settings'));
+    }
     if (this.opened.kind === 'pglite') {
       let running = false;
       this.vacuum = setInterval(() => {
@@ -127,7 +131,7 @@ export class PlatformModule {
         { provide: RootLogger, useValue: options.logger },
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: Metrics, useValue: options.metrics ?? new Metrics() },
-        { provide: OPENED, useFactory: () => openDatabase(config, options.entities) },
+        { provide: OPENED, useFactory: () => openDatabase(config, options.entities, `linan-${options.appName ?? 'app'}`) },
         { provide: Database, useFactory: (o: OpenedDatabase) => o.database, inject: [OPENED] },
         { provide: UnitOfWork, useExisting: Database },
         {

@@ -6,6 +6,7 @@ import { Database } from '../persistence/database';
 import { withTimeout } from './consumer-runner';
 import { KafkaConsumer, type ConsumerPart, type KafkaConsumerOptions } from './kafka-consumer';
 import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
+import { rememberingPartitioner } from './partitioner';
 
 export interface KafkaBusOptions extends KafkaConsumerOptions {
   brokers: readonly string[];
@@ -86,7 +87,7 @@ export class KafkaBus extends MessageBus implements Outbox {
       logCreator: () => (entry: LogEntry) => this.kafkaLog(entry),
     });
     // the idempotent producer needs a transaction coordinator; acks=all plus idempotent consumers is the contract here
-    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
+    this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: rememberingPartitioner(Partitioners.DefaultPartitioner) });
     this.admin = this.kafka.admin();
   }
 

@@ -25,12 +25,15 @@ export interface OpenedDatabase {
  */
 const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'wal_init_zero=off'];
 
-/** PostgreSQL when DATABASE_URL is set, otherwise PGlite in DATA_DIR/pg. Runs the migrations either way. */
-export async function openDatabase(config: AppConfig, entities: Entities): Promise<OpenedDatabase> {
+/**
+ * PostgreSQL when DATABASE_URL is set, otherwise PGlite in DATA_DIR/pg. Runs the migrations either way. On PostgreSQL
+ * every connection carries `applicationName` (pg_stat_activity shows which app holds which connection).
+ */
+export async function openDatabase(config: AppConfig, entities: Entities, applicationName = 'linan'): Promise<OpenedDatabase> {
   const common = { entities, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
   if (config.database.url) {
     const ds = new DataSource({
-      ...common, migrationsRun: false, type: 'postgres', url: config.database.url, poolSize: config.database.poolSize,
+      ...common, migrationsRun: false, type: 'postgres', url: config.database.url, poolSize: config.database.poolSize, applicationName,
       connectTimeoutMS: 10_000, driver: pgWithStatementCache(config.database.statementCache),
     });
     try {
