@@ -62,9 +62,10 @@ export function figuresOf(run: TargetRun): Figures {
   const paced = run.rounds.filter((r) => r.counted && r.mode === 'paced');
   const maxed = run.rounds.filter((r) => r.counted && r.mode === 'max');
   const rated = run.rounds.filter((r) => r.kind !== 'warmup' && r.mode === 'paced').sort((a, b) => a.offeredRate - b.offeredRate);
-  const kept = rated.filter(keptPace);
-  const top = kept[kept.length - 1];
+  // sustained: every rate up to it kept pace (a 1,000/s burst that drained in time says nothing once 500/s did not)
   const short = rated.find((r) => !keptPace(r));
+  const kept = rated.filter((r) => keptPace(r) && (!short || r.offeredRate < short.offeredRate));
+  const top = kept[kept.length - 1];
   const offered = summarize(paced.map((r) => r.offeredRate)).p50;
   const fd = all(paced, 'firstDispatch');
   return {
