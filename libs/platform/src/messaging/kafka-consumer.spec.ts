@@ -30,6 +30,19 @@ describe('KafkaConsumer fetch wait', () => {
   });
 });
 
+describe('KafkaConsumer join wait', () => {
+  it('leaves no timer behind once the consumer has joined (a stopped process would otherwise live on for the join timeout)', async () => {
+    const kafka = { consumer: () => ({ on: () => () => undefined, events: {} }) } as unknown as Kafka;
+    const c = new KafkaConsumer(kafka, { groupId: 'live', topics: ['t'], handle: async () => undefined, ephemeral: true }, {} as Database,
+      { maxWaitMs: 5, retry: { maxAttempts: 3, baseDelayMs: 10 }, joinTimeoutMs: 30_000 }, silentLogger, async () => undefined);
+    (c as unknown as { joined: Promise<void> }).joined = Promise.resolve();
+    const timers = () => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const before = timers();
+    await c.waitForJoin();
+    expect(timers()).toBe(before);
+  });
+});
+
 describe('KafkaConsumer fetch gathering', () => {
   /** A consumer on stubs: its batches are handled in a "transaction" that only records what it was given. */
   function consumer(sub: Partial<Subscription>, fetchGatherMs: number) {

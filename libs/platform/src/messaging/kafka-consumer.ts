@@ -162,7 +162,8 @@ export class KafkaConsumer {
   /** Resolves when the consumer has its partitions (or after joinTimeoutMs, with a warning). */
   async waitForJoin(): Promise<void> {
     const timeout = this.options.joinTimeoutMs ?? 30_000;
-    const ok = await Promise.race([this.joined.then(() => true), sleep(timeout).then(() => false)]);
+    // the timer is cleared once joined: a pending 30 s timer kept a stopped process alive that long
+    const ok = await withTimeout(this.joined.then(() => true), timeout, 'join timed out').catch(() => false);
     if (!ok) this.log.warn({ topics: this.topics, timeoutMs: timeout }, 'consumer has not joined its group yet; continuing');
   }
 
