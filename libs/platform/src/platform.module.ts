@@ -109,6 +109,7 @@ async function connectedAndProbed<T extends { connect(): Promise<void>; ping(): 
 export class PlatformModule {
   static forRoot(options: PlatformOptions): DynamicModule {
     const { config } = options;
+    const appName = options.appName ?? 'app';
     return {
       module: PlatformModule,
       imports: [TerminusModule.forRoot({ logger: false })],
@@ -131,7 +132,7 @@ export class PlatformModule {
         { provide: RootLogger, useValue: options.logger },
         { provide: Clock, useValue: options.clock ?? new SystemClock() },
         { provide: Metrics, useValue: options.metrics ?? new Metrics() },
-        { provide: OPENED, useFactory: () => openDatabase(config, options.entities, `linan-${options.appName ?? 'app'}`) },
+        { provide: OPENED, useFactory: () => openDatabase(config, options.entities, `linan-${appName}`) },
         { provide: Database, useFactory: (o: OpenedDatabase) => o.database, inject: [OPENED] },
         { provide: UnitOfWork, useExisting: Database },
         {
@@ -142,7 +143,7 @@ export class PlatformModule {
               return new EmbeddedBus(db, { partitions: config.bus.partitions, pollMs: config.bus.pollMs, retry }, log.child({ component: 'bus' }));
             }
             const bus = new KafkaBus(db, {
-              brokers: config.kafka.brokers, clientId: kafkaClientId(options.appName ?? 'app'), maxWaitMs: config.kafka.maxWaitMs, lingerMs: config.kafka.lingerMs, fetchGatherMs: config.kafka.fetchGatherMs,
+              brokers: config.kafka.brokers, clientId: kafkaClientId(appName), maxWaitMs: config.kafka.maxWaitMs, lingerMs: config.kafka.lingerMs, fetchGatherMs: config.kafka.fetchGatherMs,
               outboxSweepMs: config.outbox.sweepMs, retry,
             }, log.child({ component: 'bus' }));
             await bus.connect();

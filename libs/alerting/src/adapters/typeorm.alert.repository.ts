@@ -15,7 +15,7 @@ const ALERT_COLUMNS = `id, household_id AS "householdId", device_id AS "deviceId
 const acol = col<AlertOrmEntity>;
 const tcol = col<TimelineEntry>;
 const ecol = col<{ eventId: string; event: DeviceEventReceived; alertId: string | null }>;
-const eventKey = (e: DeviceEventReceived) => `${e.deviceId}/${e.deviceEventId}`;
+const eventKey = (deviceId: string, deviceEventId: string) => `${deviceId}/${deviceEventId}`;
 
 const EVENT_COLUMNS = [
   ecol('id', 'uuid', (x) => x.eventId), ecol('device_id', 'uuid', (x) => x.event.deviceId), ecol('device_event_id', 'text', (x) => x.event.deviceEventId),
@@ -130,7 +130,10 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
   async newOf(events: DeviceEventReceived[]): Promise<DeviceEventReceived[]> {
     // one per device event id: a batch may carry the same event twice (a device's retransmission); the first counts
     const byKey = new Map<string, DeviceEventReceived>();
-    for (const e of events) if (!byKey.has(eventKey(e))) byKey.set(eventKey(e), e);
+    for (const e of events) {
+      const k = eventKey(e.deviceId, e.deviceEventId);
+      if (!byKey.has(k)) byKey.set(k, e);
+    }
     const unique = [...byKey.values()];
     if (!unique.length) return [];
     const stored = await this.db.query<{ device_id: string; device_event_id: string; received_at: Date }>(
@@ -138,9 +141,9 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
        WHERE (device_id, device_event_id) IN (SELECT * FROM unnest($1::uuid[], $2::text[]))`,
       [unique.map((e) => e.deviceId), unique.map((e) => e.deviceEventId)],
     );
-    const firstTaken = new Map(stored.map((r) => [`${r.device_id}/${r.device_event_id}`, new Date(r.received_at).getTime()]));
+    const firstTaken = new Map(stored.map((r) => [eventKey(r.device_id, r.device_event_id), new Date(r.received_at).getTime()]));
     return unique.filter((e) => {
-      const at = firstTaken.get(eventKey(e));
+      const at = firstTaken.get(eventKey(e.deviceId, e.deviceEventId));
       return at === undefined || at < e.receivedAt - DUPLICATE_WINDOW_MS;
     });
   }

@@ -112,11 +112,16 @@ export class KafkaConsumer {
     // partitions wait for another member. A consumer must never stop for good while the process runs: start anew.
     consumer.on(consumer.events.CRASH, ({ payload }) => {
       if (payload.restart || this.stopping || consumer !== this.consumer) return;
-      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
-      this.log.error({ err: payload.error, topics: this.topics, delayMs }, 'consumer stopped on an error kafkajs does not retry; starting it again');
-      setTimeout(() => void this.restart(consumer), delayMs);
+      this.restartLater(consumer, payload.error, 'consumer stopped on an error kafkajs does not retry; starting it again');
     });
     return consumer;
+  }
+
+  /** Starts a consumer anew after a growing delay: 0.5 s, doubling up to 30 s while it keeps failing. */
+  private restartLater(failed: Consumer, err: unknown, message: string): void {
+    const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
+    this.log.error({ err, topics: this.topics, delayMs }, message);
+    setTimeout(() => void this.restart(failed), delayMs);
   }
 
   private async restart(crashed: Consumer): Promise<void> {
@@ -129,9 +134,7 @@ export class KafkaConsumer {
       if (this.stopping) await this.consumer.disconnect().catch(() => undefined);
     } catch (err) {
       // as after a crash: the CRASH handler of the new consumer is not reached when connect or subscribe fails
-      const delayMs = Math.min(30_000, 500 * 2 ** Math.min(this.restarts++, 6));
-      this.log.error({ err, topics: this.topics, delayMs }, 'consumer could not be started again; will retry');
-      setTimeout(() => void this.restart(this.consumer), delayMs);
+      this.restartLater(this.consumer, err, 'consumer could not be started again; will retry');
     }
   }
 
