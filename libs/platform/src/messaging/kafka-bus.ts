@@ -51,7 +51,8 @@ const OUTBOX_FORGET_MS = 100;
  * - Consumers: two kafkajs consumers per subscription, one for its topics and one for their retry topics (a
  *   retried message waiting out its delay must not hold up new ones; see ConsumerPart). A batch's effects and its
  *   offset are stored in one PostgreSQL transaction (the offset row is locked first, so two members that briefly own
- *   a partition during a rebalance cannot both apply it); Kafka's committed offset follows after the commit.
+ *   a partition during a rebalance cannot both apply it); Kafka's committed offset follows after the commit, at most
+ *   once a second (KAFKA_COMMIT_INTERVAL_MS), as it only saves re-reading.
  * - Failures: a message that can never succeed goes to the group's dead-letter topic at once with the reason and
  *   its original headers; any other failure goes to the group's retry topic, which the subscription's retry
  *   consumer reads after a growing delay, until CONSUMER_MAX_ATTEMPTS, then to the dead-letter topic. The partition

@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { silentLogger } from '@linan/testing';
 import type { Database } from '../persistence/database';
-import { KafkaConsumer } from './kafka-consumer';
+import { KAFKA_COMMIT_INTERVAL_MS, KafkaConsumer } from './kafka-consumer';
 import { LIVE_VIEW_GATHER_MS, type Subscription } from './message-bus';
 
 /** The options each kafkajs consumer is created with (no broker needed: nothing is started). */
@@ -46,7 +46,13 @@ describe('KafkaConsumer join wait', () => {
 describe('KafkaConsumer fetch gathering', () => {
   /** A consumer on stubs: its batches are handled in a "transaction" that only records what it was given. */
   function consumer(sub: Partial<Subscription>, fetchGatherMs: number) {
-    const kafka = { consumer: () => ({ on: () => () => undefined, events: {}, commitOffsets: async () => undefined }) } as unknown as Kafka;
+    const commits: { topic: string; partition: number; offset: string }[][] = [];
+    const kafka = {
+      consumer: () => ({
+        on: () => () => undefined, events: {}, disconnect: async () => undefined,
+        commitOffsets: async (offsets: { topic: string; partition: number; offset: string }[]) => void commits.push(offsets),
+      }),
+    } as unknown as Kafka;
     const db = {
       run: async (fn: () => Promise<unknown>) => fn(),
       query: async (sql: string, params: unknown[]) =>
@@ -58,7 +64,7 @@ describe('KafkaConsumer fetch gathering', () => {
       batch: { topic: 't', partition, messages: [{ offset, key: Buffer.from('k'), value: Buffer.from(`v${offset}`), headers: {}, timestamp: '0' }] },
       resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
     });
-    return { eachBatch };
+    return { eachBatch, commits, stop: () => c.stop() };
   }
 
   it('hands a fetch\'s batches on at once and lets kafkajs fetch again only after fetchGatherMs, one wait per fetch', async () => {
@@ -87,5 +93,24 @@ describe('KafkaConsumer fetch gathering', () => {
     await eachBatch(0, '3');
     expect(shown).toEqual(['v3']);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(LIVE_VIEW_GATHER_MS - 5);
+  });
+
+  it('tells Kafka how far each partition got once per KAFKA_COMMIT_INTERVAL_MS, not once per transaction, and at once when it stops', async () => {
+    const { eachBatch, commits, stop } = consumer({ handleBatch: async () => undefined }, 0);
+    await eachBatch(0, '1');
+    await new Promise((r) => setTimeout(r, 20));
+    await eachBatch(0, '2');
+    await eachBatch(1, '9');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(commits).toEqual([]); // three transactions, nothing sent yet
+    await new Promise((r) => setTimeout(r, KAFKA_COMMIT_INTERVAL_MS));
+    expect(commits).toEqual([[{ topic: 't', partition: 0, offset: '3' }, { topic: 't', partition: 1, offset: '10' }]]);
+    await eachBatch(1, '10');
+    await new Promise((r) => setTimeout(r, 20));
+    await stop();
+    expect(commits).toEqual([
+      [{ topic: 't', partition: 0, offset: '3' }, { topic: 't', partition: 1, offset: '10' }],
+      [{ topic: 't', partition: 1, offset: '11' }],
+    ]);
   });
 });

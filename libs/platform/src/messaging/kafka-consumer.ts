@@ -40,6 +40,13 @@ const MAX_PER_TRANSACTION = 500;
 export const RETRY_FETCH_WAIT_MS = 250;
 
 /**
+ * How often a consumer tells Kafka how far it got, at most. That commit only saves re-reading after a restart or a
+ * rebalance (the offsets that count are stored with the effects, and what was applied already is skipped), so one
+ * request a second does instead of one per transaction, each of which cost as much as a fetch.
+ */
+export const KAFKA_COMMIT_INTERVAL_MS = 1_000;
+
+/**
  * Which of a subscription's topics a consumer reads: its own (`main`), or their retry topics (`retries`). The two are
  * separate kafkajs consumers (the retry one in the Kafka group `<groupId>.retries`), because kafkajs fetches again
  * only once every batch of the last fetch is handled: a retried message waiting out its delay would otherwise hold up
@@ -66,6 +73,9 @@ export class KafkaConsumer {
   private heartbeat: () => Promise<void> = async () => undefined;
   /** The wait shared by the batches of one fetch (fetchGatherMs), before kafkajs fetches again. */
   private gathering: Promise<void> | null = null;
+  /** Per partition, the next offset to tell Kafka (the last done + 1), waiting for the next commit. */
+  private uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
+  private commitTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly kafka: Kafka,
@@ -175,6 +185,7 @@ export class KafkaConsumer {
     this.roomWaiters.splice(0).forEach((r) => r());
     // the transaction in progress finishes; what is still buffered is fetched again by whoever gets the partitions
     await this.processing;
+    await this.flushCommits();
     await this.consumer.disconnect().catch((err) => this.log.warn({ err }, 'consumer did not disconnect cleanly'));
   }
 
@@ -264,13 +275,29 @@ export class KafkaConsumer {
     }
   }
 
-  /** Tells Kafka how far each partition is done with (it only saves re-reading; failures are harmless). */
+  /**
+   * Tells Kafka how far each partition is done with, at most every KAFKA_COMMIT_INTERVAL_MS (it only saves re-reading;
+   * failures are harmless).
+   */
   private commit(done: PartitionBatch[]): void {
-    const offsets = done.filter((b) => b.messages.length).map((b) => ({
-      topic: b.topic, partition: b.partition, offset: (BigInt(b.messages[b.messages.length - 1].offset) + 1n).toString(),
-    }));
-    if (!offsets.length || this.stopping) return;
-    this.consumer.commitOffsets(offsets).catch((err) => this.log.debug({ err: (err as Error).message }, 'offset commit to Kafka failed (a rebalance); the stored offsets still hold'));
+    for (const b of done) {
+      if (!b.messages.length) continue;
+      this.uncommitted.set(slot(b), { topic: b.topic, partition: b.partition, offset: (BigInt(b.messages[b.messages.length - 1].offset) + 1n).toString() });
+    }
+    if (!this.uncommitted.size || this.stopping || this.commitTimer) return;
+    this.commitTimer = setTimeout(() => void this.flushCommits(), KAFKA_COMMIT_INTERVAL_MS);
+    this.commitTimer.unref();
+  }
+
+  /** Commits what is waiting now (on the timer, and when the consumer stops). */
+  private async flushCommits(): Promise<void> {
+    if (this.commitTimer) clearTimeout(this.commitTimer);
+    this.commitTimer = null;
+    const offsets = [...this.uncommitted.values()];
+    this.uncommitted.clear();
+    if (!offsets.length) return;
+    await this.consumer.commitOffsets(offsets)
+      .catch((err) => this.log.debug({ err: (err as Error).message }, 'offset commit to Kafka failed (a rebalance); the stored offsets still hold'));
   }
 
   /**
