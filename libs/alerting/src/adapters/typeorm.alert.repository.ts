@@ -75,12 +75,12 @@ export class TypeOrmAlertRepository extends AlertRepository {
   async insertMany(alerts: Alert[]): Promise<void> {
     if (!alerts.length) return;
     const v = unnestRows(alerts.map((a) => AlertMapper.toOrm(a)), ALERT_INSERT_COLUMNS);
-    await this.db.query(`INSERT INTO alerts (${ALERT_INSERT_COLUMNS.map((c) => c.name).join(', ')}) SELECT * FROM ${v.from}`, v.params);
+    await this.db.write(`INSERT INTO alerts (${ALERT_INSERT_COLUMNS.map((c) => c.name).join(', ')}) SELECT * FROM ${v.from}`, v.params);
   }
   async saveMany(alerts: Alert[]): Promise<void> {
     if (!alerts.length) return;
     const v = unnestRows(alerts.map((a) => AlertMapper.toOrm(a)), ALERT_UPDATE_COLUMNS);
-    await this.db.query(
+    await this.db.write(
       `UPDATE alerts AS a SET status = v.status, event_count = v.event_count, acknowledged_at = v.acknowledged_at,
          acknowledged_by = v.acknowledged_by, resolved_at = v.resolved_at, resolved_by = v.resolved_by, outcome = v.outcome,
          note = v.note, escalation_round = v.escalation_round, escalation_due_at = v.escalation_due_at, timer_id = v.timer_id
@@ -102,7 +102,7 @@ export class TypeOrmAlertRepository extends AlertRepository {
       tcol('alert_id', 'uuid', (t) => t.alertId), tcol('at', 'timestamptz', (t) => new Date(t.at)), tcol('kind', 'text', (t) => t.kind),
       tcol('actor', 'text', (t) => t.actor), tcol('details', 'jsonb', (t) => JSON.stringify(t.details ?? {})),
     ]);
-    await this.db.query(`INSERT INTO alert_log (alert_id, at, kind, actor, details) SELECT * FROM ${v.from}`, v.params);
+    await this.db.write(`INSERT INTO alert_log (alert_id, at, kind, actor, details) SELECT * FROM ${v.from}`, v.params);
   }
   async timeline(alertId: string): Promise<TimelineEntry[]> {
     const rows = await this.db.manager().getRepository(AlertLogOrmEntity).find({ where: { alertId }, order: { id: 'ASC' } });
@@ -151,7 +151,7 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
     if (!events.length) return;
     const v = unnestRows(events, EVENT_COLUMNS);
     // a stored event within the window is left alone: then it was stored meanwhile by another transaction
-    const rows = await this.db.query<{ id: string }>(
+    await this.db.write<{ id: string }>(
       `INSERT INTO device_events AS d (${EVENT_COLUMNS.map((c) => c.name).join(', ')})
        SELECT * FROM ${v.from}
        ON CONFLICT (device_id, device_event_id) DO UPDATE SET
@@ -161,8 +161,10 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
        WHERE d.received_at < EXCLUDED.received_at - make_interval(secs => ${DUPLICATE_WINDOW_MS / 1000})
        RETURNING d.id`,
       v.params,
+      (rows) => {
+        if (rows.length !== events.length) throw new ConcurrentEventError(events.length - rows.length);
+      },
     );
-    if (rows.length !== events.length) throw new ConcurrentEventError(events.length - rows.length);
   }
   async recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>> {
     const rows = await this.db.manager().getRepository(DeviceEventOrmEntity).find({ where: { householdId }, order: { receivedAt: 'DESC' }, take: limit });

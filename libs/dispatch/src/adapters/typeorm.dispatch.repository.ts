@@ -52,7 +52,7 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
       dcol('last_error', 'text', (d) => d.lastError), dcol('provider_ref', 'text', (d) => d.providerRef),
       dcol('updated_at', 'timestamptz', (d) => new Date(d.updatedAt)),
     ]);
-    await this.db.query(
+    await this.db.write(
       `UPDATE dispatches AS d SET status = v.status, attempts = v.attempts, last_error = v.last_error, provider_ref = v.provider_ref, updated_at = v.updated_at
        FROM ${v.from} WHERE d.id = v.id`,
       v.params,

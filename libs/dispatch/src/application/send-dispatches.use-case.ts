@@ -70,11 +70,12 @@ export class SendDispatchesUseCase {
           // taken once the transaction has the database, so everything that queued while it waited comes along
           taken = this.unreported.splice(0);
           const list = taken.flatMap((t) => t.list);
-          await this.dispatches.saveResults(list);
+          // the alerts are locked first; the writes of both then go to the database together (held writes)
           await this.record.execute(list.map((d) => ({
             alertId: d.alertId, dispatchId: d.id, recipientKind: d.recipientKind, recipientName: d.recipientName, channel: d.channel,
             status: d.status, attempts: d.attempts, round: d.round, error: d.lastError ?? undefined,
           })));
+          await this.dispatches.saveResults(list);
         }, { background: true });
       } catch (err) {
         // the transaction could not even start: these outcomes fail with it (no spinning on a database that is down)

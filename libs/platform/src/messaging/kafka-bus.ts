@@ -173,16 +173,23 @@ export class KafkaBus extends MessageBus implements Outbox {
   async add(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (!this.db.inTransaction()) throw new Error('Outbox.add must run inside a unit of work');
     const pending = this.db.transactionLocal(OUTBOX, () => [] as Pending[], async (items) => {
+      if (!items.length) return;
       const ids = await this.store(items);
       this.db.afterCommit(() => this.handOver(ids, items));
     });
     for (const message of messages) pending.push({ topic, message });
   }
 
-  /** The transaction's messages as one row (see the OutboxBatches migration): one insert and one delete per commit. */
+  /**
+   * The transaction's messages as one row (see the OutboxBatches migration): one insert and one delete per commit.
+   * The insert is held (Database.write), so it goes with the transaction's other trailing writes; the row's id is
+   * in the returned list once it has run, before the commit.
+   */
   private async store(items: Pending[]): Promise<string[]> {
-    const rows = await this.db.query<{ id: string }>('INSERT INTO outbox_batches (messages) VALUES ($1) RETURNING id', [encodeOutboxBatch(items)]);
-    return rows.map((r) => String(r.id));
+    const ids: string[] = [];
+    await this.db.write<{ id: string | number }>('INSERT INTO outbox_batches (messages) VALUES ($1) RETURNING id', [encodeOutboxBatch(items)],
+      (rows) => ids.push(...rows.map((r) => String(r.id))));
+    return ids;
   }
 
   /** Right after the commit: publish, then forget the rows. A failure leaves them for the sweeper. */

@@ -57,6 +57,7 @@ describe('KafkaConsumer fetch gathering', () => {
       run: async (fn: () => Promise<unknown>) => fn(),
       query: async (sql: string, params: unknown[]) =>
         sql.startsWith('INSERT INTO bus_offsets') ? (params[1] as string[]).map((topic, i) => ({ topic, partition: (params[2] as number[])[i], seq: '-1' })) : [],
+      write: async () => undefined,
     } as unknown as Database;
     const c = new KafkaConsumer(kafka, { groupId: 'g', topics: ['t'], handle: async () => undefined, ...sub } as Subscription, db,
       { maxWaitMs: 5, retry: { maxAttempts: 3, baseDelayMs: 10 }, fetchGatherMs }, silentLogger, async () => undefined);

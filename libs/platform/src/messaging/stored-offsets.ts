@@ -19,12 +19,12 @@ export async function lockStoredOffsets(db: Database, groupId: string, parts: { 
 
 /**
  * Stores each batch's last offset. Never backwards: a member that lost a partition during a rebalance must not undo
- * its successor's progress.
+ * its successor's progress. A held write (Database.write): it goes with the transaction's other trailing writes.
  */
 export function storeOffsets(
   db: Database, groupId: string, batches: readonly { topic: string; partition: number; messages: readonly { offset: string }[] }[],
-): Promise<unknown> {
-  return db.query(
+): Promise<void> {
+  return db.write(
     `UPDATE bus_offsets AS o SET seq = GREATEST(o.seq, v.s) FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
      WHERE o.group_id = $1 AND o.topic = v.t AND o.partition = v.p`,
     [groupId, batches.map((b) => b.topic), batches.map((b) => b.partition), batches.map((b) => b.messages[b.messages.length - 1].offset)],

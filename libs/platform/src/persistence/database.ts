@@ -20,6 +20,62 @@ interface TxScope {
   outcomes: ((committed: boolean) => void)[];
   beforeCommit: (() => Promise<void>)[];
   locals: Map<symbol, unknown>;
+  /** Writes held for the transaction's next statement or its commit (Database.write). */
+  held: HeldWrite[];
+}
+
+interface HeldWrite {
+  sql: string;
+  params: unknown[];
+  onRows?: (rows: Record<string, unknown>[]) => void;
+}
+
+const RETURNING = /\bRETURNING\b/i;
+const TARGET = /^\s*(?:INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+([\w."]+)/i;
+
+/** The table a held write changes (it must be an INSERT, UPDATE or DELETE). */
+function targetOf(sql: string): string {
+  const m = TARGET.exec(sql);
+  if (!m) throw new Error(`Database.write takes an INSERT, UPDATE or DELETE, not: ${sql.slice(0, 60)}`);
+  return m[1].replace(/"/g, '').toLowerCase();
+}
+
+/**
+ * Held writes in the order they were made, cut into runs that can share one statement: a write to a table an earlier
+ * write of the run changed starts a new run, because sibling CTEs do not see each other's rows (an update would miss
+ * the row inserted just before it).
+ */
+export function runsOfWrites<W extends { sql: string }>(writes: readonly W[]): W[][] {
+  const runs: W[][] = [];
+  let tables = new Set<string>();
+  for (const w of writes) {
+    const table = targetOf(w.sql);
+    if (!runs.length || tables.has(table)) {
+      runs.push([]);
+      tables = new Set();
+    }
+    runs[runs.length - 1].push(w);
+    tables.add(table);
+  }
+  return runs;
+}
+
+/**
+ * Held writes as one statement: each a data-modifying CTE with its placeholders renumbered, answered with its
+ * RETURNING rows (as JSON) where the caller wants them and its row count otherwise. PostgreSQL runs them all in one
+ * round trip. Sibling CTEs see the same snapshot, so none may read rows another writes: each changes a table of its
+ * own (`runsOfWrites`) and reads no other table (foreign keys are checked at the end of the statement, and see them).
+ */
+export function combineWrites(writes: readonly HeldWrite[]): { sql: string; params: unknown[] } {
+  const params: unknown[] = [];
+  const ctes = writes.map((w, i) => {
+    const offset = params.length;
+    params.push(...w.params);
+    const text = offset ? w.sql.replace(/\$(\d+)/g, (_, n: string) => `$${Number(n) + offset}`) : w.sql;
+    return `w${i} AS (${text}${RETURNING.test(w.sql) ? '' : ' RETURNING 1'})`;
+  });
+  const answers = writes.map((w, i) => (w.onRows ? `(SELECT coalesce(json_agg(w${i}), '[]'::json) FROM w${i}) AS r${i}` : `(SELECT count(*) FROM w${i})::int AS r${i}`));
+  return { sql: `WITH ${ctes.join(', ')} SELECT ${answers.join(', ')}`, params };
 }
 
 /**
@@ -78,11 +134,19 @@ export class Database extends UnitOfWork {
     let result: T;
     try {
       result = await this.dataSource.transaction((manager) => {
-        const scope: TxScope = { manager, hooks, outcomes, beforeCommit: [], locals: new Map() };
+        const scope: TxScope = { manager, hooks, outcomes, beforeCommit: [], locals: new Map(), held: [] };
+        const send = holdingRunner(scope);
         return this.scope.run(scope, async () => {
-          const r = await fn();
-          for (const b of scope.beforeCommit) await b();
-          return r;
+          try {
+            const r = await fn();
+            for (const b of scope.beforeCommit) await b();
+            await sendHeld(scope, send);
+            return r;
+          } catch (err) {
+            // the transaction rolls back: what is still held must not go out ahead of its ROLLBACK
+            scope.held.length = 0;
+            throw err;
+          }
         });
       });
     } catch (err) {
@@ -142,5 +206,53 @@ export class Database extends UnitOfWork {
 
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
     return this.manager().query(sql, params) as Promise<T[]>;
+  }
+
+  /**
+   * A write whose answer the work does not wait for (an INSERT, UPDATE or DELETE that reads no table but the one it
+   * changes). Inside a transaction it is held and sent with the transaction's other held writes as one statement
+   * (`combineWrites`; a write to a table already written by one of them waits for the next one): before the transaction's
+   * next statement of any kind, so everything after sees it as if it had run at once, or just before the commit. A
+   * transaction's trailing writes thus cost one round trip, not one each. `onRows`, for a statement with a RETURNING
+   * clause, gets its rows as JSON (numbers and strings) when it has run, and may throw to fail the transaction.
+   * Outside a transaction it runs at once.
+   */
+  async write<R extends Record<string, unknown> = Record<string, unknown>>(sql: string, params: unknown[], onRows?: (rows: R[]) => void): Promise<void> {
+    targetOf(sql);
+    if (onRows && !RETURNING.test(sql)) throw new Error('Database.write: onRows needs a RETURNING clause');
+    const s = this.scope.getStore();
+    if (!s) {
+      const rows = await this.query<R>(sql, params);
+      onRows?.(rows);
+      return;
+    }
+    s.held.push({ sql, params, onRows: onRows as HeldWrite['onRows'] });
+  }
+}
+
+type Send = (sql: string, params: unknown[]) => Promise<unknown>;
+
+/**
+ * Makes every statement of the transaction's query runner first send the writes held so far, and returns the
+ * runner's own query for sending them. Covers statements of repositories and query builders too, not only `query`.
+ */
+function holdingRunner(scope: TxScope): Send {
+  const runner = scope.manager.queryRunner;
+  if (!runner) throw new Error('a transaction without a query runner');
+  const query = runner.query.bind(runner) as (...args: unknown[]) => Promise<unknown>;
+  const send: Send = (sql, params) => query(sql, params);
+  runner.query = (async (...args: unknown[]) => {
+    await sendHeld(scope, send);
+    return query(...args);
+  }) as typeof runner.query;
+  return send;
+}
+
+async function sendHeld(scope: TxScope, send: Send): Promise<void> {
+  if (!scope.held.length) return;
+  for (const writes of runsOfWrites(scope.held.splice(0))) {
+    const { sql, params } = combineWrites(writes);
+    const [answer] = (await send(sql, params)) as Record<string, unknown>[];
+    writes.forEach((w, i) => w.onRows?.(answer[`r${i}`] as Record<string, unknown>[]));
   }
 }

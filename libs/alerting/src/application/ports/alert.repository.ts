@@ -44,8 +44,9 @@ export abstract class DeviceEventLog {
    */
   abstract newOf(events: DeviceEventReceived[]): Promise<DeviceEventReceived[]>;
   /**
-   * Stores new events (from `newOf`, in the same transaction) with the alert each opened or joined. Throws
-   * ConcurrentEventError when one of them was stored meanwhile, so the caller's transaction runs again.
+   * Stores new events (from `newOf`, in the same transaction) with the alert each opened or joined. The transaction
+   * fails with ConcurrentEventError when one of them was stored meanwhile (at the latest when it commits: the write
+   * may be held until then), so the caller's transaction runs again.
    */
   abstract record(events: { eventId: string; event: DeviceEventReceived; alertId: string | null }[]): Promise<void>;
   abstract recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>>;
