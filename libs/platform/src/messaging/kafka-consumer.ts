@@ -1,11 +1,12 @@
 import { type Consumer, type EachBatchPayload, type Kafka } from 'kafkajs';
 import type { Logger } from 'pino';
-import { PermanentMessageError, retryTopic } from '@linan/contracts';
+import { retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
-import { deadLetterFor, showLive, sleep, withTimeout, type RetryPolicy } from './consumer-runner';
-import { RETRY_HEADERS, forRetry, inbound, withoutRetryHeaders } from './kafka-records';
-import { InboundMessage, LIVE_VIEW_GATHER_MS, OutgoingMessage, Subscription } from './message-bus';
-import { lockStoredOffsets, slot, storeOffsets } from './stored-offsets';
+import { showLive, sleep, withTimeout, type RetryPolicy } from './consumer-runner';
+import { KafkaBatchApplier, type PartitionBatch } from './kafka-batch-applier';
+import { RETRY_HEADERS, inbound } from './kafka-records';
+import { LIVE_VIEW_GATHER_MS, OutgoingMessage, Subscription } from './message-bus';
+import { slot } from './stored-offsets';
 
 export interface KafkaConsumerOptions {
   /** How long a fetch waits for data; short means low latency, long means fewer requests. */
@@ -19,13 +20,6 @@ export interface KafkaConsumerOptions {
    * the same whatever it carries. What Kafka's fetch.min.bytes does on the broker, without its wait when idle.
    */
   fetchGatherMs?: number;
-}
-
-/** One partition's fetched messages, waiting in the consumer's buffer. */
-interface PartitionBatch {
-  topic: string;
-  partition: number;
-  messages: InboundMessage[];
 }
 
 /** Fetched messages a consumer holds at most before kafkajs stops fetching for it (backpressure). */
@@ -55,9 +49,14 @@ export const KAFKA_COMMIT_INTERVAL_MS = 1_000;
  */
 export type ConsumerPart = 'main' | 'retries';
 
-/** One kafkajs consumer of a subscription: its topics, or their retry topics. */
+/**
+ * One kafkajs consumer of a subscription, its topics or their retry topics: joins the group (and starts again after
+ * a crash kafkajs gives up on), fetches ahead into a buffer, hands what gathered to its KafkaBatchApplier, which
+ * stores the effects with the offsets, and tells Kafka how far it got.
+ */
 export class KafkaConsumer {
   private consumer: Consumer;
+  private readonly applier: KafkaBatchApplier;
   /** Retry topic → the topic whose messages it holds (only for the `retries` part). */
   private readonly retryTopics: Map<string, string>;
   private stopping = false;
@@ -80,13 +79,14 @@ export class KafkaConsumer {
   constructor(
     private readonly kafka: Kafka,
     private readonly sub: Subscription,
-    private readonly db: Database,
+    db: Database,
     private readonly options: KafkaConsumerOptions,
     private readonly log: Logger,
-    private readonly publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
+    publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
     private readonly part: ConsumerPart = 'main',
   ) {
     if (part === 'retries' && sub.ephemeral) throw new Error('a live view has no retry topics');
+    this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping);
     this.retryTopics = new Map(part === 'retries' ? sub.topics.map((t) => [retryTopic(t, sub.groupId), t]) : []);
     this.consumer = this.createConsumer();
   }
@@ -205,7 +205,7 @@ export class KafkaConsumer {
         if (!isRunning() || isStale()) return;
         await this.waitUntil(Number(m.headers[RETRY_HEADERS.notBefore] ?? 0), heartbeat);
         if (!isRunning() || isStale()) return;
-        if (!(await this.processOne(batch.topic, batch.partition, m, heartbeat))) return;
+        if (!(await this.applier.applyOne(batch.topic, batch.partition, m, heartbeat))) return;
         resolveOffset(m.offset);
         this.commit([{ topic: batch.topic, partition: batch.partition, messages: [m] }]);
       }
@@ -247,7 +247,7 @@ export class KafkaConsumer {
           if (same) same.messages.push(...b.messages);
           else taken.push({ ...b, messages: [...b.messages] });
         }
-        const done = await this.processBatches(taken);
+        const done = await this.applier.apply(taken, () => this.heartbeat());
         taken = [];
         this.commit(done);
         this.buffered -= n;
@@ -300,136 +300,10 @@ export class KafkaConsumer {
       .catch((err) => this.log.debug({ err: (err as Error).message }, 'offset commit to Kafka failed (a rebalance); the stored offsets still hold'));
   }
 
-  /**
-   * The batches (any partitions) in one transaction that also stores every partition's offset. Returns what is done
-   * with per partition — applied, or sent to the retry or dead-letter topic — in order: all of it, or less when the
-   * consumer is stopping; only that may be marked consumed in Kafka. If the transaction fails, several partitions are
-   * run again each on its own, and one partition message by message, so one bad message cannot hold the rest; when
-   * the failing message is known (no set-based handler), its failure counts as its first attempt.
-   */
-  private async processBatches(batches: PartitionBatch[]): Promise<PartitionBatch[]> {
-    // a fixed order of the offset rows, so two members briefly sharing partitions in a rebalance cannot deadlock
-    batches.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
-    let failed: InboundMessage | undefined;
-    let failure: unknown;
-    try {
-      await this.db.run(async () => {
-        const done = await lockStoredOffsets(this.db, this.sub.groupId, batches);
-        const fresh = batches.flatMap((b) => b.messages.filter((m) => BigInt(m.offset) > done.get(slot(b))!));
-        if (fresh.length > 1 && this.sub.handleBatch) {
-          await this.sub.handleBatch(fresh);
-        } else {
-          for (const m of fresh) {
-            failed = m;
-            await this.sub.handle(m);
-          }
-          failed = undefined;
-        }
-        await storeOffsets(this.db, this.sub.groupId, batches);
-      });
-      return batches;
-    } catch (err) {
-      failure = err;
-    }
-    if (batches.length > 1) {
-      this.log.warn({ err: failure, partitions: batches.length }, 'combined batch failed; running each partition on its own');
-      return (await Promise.all(batches.map((b) => this.processBatches([b])))).flat();
-    }
-    const [b] = batches;
-    this.log.warn({ err: failure, topic: b.topic, partition: b.partition, count: b.messages.length }, 'batch failed; running its messages one by one');
-    const done: InboundMessage[] = [];
-    for (const m of b.messages) {
-      if (this.stopping || !(await this.processOne(b.topic, b.partition, m, this.heartbeat, m === failed ? failure : undefined))) break;
-      done.push(m);
-    }
-    return [{ ...b, messages: done }];
-  }
-
   private async waitUntil(at: number, heartbeat: () => Promise<void>): Promise<void> {
     while (!this.stopping && Date.now() < at) {
       await sleep(Math.min(1_000, at - Date.now()));
       await heartbeat();
-    }
-  }
-
-  /**
-   * One message in its own transaction; a failure sends it to the retry or dead-letter topic, then moves on.
-   * False when the consumer stopped before the message was done with.
-   */
-  private async processOne(
-    topic: string, partition: number, m: InboundMessage, heartbeat: () => Promise<void>, knownFailure?: unknown,
-  ): Promise<boolean> {
-    let failure: unknown = knownFailure;
-    for (;;) {
-      if (failure === undefined) {
-        try {
-          const one = [{ topic, partition, messages: [m] }];
-          await this.db.run(async () => {
-            if (BigInt(m.offset) <= (await lockStoredOffsets(this.db, this.sub.groupId, one)).get(slot(one[0]))!) return;
-            await this.sub.handle(m);
-            await storeOffsets(this.db, this.sub.groupId, one);
-          });
-          return true;
-        } catch (err) {
-          failure = err;
-        }
-      }
-      // While the database itself is down every message fails, and through no fault of its own: hold the partition
-      // (nothing can be stored anyway) rather than spend the message's attempts and dead-letter good alarms.
-      if (failure instanceof PermanentMessageError || (await this.databaseAnswers())) break;
-      this.log.error({ err: failure, topic: m.topic, partition: m.partition }, 'the database does not answer; holding this partition until it does');
-      await this.waitForDatabase(heartbeat);
-      if (this.stopping) return false; // not stored: the message comes again after the next assignment
-      failure = undefined;
-    }
-    const ctx = { topic: m.topic, partition: m.partition, offset: m.offset, attempt: m.attempt, err: failure };
-    if (failure instanceof PermanentMessageError || m.attempt >= this.options.retry.maxAttempts) {
-      const reason = failure instanceof PermanentMessageError ? failure.reason : 'max_attempts';
-      this.log.error(ctx, 'message dead-lettered');
-      const dl = deadLetterFor(this.sub, m, reason, failure);
-      await this.forward(dl.topic, { ...dl.message, headers: withoutRetryHeaders(dl.message.headers) });
-    } else {
-      const delay = this.options.retry.baseDelayMs * 2 ** (m.attempt - 1);
-      this.log.warn({ ...ctx, delayMs: delay }, 'message failed; sent to the retry topic');
-      await this.forward(retryTopic(m.topic, this.sub.groupId), forRetry(m, Date.now() + delay));
-    }
-    // the message is safely elsewhere: move this partition past it
-    await this.db.run(async () => {
-      const one = [{ topic, partition, messages: [m] }];
-      await lockStoredOffsets(this.db, this.sub.groupId, one);
-      await storeOffsets(this.db, this.sub.groupId, one);
-    });
-    return true;
-  }
-
-  private async databaseAnswers(): Promise<boolean> {
-    try {
-      await withTimeout(this.db.outside(() => this.db.query('SELECT 1')), 2_000, 'database check timed out');
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
-  private async waitForDatabase(heartbeat: () => Promise<void>): Promise<void> {
-    for (let delay = 500; !this.stopping; delay = Math.min(delay * 2, 5_000)) {
-      await sleep(delay);
-      await heartbeat().catch(() => undefined);
-      if (await this.databaseAnswers()) return;
-    }
-  }
-
-  /** Publishing to a retry or dead-letter topic must not fail silently: it is retried until it succeeds or we stop. */
-  private async forward(topic: string, message: OutgoingMessage): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.publish(topic, [message]);
-        return;
-      } catch (err) {
-        if (this.stopping) throw err;
-        this.log.error({ err, topic, attempt }, 'cannot publish to the retry/dead-letter topic; retrying');
-        await sleep(Math.min(5_000, 200 * 2 ** attempt));
-      }
     }
   }
 }

@@ -1,0 +1,157 @@
+import type { Logger } from 'pino';
+import { PermanentMessageError, retryTopic } from '@linan/contracts';
+import { Database } from '../persistence/database';
+import { deadLetterFor, sleep, withTimeout, type RetryPolicy } from './consumer-runner';
+import { forRetry, withoutRetryHeaders } from './kafka-records';
+import type { InboundMessage, OutgoingMessage, Subscription } from './message-bus';
+import { lockStoredOffsets, slot, storeOffsets } from './stored-offsets';
+
+/** One partition's fetched messages. */
+export interface PartitionBatch {
+  topic: string;
+  partition: number;
+  messages: InboundMessage[];
+}
+
+/**
+ * The effects of a subscription's messages, stored with the offsets they reach: what a KafkaConsumer hands over
+ * once fetched. Batches go in one transaction; a failure is narrowed down to the message that fails, which goes to the
+ * retry or dead-letter topic so its partition keeps flowing, except while the database itself is down.
+ */
+export class KafkaBatchApplier {
+  constructor(
+    private readonly db: Database,
+    private readonly sub: Subscription,
+    private readonly retry: RetryPolicy,
+    private readonly log: Logger,
+    private readonly publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
+    /** The consumer is stopping: give up waiting and leave what is not done for the partitions' next owner. */
+    private readonly stopping: () => boolean,
+  ) {}
+
+  /**
+   * The batches (any partitions) in one transaction that also stores every partition's offset. Returns what is done
+   * with per partition — applied, or sent to the retry or dead-letter topic — in order: all of it, or less when the
+   * consumer is stopping; only that may be marked consumed in Kafka. If the transaction fails, several partitions are
+   * run again each on its own, and one partition message by message, so one bad message cannot hold the rest; when
+   * the failing message is known (no set-based handler), its failure counts as its first attempt.
+   */
+  async apply(batches: PartitionBatch[], heartbeat: () => Promise<void>): Promise<PartitionBatch[]> {
+    // a fixed order of the offset rows, so two members briefly sharing partitions in a rebalance cannot deadlock
+    batches.sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+    let failed: InboundMessage | undefined;
+    let failure: unknown;
+    try {
+      await this.db.run(async () => {
+        const done = await lockStoredOffsets(this.db, this.sub.groupId, batches);
+        const fresh = batches.flatMap((b) => b.messages.filter((m) => BigInt(m.offset) > done.get(slot(b))!));
+        if (fresh.length > 1 && this.sub.handleBatch) {
+          await this.sub.handleBatch(fresh);
+        } else {
+          for (const m of fresh) {
+            failed = m;
+            await this.sub.handle(m);
+          }
+          failed = undefined;
+        }
+        await storeOffsets(this.db, this.sub.groupId, batches);
+      });
+      return batches;
+    } catch (err) {
+      failure = err;
+    }
+    if (batches.length > 1) {
+      this.log.warn({ err: failure, partitions: batches.length }, 'combined batch failed; running each partition on its own');
+      return (await Promise.all(batches.map((b) => this.apply([b], heartbeat)))).flat();
+    }
+    const [b] = batches;
+    this.log.warn({ err: failure, topic: b.topic, partition: b.partition, count: b.messages.length }, 'batch failed; running its messages one by one');
+    const done: InboundMessage[] = [];
+    for (const m of b.messages) {
+      if (this.stopping() || !(await this.applyOne(b.topic, b.partition, m, heartbeat, m === failed ? failure : undefined))) break;
+      done.push(m);
+    }
+    return [{ ...b, messages: done }];
+  }
+
+  /**
+   * One message in its own transaction; a failure sends it to the retry or dead-letter topic, then moves on.
+   * False when the consumer stopped before the message was done with.
+   */
+  async applyOne(
+    topic: string, partition: number, m: InboundMessage, heartbeat: () => Promise<void>, knownFailure?: unknown,
+  ): Promise<boolean> {
+    let failure: unknown = knownFailure;
+    for (;;) {
+      if (failure === undefined) {
+        try {
+          const one = [{ topic, partition, messages: [m] }];
+          await this.db.run(async () => {
+            if (BigInt(m.offset) <= (await lockStoredOffsets(this.db, this.sub.groupId, one)).get(slot(one[0]))!) return;
+            await this.sub.handle(m);
+            await storeOffsets(this.db, this.sub.groupId, one);
+          });
+          return true;
+        } catch (err) {
+          failure = err;
+        }
+      }
+      // While the database itself is down every message fails, and through no fault of its own: hold the partition
+      // (nothing can be stored anyway) rather than spend the message's attempts and dead-letter good alarms.
+      if (failure instanceof PermanentMessageError || (await this.databaseAnswers())) break;
+      this.log.error({ err: failure, topic: m.topic, partition: m.partition }, 'the database does not answer; holding this partition until it does');
+      await this.waitForDatabase(heartbeat);
+      if (this.stopping()) return false; // not stored: the message comes again after the next assignment
+      failure = undefined;
+    }
+    const ctx = { topic: m.topic, partition: m.partition, offset: m.offset, attempt: m.attempt, err: failure };
+    if (failure instanceof PermanentMessageError || m.attempt >= this.retry.maxAttempts) {
+      const reason = failure instanceof PermanentMessageError ? failure.reason : 'max_attempts';
+      this.log.error(ctx, 'message dead-lettered');
+      const dl = deadLetterFor(this.sub, m, reason, failure);
+      await this.forward(dl.topic, { ...dl.message, headers: withoutRetryHeaders(dl.message.headers) });
+    } else {
+      const delay = this.retry.baseDelayMs * 2 ** (m.attempt - 1);
+      this.log.warn({ ...ctx, delayMs: delay }, 'message failed; sent to the retry topic');
+      await this.forward(retryTopic(m.topic, this.sub.groupId), forRetry(m, Date.now() + delay));
+    }
+    // the message is safely elsewhere: move this partition past it
+    await this.db.run(async () => {
+      const one = [{ topic, partition, messages: [m] }];
+      await lockStoredOffsets(this.db, this.sub.groupId, one);
+      await storeOffsets(this.db, this.sub.groupId, one);
+    });
+    return true;
+  }
+
+  private async databaseAnswers(): Promise<boolean> {
+    try {
+      await withTimeout(this.db.outside(() => this.db.query('SELECT 1')), 2_000, 'database check timed out');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async waitForDatabase(heartbeat: () => Promise<void>): Promise<void> {
+    for (let delay = 500; !this.stopping(); delay = Math.min(delay * 2, 5_000)) {
+      await sleep(delay);
+      await heartbeat().catch(() => undefined);
+      if (await this.databaseAnswers()) return;
+    }
+  }
+
+  /** Publishing to a retry or dead-letter topic must not fail silently: it is retried until it succeeds or we stop. */
+  private async forward(topic: string, message: OutgoingMessage): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.publish(topic, [message]);
+        return;
+      } catch (err) {
+        if (this.stopping()) throw err;
+        this.log.error({ err, topic, attempt }, 'cannot publish to the retry/dead-letter topic; retrying');
+        await sleep(Math.min(5_000, 200 * 2 ** attempt));
+      }
+    }
+  }
+}
