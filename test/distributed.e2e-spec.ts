@@ -36,14 +36,15 @@ describeDistributed('distributed mode: one process per app on real services', ()
     aides = await seedAides(stack.provisioning);
     // the two replicas share the partitions once both are in the group with nothing pending (a member that joins
     // late costs a rebalance, ~9 s on the test broker)
-    const settled = () => ['triage-a', 'triage-b'].every((name) => {
+    const replicas = ['triage-a', 'triage-b'];
+    const settled = () => replicas.every((name) => {
       const out = stack.app(name).output();
       return out.lastIndexOf('consumer joined its group') > Math.max(out.lastIndexOf('starting it again'), out.lastIndexOf('re-joining'));
     });
     await eventually(settled, 60_000, 'both triage replicas in the consumer group');
     // A consumer restarted after the test broker's SyncGroup quirk (see decisions.md) leaves its old member in the
     // group until that member's session times out (10 s), which starts one more rebalance: wait it out.
-    if (['triage-a', 'triage-b'].some((name) => stack.app(name).output().includes('starting it again'))) {
+    if (replicas.some((name) => stack.app(name).output().includes('starting it again'))) {
       await sleep(12_000);
       await eventually(settled, 60_000, 'both triage replicas in the consumer group after the restarted member left');
     }

@@ -69,6 +69,7 @@ export class EmbeddedBus extends MessageBus implements Outbox {
    */
   async add(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (!this.db.inTransaction()) throw new Error('Outbox.add must run inside a unit of work');
+    if (!messages.length) return; // nothing to store: no row, no statement
     const pending = this.db.transactionLocal(OUTBOX, () => [] as Pending[], (items) => this.store(items));
     for (const message of messages) pending.push({ topic, partition: partitionFor(message.key, this.options.partitions), message });
   }

@@ -172,8 +172,8 @@ export class KafkaBus extends MessageBus implements Outbox {
 
   async add(topic: string, messages: OutgoingMessage[]): Promise<void> {
     if (!this.db.inTransaction()) throw new Error('Outbox.add must run inside a unit of work');
+    if (!messages.length) return; // nothing to store: no row, no statement
     const pending = this.db.transactionLocal(OUTBOX, () => [] as Pending[], async (items) => {
-      if (!items.length) return;
       const ids = await this.store(items);
       this.db.afterCommit(() => this.handOver(ids, items));
     });
