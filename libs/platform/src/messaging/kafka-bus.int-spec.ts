@@ -1,3 +1,4 @@
+import { createRequire } from 'node:module';
 import { Kafka, logLevel } from 'kafkajs';
 import { PermanentMessageError, deadLetterTopic, retryTopic } from '@linan/contracts';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../../testing/src/services/postgres';
@@ -317,6 +318,25 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     await eventually(async () => (await appliedCounts('p-')).length === 80, 30_000, 'all 80 after the hand-over');
     expect((await appliedCounts('p-')).filter((r) => r.n !== 1)).toEqual([]);
   }, 120_000);
+
+  it('leaves its connections\' request queues alone while nothing waits (no timer turning over every millisecond)', async () => {
+    const b = await bus({ maxWaitMs: 100 });
+    const t = topic();
+    const seen: string[] = [];
+    handles.push(await b.subscribe({ groupId: `idle-${t}`, topics: [t], handle: async (m) => void seen.push(m.value) }));
+    await b.publish(t, [{ key: 'home-1', value: 'wake' }]);
+    await eventually(() => seen.length === 1, 10_000, 'the message');
+    // kafkajs 2.2.4 checks each connection's queue again 1 ms after every check, forever: hundreds of checks here
+    const RequestQueue = createRequire(require.resolve('kafkajs'))('./src/network/requestQueue/index.js') as { prototype: { checkPendingRequests(): void } };
+    const checks = jest.spyOn(RequestQueue.prototype, 'checkPendingRequests');
+    try {
+      await new Promise((r) => setTimeout(r, 500));
+      // what is left: one check per response (fetches every 100 ms, heartbeats every second, on a few connections)
+      expect(checks.mock.calls.length).toBeLessThan(60);
+    } finally {
+      checks.mockRestore();
+    }
+  });
 
   it('refuses to start when Kafka does not answer, naming KAFKA_BROKERS', async () => {
     const b = new KafkaBus(opened.database, {

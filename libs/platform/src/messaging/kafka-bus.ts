@@ -5,6 +5,7 @@ import { StartupError } from '../config/config';
 import { Database } from '../persistence/database';
 import { withTimeout } from './consumer-runner';
 import { KafkaConsumer, type ConsumerPart, type KafkaConsumerOptions } from './kafka-consumer';
+import { FIXED_KAFKAJS_VERSION, fixKafkaRequestQueue } from './kafkajs-request-queue';
 import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 import { rememberingPartitioner } from './partitioner';
 
@@ -79,6 +80,10 @@ export class KafkaBus extends MessageBus implements Outbox {
     private readonly log: Logger,
   ) {
     super();
+    const fix = fixKafkaRequestQueue();
+    if (fix.outcome === 'skipped') {
+      log.warn({ kafkajs: fix.version, expected: FIXED_KAFKAJS_VERSION }, 'kafkajs request-queue fix not applied (another release): check its idle CPU');
+    }
     this.kafka = new Kafka({
       clientId: options.clientId,
       brokers: [...options.brokers],
