@@ -1,4 +1,3 @@
-import { createRequire } from 'node:module';
 import { Kafka, logLevel } from 'kafkajs';
 import { PermanentMessageError, deadLetterTopic, retryTopic } from '@linan/contracts';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../../testing/src/services/postgres';
@@ -7,6 +6,7 @@ import { eventually, openTestDatabase, silentLogger } from '../../../testing/src
 import { StartupError } from '../config/config';
 import type { OpenedDatabase } from '../persistence/open-database';
 import { KafkaBus, encodeOutboxBatch, type KafkaBusOptions } from './kafka-bus';
+import { kafkajsModule } from './kafkajs-internals';
 import type { ConsumerHandle, InboundMessage } from './message-bus';
 
 const available = postgresAvailable();
@@ -327,7 +327,7 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     await b.publish(t, [{ key: 'home-1', value: 'wake' }]);
     await eventually(() => seen.length === 1, 10_000, 'the message');
     // kafkajs 2.2.4 checks each connection's queue again 1 ms after every check, forever: hundreds of checks here
-    const RequestQueue = createRequire(require.resolve('kafkajs'))('./src/network/requestQueue/index.js') as { prototype: { checkPendingRequests(): void } };
+    const RequestQueue = kafkajsModule<{ prototype: { checkPendingRequests(): void } }>('./src/network/requestQueue/index.js');
     const checks = jest.spyOn(RequestQueue.prototype, 'checkPendingRequests');
     try {
       await new Promise((r) => setTimeout(r, 500));

@@ -5,7 +5,9 @@ import { StartupError } from '../config/config';
 import { Database } from '../persistence/database';
 import { withTimeout } from './consumer-runner';
 import { KafkaConsumer, type ConsumerPart, type KafkaConsumerOptions } from './kafka-consumer';
-import { FIXED_KAFKAJS_VERSION, fixKafkaRequestQueue } from './kafkajs-request-queue';
+import { FIXED_KAFKAJS_VERSION } from './kafkajs-internals';
+import { fixKafkaProduceEncoder } from './kafkajs-produce-encoder';
+import { fixKafkaRequestQueue } from './kafkajs-request-queue';
 import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 import { rememberingPartitioner } from './partitioner';
 
@@ -80,9 +82,10 @@ export class KafkaBus extends MessageBus implements Outbox {
     private readonly log: Logger,
   ) {
     super();
-    const fix = fixKafkaRequestQueue();
-    if (fix.outcome === 'skipped') {
-      log.warn({ kafkajs: fix.version, expected: FIXED_KAFKAJS_VERSION }, 'kafkajs request-queue fix not applied (another release): check its idle CPU');
+    // two fixes to kafkajs 2.2.4 (decisions.md, "The Kafka bus"): its request queue's endless timer, its produce encoding
+    const fixes = { 'request queue': fixKafkaRequestQueue(), 'produce encoder': fixKafkaProduceEncoder() };
+    for (const [fix, { outcome, version }] of Object.entries(fixes)) {
+      if (outcome === 'skipped') log.warn({ kafkajs: version, expected: FIXED_KAFKAJS_VERSION, fix }, 'kafkajs fix not applied (another release of kafkajs): check its CPU use');
     }
     this.kafka = new Kafka({
       clientId: options.clientId,

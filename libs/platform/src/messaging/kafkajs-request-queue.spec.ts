@@ -1,7 +1,5 @@
-import { createRequire } from 'node:module';
-import { FIXED_KAFKAJS_VERSION, fixKafkaRequestQueue, type RequestQueueLike } from './kafkajs-request-queue';
-
-const load = createRequire(require.resolve('kafkajs'));
+import { FIXED_KAFKAJS_VERSION, kafkajsModule } from './kafkajs-internals';
+import { fixKafkaRequestQueue, type RequestQueueLike } from './kafkajs-request-queue';
 type Entry = { correlationId: number; apiKey: number; apiName: string; apiVersion: number; resolve: () => void; reject: () => void };
 type Pushed = { entry: Entry; expectResponse: boolean; sendRequest: () => void };
 type Queue = RequestQueueLike & {
@@ -10,10 +8,7 @@ type Queue = RequestQueueLike & {
   fulfillRequest(r: { correlationId: number; payload: Buffer | null; size: number }): void;
   destroy(): void;
 };
-const RequestQueue = load('./src/network/requestQueue/index.js') as {
-  new (o: Record<string, unknown>): Queue;
-  prototype: RequestQueueLike;
-};
+const RequestQueue = kafkajsModule<{ new (o: Record<string, unknown>): Queue; prototype: RequestQueueLike }>('./src/network/requestQueue/index.js');
 // kafkajs's own method, taken before the fix replaces it for the process
 const original = RequestQueue.prototype.scheduleCheckPendingRequests;
 

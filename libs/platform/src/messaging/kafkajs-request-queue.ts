@@ -11,12 +11,10 @@
  * The fixed check is scheduled only while requests wait: at the end of the throttle, or after the original 10 ms
  * when they wait for a free in-flight slot (a response or a timeout checks at once anyway, as before).
  */
-import { createRequire } from 'node:module';
+import { FIXED_KAFKAJS_VERSION, kafkajsModule, kafkajsVersion, type KafkajsFixOutcome } from './kafkajs-internals';
 
 /** kafkajs's own constant for a check that is not waiting out a throttle. */
 const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
-/** The release the fix was written against; another release is left as it is (and says so). */
-export const FIXED_KAFKAJS_VERSION = '2.2.4';
 
 /** The part of kafkajs's RequestQueue the fix relies on. */
 export interface RequestQueueLike {
@@ -43,11 +41,10 @@ let outcome: 'fixed' | 'skipped' | null = null;
  * Replaces the method on kafkajs's RequestQueue for the whole process, once. Returns what happened, for the log:
  * `skipped` (with the version found) when the installed kafkajs is not the release the fix was written for.
  */
-export function fixKafkaRequestQueue(): { outcome: 'fixed' | 'skipped'; version: string } {
-  const load = createRequire(require.resolve('kafkajs'));
-  const version = (load('./package.json') as { version: string }).version;
+export function fixKafkaRequestQueue(): KafkajsFixOutcome {
+  const version = kafkajsVersion();
   if (outcome === null) {
-    const RequestQueue = load('./src/network/requestQueue/index.js') as { prototype: RequestQueueLike };
+    const RequestQueue = kafkajsModule<{ prototype: RequestQueueLike }>('./src/network/requestQueue/index.js');
     if (version === FIXED_KAFKAJS_VERSION && typeof RequestQueue.prototype.scheduleCheckPendingRequests === 'function') {
       RequestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
       outcome = 'fixed';
