@@ -35,7 +35,7 @@ export function scheduleCheckPendingRequests(this: RequestQueueLike): void {
   }, throttledFor > 0 ? throttledFor : CHECK_PENDING_REQUESTS_INTERVAL_MS);
 }
 
-let outcome: 'fixed' | 'skipped' | null = null;
+let outcome: KafkajsFixOutcome['outcome'] | null = null;
 
 /**
  * Replaces the method on kafkajs's RequestQueue for the whole process, once. Returns what happened, for the log:
@@ -44,12 +44,12 @@ let outcome: 'fixed' | 'skipped' | null = null;
 export function fixKafkaRequestQueue(): KafkajsFixOutcome {
   const version = kafkajsVersion();
   if (outcome === null) {
-    const RequestQueue = kafkajsModule<{ prototype: RequestQueueLike }>('./src/network/requestQueue/index.js');
-    if (version === FIXED_KAFKAJS_VERSION && typeof RequestQueue.prototype.scheduleCheckPendingRequests === 'function') {
+    outcome = 'skipped';
+    // another release's files may be laid out differently: nothing of it is loaded
+    const RequestQueue = version === FIXED_KAFKAJS_VERSION ? kafkajsModule<{ prototype: RequestQueueLike }>('./src/network/requestQueue/index.js') : null;
+    if (typeof RequestQueue?.prototype.scheduleCheckPendingRequests === 'function') {
       RequestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
       outcome = 'fixed';
-    } else {
-      outcome = 'skipped';
     }
   }
   return { outcome, version };
