@@ -23,3 +23,17 @@ export interface KafkajsFixOutcome {
   outcome: 'fixed' | 'skipped';
   version: string;
 }
+
+/**
+ * A fix to kafkajs, applied the first time the returned function is called and only to FIXED_KAFKAJS_VERSION:
+ * another release's files may be laid out differently, so nothing of it is loaded. `apply` loads what it changes and
+ * returns whether it found it as expected. Later calls report the first outcome.
+ */
+export function kafkajsFix(apply: () => boolean): () => KafkajsFixOutcome {
+  let outcome: KafkajsFixOutcome['outcome'] | null = null;
+  return () => {
+    const version = kafkajsVersion();
+    outcome ??= version === FIXED_KAFKAJS_VERSION && apply() ? 'fixed' : 'skipped';
+    return { outcome, version };
+  };
+}

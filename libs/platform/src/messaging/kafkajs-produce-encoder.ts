@@ -12,7 +12,7 @@
  * requests, and anything kafkajs's encoder would take differently (values other than strings, Buffers and null,
  * timestamps other than whole numbers, time spans in a batch of 12 days and more), go to kafkajs's encoder unchanged.
  */
-import { FIXED_KAFKAJS_VERSION, kafkajsModule, kafkajsVersion, type KafkajsFixOutcome } from './kafkajs-internals';
+import { kafkajsFix, kafkajsModule } from './kafkajs-internals';
 
 type Bytes = Buffer | string | null | undefined;
 interface ProduceMessage {
@@ -240,31 +240,21 @@ interface ProduceDefinition {
   protocol: (o: { version: number }) => Build | undefined;
 }
 
-let outcome: KafkajsFixOutcome['outcome'] | null = null;
-
 /** Routes kafkajs's produce requests (v3 to v7) through `encodeProduceRequest`, once per process. */
-export function fixKafkaProduceEncoder(): KafkajsFixOutcome {
-  const version = kafkajsVersion();
-  if (outcome === null) {
-    outcome = 'skipped';
-    // another release's files may be laid out differently: nothing of it is loaded
-    const Produce = version === FIXED_KAFKAJS_VERSION
-      ? kafkajsModule<{ requests: { Produce?: ProduceDefinition } }>('./src/protocol/requests/index.js').requests.Produce : undefined;
-    if (typeof Produce?.protocol === 'function') {
-      const k = kafkajs();
-      const original = Produce.protocol;
-      Produce.protocol = ({ version: v }) => {
-        const build = original({ version: v });
-        if (!build || v < 3 || v > 7) return build;
-        return (args) => {
-          const built = build(args);
-          const theirs = built.request.encode;
-          built.request.encode = async () => encodeProduceRequest(k, args) ?? theirs();
-          return built;
-        };
-      };
-      outcome = 'fixed';
-    }
-  }
-  return { outcome, version };
-}
+export const fixKafkaProduceEncoder = kafkajsFix(() => {
+  const Produce = kafkajsModule<{ requests: { Produce?: ProduceDefinition } }>('./src/protocol/requests/index.js').requests.Produce;
+  if (typeof Produce?.protocol !== 'function') return false;
+  const k = kafkajs();
+  const original = Produce.protocol;
+  Produce.protocol = ({ version }) => {
+    const build = original({ version });
+    if (!build || version < 3 || version > 7) return build;
+    return (args) => {
+      const built = build(args);
+      const theirs = built.request.encode;
+      built.request.encode = async () => encodeProduceRequest(k, args) ?? theirs();
+      return built;
+    };
+  };
+  return true;
+});

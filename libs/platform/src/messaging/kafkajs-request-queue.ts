@@ -11,7 +11,7 @@
  * The fixed check is scheduled only while requests wait: at the end of the throttle, or after the original 10 ms
  * when they wait for a free in-flight slot (a response or a timeout checks at once anyway, as before).
  */
-import { FIXED_KAFKAJS_VERSION, kafkajsModule, kafkajsVersion, type KafkajsFixOutcome } from './kafkajs-internals';
+import { kafkajsFix, kafkajsModule } from './kafkajs-internals';
 
 /** kafkajs's own constant for a check that is not waiting out a throttle. */
 const CHECK_PENDING_REQUESTS_INTERVAL_MS = 10;
@@ -35,22 +35,13 @@ export function scheduleCheckPendingRequests(this: RequestQueueLike): void {
   }, throttledFor > 0 ? throttledFor : CHECK_PENDING_REQUESTS_INTERVAL_MS);
 }
 
-let outcome: KafkajsFixOutcome['outcome'] | null = null;
-
 /**
  * Replaces the method on kafkajs's RequestQueue for the whole process, once. Returns what happened, for the log:
  * `skipped` (with the version found) when the installed kafkajs is not the release the fix was written for.
  */
-export function fixKafkaRequestQueue(): KafkajsFixOutcome {
-  const version = kafkajsVersion();
-  if (outcome === null) {
-    outcome = 'skipped';
-    // another release's files may be laid out differently: nothing of it is loaded
-    const RequestQueue = version === FIXED_KAFKAJS_VERSION ? kafkajsModule<{ prototype: RequestQueueLike }>('./src/network/requestQueue/index.js') : null;
-    if (typeof RequestQueue?.prototype.scheduleCheckPendingRequests === 'function') {
-      RequestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
-      outcome = 'fixed';
-    }
-  }
-  return { outcome, version };
-}
+export const fixKafkaRequestQueue = kafkajsFix(() => {
+  const RequestQueue = kafkajsModule<{ prototype: RequestQueueLike }>('./src/network/requestQueue/index.js');
+  if (typeof RequestQueue.prototype.scheduleCheckPendingRequests !== 'function') return false;
+  RequestQueue.prototype.scheduleCheckPendingRequests = scheduleCheckPendingRequests;
+  return true;
+});
