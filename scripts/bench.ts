@@ -140,7 +140,7 @@ async function runEmbedded(CFG: BenchConfig, runId: string): Promise<TargetRun> 
     const target: BenchTarget = {
       name: 'embedded', api, source,
       accounted: async () => [{ label: 'platform', kind: 'platform', pid: platform.pid }, { label: 'bench', kind: 'bench', pid: process.pid }],
-      lagMax: async () => ({ platform: await source.takeLagMax() }),
+      appMetrics: async () => ({ platform: await source.takeMetrics() }),
     };
     const { rounds, idleCores, idleByProcess } = await runRounds(CFG, target, homes, sc, CFG.profile ? [{ label: 'the embedded platform', pid: platform.pid, base: profileBase }] : [], (label, f) => {
       profiles.push({ label, summary: summarizeProfile(f) });
@@ -172,7 +172,9 @@ async function runDistributed(CFG: BenchConfig, runId: string): Promise<TargetRu
   };
   const dp = await startDistributedPlatform({
     gateways: sc.gateways[0], env: { ...CFG.platformEnv, ...settings }, log,
-    perApp: (label) => (CFG.profile && profiledApps.includes(label) ? { nodeArgs: ['--require', PROFILE_HOOK], env: { BENCH_PROFILE_FILE: profileBase(label) } } : {}),
+    perApp: (label) => (CFG.profile && profiledApps.includes(label)
+      ? { nodeArgs: [...sc.nodeArgs, '--require', PROFILE_HOOK], env: { BENCH_PROFILE_FILE: profileBase(label) } }
+      : { nodeArgs: sc.nodeArgs }),
   });
   const clients: MqttClient[] = [];
   const runs: TargetRun[] = [];
@@ -216,6 +218,7 @@ async function runDistributed(CFG: BenchConfig, runId: string): Promise<TargetRu
           `Kafka = librdkafka mock cluster in kcat (1 broker, 4 partitions), Mosquitto 2.0 with the project's config and dynamic security, ` +
           `PostgreSQL 15 on 127.0.0.1:5432 (fresh database), Redis (a redis-server of its own, no persistence); ` +
           `${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ')} LOG_LEVEL=warn ESCALATION_ACK_TIMEOUT_S=600` +
+          `${sc.nodeArgs.length ? `; every app with node ${sc.nodeArgs.join(' ')}` : ''}` +
           `${Object.keys(CFG.platformEnv).length ? ` ${Object.entries(CFG.platformEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
         startupMs: dp.startupMs, seedMs, connectMs, rounds, idleCores, idleByProcess,
         memory: { started: memory0, seeded: memorySeeded, end: dp.memory() },

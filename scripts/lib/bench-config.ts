@@ -50,6 +50,8 @@ const schema = z.object({
   BENCH_DIST_KAFKA_MAX_WAIT_MS: count(5, 1),
   BENCH_DIST_GATEWAY_CONNECTIONS: count(16, 1),
   BENCH_DIST_POOL_SIZE: count(10, 1),
+  /** Node options for every app process ("--max-semi-space-size=16 …"): to measure a runtime setting. */
+  BENCH_DIST_NODE_ARGS: z.string().default('').transform((v) => v.split(/\s+/).filter(Boolean)),
 });
 
 /** One way to load the platform: how many devices, and the rounds to press them in. */
@@ -89,6 +91,7 @@ export interface BenchConfig {
     kafkaMaxWaitMs: number;
     gatewayConnections: number;
     poolSize: number;
+    nodeArgs: string[];
   };
   /** Platform settings passed through from our environment. */
   platformEnv: Record<string, string>;
@@ -134,7 +137,7 @@ export function loadBenchConfig(env: RawEnv = readEnvironment()): BenchConfig {
       maxRounds: e.BENCH_DIST_MAX_ROUNDS, sweep: e.BENCH_DIST_SWEEP, steps: [...e.BENCH_DIST_STEPS].sort((a, b) => a - b),
       stepSeconds: e.BENCH_DIST_STEP_SECONDS, ...common,
       gateways: e.BENCH_DIST_GATEWAYS, kafkaMaxWaitMs: e.BENCH_DIST_KAFKA_MAX_WAIT_MS,
-      gatewayConnections: e.BENCH_DIST_GATEWAY_CONNECTIONS, poolSize: e.BENCH_DIST_POOL_SIZE,
+      gatewayConnections: e.BENCH_DIST_GATEWAY_CONNECTIONS, poolSize: e.BENCH_DIST_POOL_SIZE, nodeArgs: e.BENCH_DIST_NODE_ARGS,
     },
     platformEnv: passedThrough(env),
     env,

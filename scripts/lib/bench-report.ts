@@ -2,7 +2,7 @@
 import type { BaselineResult } from './baseline';
 import type { Scenario } from './bench-config';
 import { maxOf, type RoundResult, type Sample } from './bench-round';
-import type { ProfileSummary } from './cpu-profile';
+import type { AllocationSummary, ProfileSummary } from './cpu-profile';
 import { fmt, summarize, table, type Summary } from './stats';
 
 /** Everything measured on one way of running the platform. */
@@ -207,14 +207,18 @@ function renderCpu(run: TargetRun): string[] {
   const labels = [...new Set(run.rounds.flatMap((r) => Object.keys(r.cpuByProcess)))];
   const per = (rs: RoundResult[], label: string, k: 'msPerAlarm' | 'cores') => mean(rs.map((r) => r.cpuByProcess[label]?.[k] ?? 0));
   const kindOf = (label: string) => run.rounds.map((r) => r.cpuByProcess[label]?.kind).find(Boolean) ?? '';
+  const gc = (rs: RoundResult[], label: string) => {
+    const all = mean(rs.map((r) => r.gcMsPerAlarmByApp?.[label] ?? NaN));
+    return Number.isFinite(all) ? `${fmt(all)} (${fmt(mean(rs.map((r) => r.majorGcMsPerAlarmByApp?.[label] ?? NaN)))})` : '-';
+  };
   const rows = labels.map((l) => [l, kindOf(l), fmt(per(paced, l, 'msPerAlarm')), fmt(per(paced, l, 'cores')), fmt(per(maxed, l, 'msPerAlarm')), fmt(per(maxed, l, 'cores')),
-    fmt(maxOf(paced.map((r) => r.lagByApp[l] ?? NaN)))]);
+    gc(paced, l), fmt(maxOf(paced.map((r) => r.lagByApp[l] ?? NaN)))]);
   const total = (kinds: string[], rs: RoundResult[], k: 'msPerAlarm' | 'cores') => labels.filter((l) => kinds.includes(kindOf(l))).reduce((a, l) => a + per(rs, l, k), 0);
   for (const [name, kinds] of [['= platform (the apps)', ['platform']], ['= platform + services', ['platform', 'service']]] as const) {
-    rows.push([name, '', fmt(total([...kinds], paced, 'msPerAlarm')), fmt(total([...kinds], paced, 'cores')), fmt(total([...kinds], maxed, 'msPerAlarm')), fmt(total([...kinds], maxed, 'cores')), '']);
+    rows.push([name, '', fmt(total([...kinds], paced, 'msPerAlarm')), fmt(total([...kinds], paced, 'cores')), fmt(total([...kinds], maxed, 'msPerAlarm')), fmt(total([...kinds], maxed, 'cores')), '', '']);
   }
-  return ['', `CPU by process (from /proc; mean over the counted rounds, press → all dispatched)`,
-    table(['process', 'kind', `paced ms/alarm`, 'paced cores', 'at once ms/alarm', 'at once cores', 'paced loop lag max ms'], rows, [0, 1])];
+  return ['', `CPU by process (from /proc; mean over the counted rounds, press → all dispatched; gc = the app's garbage collection on its main thread, from its /metrics, part of its CPU, and in brackets the full collections alone)`,
+    table(['process', 'kind', `paced ms/alarm`, 'paced cores', 'at once ms/alarm', 'at once cores', 'paced gc (major) ms/alarm', 'paced loop lag max ms'], rows, [0, 1])];
 }
 
 function renderProfile(label: string, profile: ProfileSummary): string[] {
@@ -227,5 +231,19 @@ function renderProfile(label: string, profile: ProfileSummary): string[] {
     table(['heaviest functions (self time)', 'ms', 'share'], profile.topFunctions.map((a) => [a.fn, fmt(a.ms, 0), `${fmt(100 * a.share, 1)}%`]), [0]),
     '',
     table(['project code, inclusive time', 'ms', 'share'], profile.topProjectInclusive.map((a) => [a.fn, fmt(a.ms, 0), `${fmt(100 * a.share, 1)}%`]), [0]),
+    ...(profile.allocations ? renderAllocations(label, profile.allocations) : []),
+  ];
+}
+
+function renderAllocations(label: string, a: AllocationSummary): string[] {
+  const mib = (b: number) => fmt(b / 2 ** 20, 1);
+  const pct = (x: number) => `${fmt(100 * x, 1)}%`;
+  return ['',
+    `Allocations of ${label} in the same window (V8's sampling heap profiler, collected objects included): ${mib(a.totalBytes)} MiB`,
+    table(['allocated by area', 'MiB', 'share'], a.byArea.map((x) => [x.area, mib(x.bytes), pct(x.share)]), [0]),
+    '',
+    table(['allocating functions (self)', 'MiB', 'share'], a.topFunctions.map((x) => [x.fn, mib(x.bytes), pct(x.share)]), [0]),
+    '',
+    table(['project code, inclusive', 'MiB', 'share'], a.topProjectInclusive.map((x) => [x.fn, mib(x.bytes), pct(x.share)]), [0]),
   ];
 }

@@ -49,8 +49,18 @@ export interface BenchTarget {
   source: RoundSource;
   /** The processes whose CPU is counted: the platform's, its services', and the bench's own. */
   accounted(): Promise<Accounted[]>;
-  /** Maximum event-loop lag per app since the last call, in ms (each call starts a new window). */
-  lagMax(): Promise<Record<string, number>>;
+  /**
+   * Per app: the maximum event-loop lag since the last call, in ms (each call starts a new window), and the time its
+   * garbage collector has taken since it started, in seconds (a counter).
+   */
+  appMetrics(): Promise<Record<string, AppMetrics>>;
+}
+
+export interface AppMetrics {
+  lagMaxMs: number;
+  /** Garbage collection so far, all kinds, and the full (major: mark-sweep-compact) collections alone. */
+  gcSeconds: number;
+  majorGcSeconds: number;
 }
 
 export type RoundKind = 'warmup' | 'paced' | 'max' | 'sweep' | 'step';
@@ -108,6 +118,9 @@ export interface RoundResult {
   cpuByProcess: Record<string, { kind: Accounted['kind']; msPerAlarm: number; cores: number }>;
   eventLoopLagMaxMs: number;
   lagByApp: Record<string, number>;
+  /** Garbage collection per alarm, in ms of each app's main thread (from its /metrics), all kinds and major alone. */
+  gcMsPerAlarmByApp: Record<string, number>;
+  majorGcMsPerAlarmByApp: Record<string, number>;
   loadavg1: number;
   /** CPU used during the round by every process not accounted for (other people's work), in cores (0–nproc). */
   othersCores: number;
@@ -209,7 +222,7 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
   const mode = rate === null ? 'max' : 'paced';
   const counted = spec.kind === 'paced' || spec.kind === 'max';
   const tag = `${name}-${Date.now().toString(36)}`;
-  await target.lagMax(); // starts a new lag window
+  const metrics0 = await target.appMetrics(); // starts a new lag window
   await hooks.beforePress?.();
   const before = await target.accounted();
   const busy0 = machineBusySeconds();
@@ -240,7 +253,8 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
   const wallS = settledMs / 1000;
   const othersCores = (busy1 - busy0 - cpu.platform - cpu.service - cpu.bench) / wallS;
   await hooks.afterSettle?.();
-  const lagByApp = await target.lagMax();
+  const metrics1 = await target.appMetrics();
+  const lagByApp = Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, m.lagMaxMs]));
 
   const records = await target.source.read(wanted);
   const byHousehold = new Map(records.map((r) => [r.householdId, r]));
@@ -285,6 +299,8 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
     cpuByProcess: Object.fromEntries([...cpu.by].map(([label, x]) => [label, { kind: x.kind, msPerAlarm: (x.seconds * 1000) / n, cores: x.seconds / wallS }])),
     eventLoopLagMaxMs: maxOf(Object.values(lagByApp)),
     lagByApp,
+    gcMsPerAlarmByApp: Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, ((m.gcSeconds - (metrics0[app]?.gcSeconds ?? NaN)) * 1000) / n])),
+    majorGcMsPerAlarmByApp: Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, ((m.majorGcSeconds - (metrics0[app]?.majorGcSeconds ?? NaN)) * 1000) / n])),
     loadavg1: loadavg()[0],
     othersCores,
     samples,
@@ -318,6 +334,20 @@ export function parseMetric(text: string, name: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
+/** Parses a /metrics text for one metric summed over its label sets, or those whose labels include `labels` (NaN when none). */
+export function sumMetric(text: string, name: string, labels = ''): number {
+  const values = [...text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? ([0-9.eE+-]+)$`, 'gm'))]
+    .filter((m) => (m[1] ?? '').includes(labels)).map((m) => Number(m[2]));
+  return values.length ? values.reduce((a, b) => a + b, 0) : NaN;
+}
+
+/** What the bench reads of an app's /metrics after each round. */
+export const appMetricsOf = (text: string): AppMetrics => ({
+  lagMaxMs: parseMetric(text, 'linan_nodejs_eventloop_lag_max_seconds') * 1000,
+  gcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum'),
+  majorGcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum', 'kind="major"'),
+});
+
 const FIRST_DISPATCHES = 'linan_device_to_first_dispatch_seconds_count';
 
 /**
@@ -339,12 +369,12 @@ export class ApiRoundSource implements RoundSource {
     return text;
   }
 
-  /** The largest event-loop lag the platform reported since the previous call. */
-  async takeLagMax(): Promise<number> {
-    await this.metrics();
-    const max = this.lagMaxMs;
+  /** The largest event-loop lag the platform reported since the previous call, and its collector's time so far. */
+  async takeMetrics(): Promise<AppMetrics> {
+    const { gcSeconds, majorGcSeconds } = appMetricsOf(await this.metrics());
+    const lagMaxMs = this.lagMaxMs;
     this.lagMaxMs = 0;
-    return max;
+    return { lagMaxMs, gcSeconds, majorGcSeconds };
   }
 
   private async firstDispatches(): Promise<number> {

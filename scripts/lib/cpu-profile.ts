@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 interface ProfileNode {
   id: number;
@@ -23,7 +23,54 @@ export interface ProfileSummary {
   topFunctions: { fn: string; ms: number; share: number }[];
   /** Inclusive time of project functions (the function and all it calls). */
   topProjectInclusive: { fn: string; ms: number; share: number }[];
+  /** What the same window allocated, from the heap profile written beside it (when there is one). */
+  allocations?: AllocationSummary;
 }
+
+export interface AllocationSummary {
+  /** Bytes allocated in the window (sampled: each sample stands for about the sampling interval). */
+  totalBytes: number;
+  byArea: { area: string; bytes: number; share: number }[];
+  topFunctions: { fn: string; bytes: number; share: number }[];
+  /** Allocated by project functions and everything they call. */
+  topProjectInclusive: { fn: string; bytes: number; share: number }[];
+}
+
+interface HeapProfileNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: HeapProfileNode[];
+}
+
+/** Where a V8 sampling heap profile (profile-hook's .heapprofile) says the bytes were allocated. */
+export function summarizeHeapProfile(file: string, top = 15): AllocationSummary {
+  const { head } = JSON.parse(readFileSync(file, 'utf8')) as { head: HeapProfileNode };
+  const area = new Map<string, number>();
+  const fn = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  let totalBytes = 0;
+  const walk = (n: HeapProfileNode, project: string[]) => {
+    const own = isProject(n.callFrame.url) ? [...project, label(n)] : project;
+    if (n.selfSize > 0) {
+      totalBytes += n.selfSize;
+      const a = areaOf(n.callFrame.url, n.callFrame.functionName);
+      area.set(a, (area.get(a) ?? 0) + n.selfSize);
+      fn.set(label(n), (fn.get(label(n)) ?? 0) + n.selfSize);
+      for (const l of new Set(own)) inclusive.set(l, (inclusive.get(l) ?? 0) + n.selfSize);
+    }
+    for (const c of n.children) walk(c, own);
+  };
+  walk(head, []);
+  const rank = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, bytes]) => ({ k, bytes, share: bytes / totalBytes }));
+  return {
+    totalBytes,
+    byArea: rank(area).map(({ k, bytes, share }) => ({ area: k, bytes, share })),
+    topFunctions: rank(fn).map(({ k, bytes, share }) => ({ fn: k, bytes, share })),
+    topProjectInclusive: rank(inclusive).map(({ k, bytes, share }) => ({ fn: k, bytes, share })),
+  };
+}
+
+const isProject = (url: string) => url.includes('/dist/') && !url.includes('node_modules/');
 
 function areaOf(url: string, name: string): string {
   if (!url) return name.startsWith('(') ? name : '(native)';
@@ -38,7 +85,7 @@ function areaOf(url: string, name: string): string {
   return url;
 }
 
-const label = (n: ProfileNode) => {
+const label = (n: Pick<ProfileNode, 'callFrame'>) => {
   const url = n.callFrame.url;
   const short = url.includes('node_modules/') ? url.slice(url.lastIndexOf('node_modules/') + 13) : url.includes('/dist/') ? url.slice(url.indexOf('/dist/') + 6) : url;
   return `${n.callFrame.functionName || '(anonymous)'} ${short}:${n.callFrame.lineNumber + 1}`;
@@ -73,7 +120,7 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     const seen = new Set<string>();
     for (let cur: number | undefined = id; cur !== undefined; cur = parent.get(cur)) {
       const c = byId.get(cur)!;
-      if (c.callFrame.url.includes('/dist/') && !c.callFrame.url.includes('node_modules/')) {
+      if (isProject(c.callFrame.url)) {
         const l = label(c);
         if (!seen.has(l)) {
           seen.add(l);
@@ -83,11 +130,13 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
     }
   }
   const busy = totalMs - idleMs;
+  const heapFile = file.replace(/\.cpuprofile$/, '.heapprofile');
   const rank = (m: Map<string, number>) => [...m].sort((a, b) => b[1] - a[1]).slice(0, top).map(([k, ms]) => ({ ms, share: ms / busy, k }));
   return {
     totalMs, idleMs,
     byArea: rank(area).map(({ k, ms, share }) => ({ area: k, ms, share })),
     topFunctions: rank(fn).map(({ k, ms, share }) => ({ fn: k, ms, share })),
     topProjectInclusive: rank(inclusive).map(({ k, ms, share }) => ({ fn: k, ms, share })),
+    allocations: existsSync(heapFile) ? summarizeHeapProfile(heapFile, top) : undefined,
   };
 }

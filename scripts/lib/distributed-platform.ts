@@ -17,8 +17,8 @@ import { startKafkaMock, type KafkaMock } from '../../libs/testing/src/services/
 import { startMosquitto, type RunningMosquitto } from '../../libs/testing/src/services/mosquitto';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../libs/testing/src/services/postgres';
 import { ApiClient } from './api';
-import type { AlertRecord, BenchTarget, RoundSource } from './bench-round';
-import { parseMetric } from './bench-round';
+import type { AlertRecord, AppMetrics, BenchTarget, RoundSource } from './bench-round';
+import { appMetricsOf } from './bench-round';
 import { appEnvironment, checkDistributedEnvironment } from './distributed-env';
 import { createEdgeProxy, type EdgeProxy, type Upstream } from './edge-proxy';
 import { appMain, freePort, onInterrupt, startNodeProcess, type NodeProcess } from './platform-process';
@@ -148,11 +148,8 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
       ];
     };
 
-    const lagMax = async (): Promise<Record<string, number>> => Object.fromEntries(await Promise.all(
-      apps.map(async (a) => {
-        const text = await fetch(`${a.httpUrl}/metrics`).then((r) => r.text(), () => '');
-        return [a.label, parseMetric(text, 'linan_nodejs_eventloop_lag_max_seconds') * 1000] as const;
-      }),
+    const appMetrics = async (): Promise<Record<string, AppMetrics>> => Object.fromEntries(await Promise.all(
+      apps.map(async (a) => [a.label, appMetricsOf(await fetch(`${a.httpUrl}/metrics`).then((r) => r.text(), () => ''))] as const),
     ));
 
     const { ADMIN_PASSWORD: _a, JWT_SECRET: _j, ...shown } = base;
@@ -168,7 +165,7 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
         apps.sort((a, b) => APP_NAMES.indexOf(a.app) - APP_NAMES.indexOf(b.app) || a.label.localeCompare(b.label));
         if (added.length) o.log(`gateway replicas: ${gatewayCount()} (${added.map((a) => `${a.label} pid ${a.pid}`).join(', ')})`);
       },
-      target: (name, api) => ({ name, api, source, accounted, lagMax }),
+      target: (name, api) => ({ name, api, source, accounted, appMetrics }),
       memory: () => Object.fromEntries(apps.map((a) => [a.label, memoryOf(a.pid)])),
       async stop() {
         forget();

@@ -1,12 +1,13 @@
 /**
  * Preloaded into the platform process by `BENCH_PROFILE=1 npm run bench` (node --require). It
- *  - starts the V8 CPU profiler at once, and
+ *  - starts the V8 CPU profiler at once, and its sampling heap profiler, which keeps the objects the collector took
+ *    too, so it shows where the garbage comes from (one sample per 32 KiB allocated), and
  *  - counts the SQL statements the embedded driver sends PGlite, with the time each holds the database (one runs at a time),
  *    the time inside PostgreSQL proper (execProtocolRawSync) and the time spent flushing its files (syncToFs);
  *  - or, on PostgreSQL (distributed mode), the statements sent through node-postgres with the time from sending each
  *    to its answer (the client queues a connection's statements, so that includes waiting for the connection).
- * On SIGWINCH it writes both for the window since the last signal to $BENCH_PROFILE_FILE with -1, -2 … before
- * the extension (…-N.cpuprofile and …-N.sql.json) and starts a new window. SIGWINCH because Nest's shutdown hooks
+ * On SIGWINCH it writes all three for the window since the last signal to $BENCH_PROFILE_FILE with -1, -2 … before
+ * the extension (…-N.sql.json, …-N.heapprofile, then …-N.cpuprofile) and starts a new window. SIGWINCH because Nest's shutdown hooks
  * take SIGUSR2 and node's inspector SIGUSR1. For finding where the time goes only: a profiled run is slower.
  */
 import { writeFileSync } from 'node:fs';
@@ -23,6 +24,10 @@ const post = (method: string, params?: object) =>
 void post('Profiler.enable')
   .then(() => post('Profiler.setSamplingInterval', { interval: 500 }))
   .then(() => post('Profiler.start'));
+
+const startHeapSampling = () =>
+  post('HeapProfiler.startSampling', { samplingInterval: 32 * 1024, includeObjectsCollectedByMajorGC: true, includeObjectsCollectedByMinorGC: true });
+void post('HeapProfiler.enable').then(startHeapSampling);
 
 // ---- SQL accounting -------------------------------------------------------------------------------------------
 
@@ -133,7 +138,10 @@ process.on('SIGWINCH', () => {
   statements = new Map();
   execSyncMs = syncToFsMs = syncToFsCount = 0;
   writeFileSync(`${base}-${seq}.sql.json`, JSON.stringify(sql, null, 1));
-  void post('Profiler.stop')
+  void post('HeapProfiler.stopSampling')
+    .then((r) => writeFileSync(`${base}-${seq}.heapprofile`, JSON.stringify((r as { profile: unknown }).profile)))
+    .then(startHeapSampling)
+    .then(() => post('Profiler.stop'))
     .then((r) => writeFileSync(`${base}-${seq}.cpuprofile`, JSON.stringify((r as { profile: unknown }).profile)))
     .then(() => post('Profiler.start'))
     .catch((e: unknown) => process.stderr.write(`profile not written: ${String(e)}\n`));
