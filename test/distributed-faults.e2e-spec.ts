@@ -1,15 +1,16 @@
 /**
  * Distributed mode when a service fails: each app its own process (`npm run build` first) on real services of this
  * run. A service that cannot be reached at boot, a poison message on a Kafka topic, Redis restarted under running
- * apps. The replicas and the whole chain are in distributed.e2e-spec.ts.
+ * apps, PostgreSQL unreachable under running apps. The replicas and the whole chain are in distributed.e2e-spec.ts.
  */
 import { execFile } from 'node:child_process';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
-import { deadLetterTopic, Topics } from '@linan/contracts';
+import { deadLetterTopic, retryTopic, Topics } from '@linan/contracts';
 import { APP_NAMES } from '@linan/platform';
 import { describeDistributed, eventually, freePort, runAppUntilExit, type AppProcess } from '@linan/testing';
+import { DISPATCH_GROUP } from '../apps/dispatch/src/dispatch-request.consumer';
 import { TRIAGE_GROUP } from '../apps/triage/src/device-event.consumer';
-import { alertsOf, connectHomes, press, seedHomes, startStack, waitForAlerts, type Stack } from './distributed/stack';
+import { alertsOf, connectHomes, dispatchesOf, outputTails, press, seedHomes, sleep, startStack, waitForAlerts, type Stack } from './distributed/stack';
 
 /** Reads a topic from the beginning to its end with kcat: `key \t headers \t value` per message. */
 function readTopic(brokers: string, topic: string): Promise<string[]> {
@@ -29,8 +30,13 @@ describeDistributed('distributed mode on real services: faults', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack([{ app: 'gateway', env: { MQTT_CLIENT_ID: 'gw-faults' } }, { app: 'triage' }, { app: 'provisioning' }, { app: 'console' }]);
+    stack = await startStack(
+      [{ app: 'gateway', env: { MQTT_CLIENT_ID: 'gw-faults' } }, { app: 'triage' }, { app: 'dispatch' }, { app: 'provisioning' }, { app: 'console' }],
+      { databaseProxy: true },
+    );
   }, 90_000);
+
+  const everyApp = async (ready: boolean) => (await Promise.all([...stack.apps.values()].map(healthy))).every((h) => h === ready);
 
   afterAll(async () => {
     await stack?.close();
@@ -131,4 +137,49 @@ describeDistributed('distributed mode on real services: faults', () => {
     expect(attached).toMatchObject({ id: first.id, eventCount: 2 });
     expect(await alertsOf(stack, homes)).toHaveLength(2);
   }, 90_000);
+  it('loses no SOS while PostgreSQL is unreachable: every app unready, the API answers 503, the alert opened and dispatched once it is back, no retry, no dead letter', async () => {
+    const proxy = stack.databaseProxy!;
+    const homes = await seedHomes(stack.provisioning, 2, 'pgdown');
+    const [before, during] = homes;
+    const [c1, c2] = await connectHomes(stack, homes);
+    // the gateway looks a device up at its first message and remembers it: this one's heartbeat, seen as presence
+    await c2.publishAsync(`devices/${during.serial}/heartbeat`, '{}', { qos: 1 });
+    await eventually(async () => (await stack.provisioning.get<{ devices: { online: boolean }[] }>(`/api/v1/households/${during.householdId}`)).devices[0].online,
+      10_000, 'the device online');
+    await press(c1, before, 'pg-before');
+    await waitForAlerts(stack, [before], 15_000);
+
+    await proxy.cut();
+    try {
+      await eventually(() => everyApp(false), 15_000, 'every app unready while PostgreSQL is unreachable');
+      // Mosquitto acknowledges the device; the gateway hands the event to Kafka; triage cannot store it and holds it
+      await press(c2, during, 'pg-during');
+      // many times the consumers' retry delay (CONSUMER_RETRY_BASE_MS 50): an outage counted as attempts would have
+      // pushed the event through the retry topic to the dead-letter topic by now
+      await sleep(5_000);
+      // the API says the database is unavailable (503, try again), not that it failed
+      await expect(stack.console.get('/api/v1/alerts?status=all')).rejects.toThrow(/→ 503: .*"code":"SERVICE\.DATABASE_UNAVAILABLE"/);
+      await expect(stack.provisioning.get(`/api/v1/households/${during.householdId}`)).rejects.toThrow(/→ 503: .*SERVICE\.DATABASE_UNAVAILABLE/);
+      expect(await everyApp(false)).toBe(true);
+    } finally {
+      await proxy.restore();
+    }
+
+    await eventually(() => everyApp(true), 30_000, `every app ready again\n${outputTails(stack)}`);
+    const [alert] = await waitForAlerts(stack, [during], 30_000);
+    expect(alert).toMatchObject({ type: 'sos', eventCount: 1 });
+    const sent = await eventually(async () => {
+      const all = await dispatchesOf(stack, alert.id);
+      return all.length && all.every((d) => d.status === 'sent') ? all : undefined;
+    }, 20_000, 'the alert\'s dispatches sent');
+    expect(sent.some((d) => d.recipientKind === 'family' && d.channel === 'sms')).toBe(true);
+    expect((await alertsOf(stack, [during]))[0].status).toBe('dispatched');
+    // one alert per home, and nothing of theirs on a retry or dead-letter topic: the outage cost no attempt
+    expect(await alertsOf(stack, homes)).toHaveLength(2);
+    const detours = [[Topics.deviceEvents, TRIAGE_GROUP], [Topics.dispatchRequests, DISPATCH_GROUP]].flatMap(([t, g]) => [retryTopic(t, g), deadLetterTopic(t, g)]);
+    for (const topic of detours) {
+      const theirs = (await readTopic(stack.services.kafka.brokers, topic).catch(() => [])).filter((l) => homes.some((h) => l.startsWith(h.householdId)));
+      expect({ topic, copies: theirs.length, first: theirs[0]?.slice(0, 300) }).toEqual({ topic, copies: 0, first: undefined });
+    }
+  }, 120_000);
 });

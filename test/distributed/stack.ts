@@ -4,8 +4,8 @@
  */
 import type { MqttClient } from 'mqtt';
 import {
-  AppApi, connectDevice, eventually, householdBody, publishQos1, startAppProcesses, startDistributedServices, startAppProcess,
-  type AppProcess, type AppProcessSpec, type DistributedServices,
+  AppApi, connectDevice, eventually, householdBody, publishQos1, startAppProcesses, startDistributedServices, startAppProcess, startTcpProxy,
+  type AppProcess, type AppProcessSpec, type DistributedServices, type TcpProxy,
 } from '@linan/testing';
 
 export const ADMIN_PASSWORD = 'distributed-admin-pw';
@@ -28,20 +28,36 @@ export interface Stack {
   provisioning: AppApi;
   console: AppApi;
   devices: MqttClient[];
+  /** With `databaseProxy`: what stands between the apps and PostgreSQL, to cut for an outage. */
+  databaseProxy?: TcpProxy;
   close(): Promise<void>;
 }
 
-export async function startStack(specs: AppProcessSpec[]): Promise<Stack> {
+export interface StackOptions {
+  /** The apps reach PostgreSQL through a TCP proxy the test can cut (`Stack.databaseProxy`). */
+  databaseProxy?: boolean;
+}
+
+export async function startStack(specs: AppProcessSpec[], options: StackOptions = {}): Promise<Stack> {
   const services = await startDistributedServices();
   const env = { ...services.env, ...STACK_SETTINGS };
   const apps = new Map<string, AppProcess>();
   const devices: MqttClient[] = [];
+  let databaseProxy: TcpProxy | undefined;
   const close = async () => {
     await Promise.all(devices.map((d) => d.endAsync(true).catch(() => undefined)));
     await Promise.all([...apps.values()].map((a) => a.kill()));
+    await databaseProxy?.stop();
     await services.close();
   };
   try {
+    if (options.databaseProxy) {
+      const url = new URL(env.DATABASE_URL);
+      databaseProxy = await startTcpProxy({ host: url.hostname, port: Number(url.port || 5432) });
+      url.hostname = '127.0.0.1';
+      url.port = String(databaseProxy.port);
+      env.DATABASE_URL = url.toString();
+    }
     for (const a of await startAppProcesses(env, specs)) apps.set(a.name, a);
     const app = (name: string) => {
       const p = apps.get(name);
@@ -51,7 +67,7 @@ export async function startStack(specs: AppProcessSpec[]): Promise<Stack> {
     const provisioning = await AppApi.login(app('provisioning').httpUrl, 'admin', ADMIN_PASSWORD);
     const consoleApp = [...apps.values()].find((a) => a.app === 'console');
     return {
-      services, env, apps, app, devices, close, provisioning,
+      services, env, apps, app, devices, databaseProxy, close, provisioning,
       console: provisioning.on(consoleApp?.httpUrl ?? 'http://127.0.0.1:1'),
       add: async (spec) => {
         const p = await startAppProcess(env, spec);

@@ -4,3 +4,4 @@ export * from './child-platform';
 export * from './services/mosquitto';
 export * from './app-processes';
 export * from './distributed-stack';
+export * from './services/tcp-proxy';

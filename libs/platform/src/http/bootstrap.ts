@@ -5,6 +5,7 @@ import { WsAdapter } from '@nestjs/platform-ws';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { RootLogger } from '../logging/root-logger';
+import { Database } from '../persistence/database';
 import { DomainErrorFilter } from './domain-error.filter';
 import { createValidationPipe } from './validation';
 
@@ -25,7 +26,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   const app = await NestFactory.create<NestExpressApplication>(module as never, { bufferLogs: true, abortOnError: false, logger: false });
   app.useLogger(app.get(PinoNestLogger));
   app.useGlobalPipes(createValidationPipe());
-  app.useGlobalFilters(new DomainErrorFilter(app.get(RootLogger)));
+  app.useGlobalFilters(new DomainErrorFilter(app.get(RootLogger), databaseAnswersOf(app)));
   app.disable('x-powered-by');
   // the audit trail and the login limit key on the client address; behind the edge that is in X-Forwarded-For
   if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
@@ -40,4 +41,14 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs/openapi.json' });
   app.enableShutdownHooks();
   return app;
+}
+
+/** The app's database check for the error filter, or undefined in an app without a database. */
+function databaseAnswersOf(app: INestApplication): (() => Promise<boolean>) | undefined {
+  try {
+    const db = app.get(Database, { strict: false });
+    return () => db.answers();
+  } catch {
+    return undefined;
+  }
 }

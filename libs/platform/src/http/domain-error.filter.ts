@@ -14,13 +14,19 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorKind, number>> = {
   unavailable: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
+/** How long a client is asked to wait before trying again while the database does not answer (Retry-After). */
+export const DATABASE_RETRY_AFTER_S = 5;
+
 /**
  * The one place errors become HTTP: domain errors by kind, Nest's own HTTP exceptions as they are, anything else a
- * 500 carrying an `errorId` that is also in the log line.
+ * 500 carrying an `errorId` that is also in the log line, or a 503 `SERVICE.DATABASE_UNAVAILABLE` with Retry-After
+ * when the database does not answer (an outage, not a fault of the request: a console or an installer's app can say
+ * so and try again).
  */
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
-  constructor(private readonly log: RootLogger) {}
+  /** `databaseAnswers`: whether the app's database answers right now (absent in an app without one). */
+  constructor(private readonly log: RootLogger, private readonly databaseAnswers?: () => Promise<boolean>) {}
 
   catch(exception: unknown, host: ArgumentsHost): void {
     const ctx = host.switchToHttp();
@@ -38,7 +44,16 @@ export class DomainErrorFilter implements ExceptionFilter {
       return;
     }
     const errorId = randomUUID();
-    this.log.error({ err: exception, errorId, method: req.method, path: req.path }, 'unhandled error');
-    res.status(500).json({ statusCode: 500, message: 'internal error', errorId });
+    const where = { err: exception, errorId, method: req.method, path: req.path };
+    void (this.databaseAnswers?.() ?? Promise.resolve(true)).then((up) => {
+      if (up) {
+        this.log.error(where, 'unhandled error');
+        res.status(500).json({ statusCode: 500, message: 'internal error', errorId });
+        return;
+      }
+      this.log.warn(where, 'request failed: the database does not answer');
+      res.status(503).setHeader('Retry-After', String(DATABASE_RETRY_AFTER_S));
+      res.json({ statusCode: 503, code: 'SERVICE.DATABASE_UNAVAILABLE', message: 'the database does not answer; try again shortly', errorId });
+    });
   }
 }

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { PermanentMessageError, retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
-import { deadLetterFor, sleep, withTimeout, type RetryPolicy } from './consumer-runner';
+import { deadLetterFor, sleep, type RetryPolicy } from './consumer-runner';
 import { forRetry, withoutRetryHeaders } from './kafka-records';
 import type { InboundMessage, OutgoingMessage, Subscription } from './message-bus';
 import { lockStoredOffsets, slot, storeOffsets } from './stored-offsets';
@@ -98,7 +98,7 @@ export class KafkaBatchApplier {
       }
       // While the database itself is down every message fails, and through no fault of its own: hold the partition
       // (nothing can be stored anyway) rather than spend the message's attempts and dead-letter good alarms.
-      if (failure instanceof PermanentMessageError || (await this.databaseAnswers())) break;
+      if (failure instanceof PermanentMessageError || (await this.db.answers())) break;
       this.log.error({ err: failure, topic: m.topic, partition: m.partition }, 'the database does not answer; holding this partition until it does');
       await this.waitForDatabase(heartbeat);
       if (this.stopping()) return false; // not stored: the message comes again after the next assignment
@@ -124,20 +124,11 @@ export class KafkaBatchApplier {
     return true;
   }
 
-  private async databaseAnswers(): Promise<boolean> {
-    try {
-      await withTimeout(this.db.outside(() => this.db.query('SELECT 1')), 2_000, 'database check timed out');
-      return true;
-    } catch {
-      return false;
-    }
-  }
-
   private async waitForDatabase(heartbeat: () => Promise<void>): Promise<void> {
     for (let delay = 500; !this.stopping(); delay = Math.min(delay * 2, 5_000)) {
       await sleep(delay);
       await heartbeat().catch(() => undefined);
-      if (await this.databaseAnswers()) return;
+      if (await this.db.answers()) return;
     }
   }
 

@@ -209,6 +209,25 @@ export class Database extends UnitOfWork {
   }
 
   /**
+   * Whether the database answers a trivial query within `timeoutMs`, outside any transaction: what tells "the
+   * database is down" from a failure of the work itself (consumers hold their partitions, the API answers 503).
+   */
+  async answers(timeoutMs = 2_000): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        this.outside(() => this.query('SELECT 1')),
+        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('database check timed out')), timeoutMs))),
+      ]);
+      return true;
+    } catch {
+      return false;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
    * A write whose answer the work does not wait for (an INSERT, UPDATE or DELETE that reads no table but the one it
    * changes). Inside a transaction it is held and sent with the transaction's other held writes as one statement
    * (`combineWrites`; a write to a table already written by one of them waits for the next one): before the transaction's
