@@ -3,6 +3,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 export interface KafkaMock {
   /** host:port of the mock cluster's bootstrap broker, as KAFKA_BROKERS wants it. */
   brokers: string;
+  /**
+   * Freezes the cluster (SIGSTOP) until `resume`: connections stay open and nothing is answered, as with a broker
+   * that hangs or a network that drops packets. Its data and consumer groups are kept, unlike a restart.
+   */
+  pause(): void;
+  resume(): void;
   stop(): Promise<void>;
 }
 
@@ -44,8 +50,11 @@ export function startKafkaMock(timeoutMs = 10_000): Promise<KafkaMock> {
       child.stderr!.resume();
       resolve({
         brokers: m[1],
+        pause: () => void child.kill('SIGSTOP'),
+        resume: () => void child.kill('SIGCONT'),
         stop: () => new Promise<void>((done) => {
           if (child.exitCode !== null) return done();
+          child.kill('SIGCONT');
           child.once('exit', () => done());
           child.kill('SIGTERM');
           setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
