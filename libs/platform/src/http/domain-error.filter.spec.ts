@@ -10,12 +10,14 @@ interface Sent {
 }
 
 /** Runs the filter on one error and resolves with what it sent, and what it logged at which level. */
-async function filtered(error: unknown, databaseAnswers?: () => Promise<boolean>) {
+async function filtered(error: unknown, databaseAnswers?: () => Promise<boolean>, headersSent = false) {
   const logged: { level: string; msg: string }[] = [];
   const log = { error: (_o: object, msg: string) => logged.push({ level: 'error', msg }), warn: (_o: object, msg: string) => logged.push({ level: 'warn', msg }) };
   const sent: Sent = { headers: {} };
   const done = new Promise<void>((resolve) => {
     const res = {
+      headersSent,
+      end: () => ((sent.body = { ended: true }), resolve(), res),
       status: (s: number) => ((sent.status = s), res),
       setHeader: (k: string, v: string) => ((sent.headers[k] = v), res),
       json: (b: Record<string, unknown>) => {
@@ -52,6 +54,12 @@ describe('DomainErrorFilter', () => {
       body: { statusCode: 503, code: 'SERVICE.DATABASE_UNAVAILABLE', message: 'the database does not answer; try again shortly', errorId: expect.any(String) },
     });
     expect(logged).toEqual([{ level: 'warn', msg: 'request failed: the database does not answer' }]);
+  });
+
+  it('only ends a response already under way, and logs the error', async () => {
+    const { sent, logged } = await filtered(new Error('stream broke'), async () => true, true);
+    expect(sent).toEqual({ headers: {}, body: { ended: true } });
+    expect(logged).toEqual([{ level: 'error', msg: 'unhandled error' }]);
   });
 
   it('answers 500 in an app without a database', async () => {

@@ -46,14 +46,13 @@ export class DomainErrorFilter implements ExceptionFilter {
     const errorId = randomUUID();
     const where = { err: exception, errorId, method: req.method, path: req.path };
     void (this.databaseAnswers?.() ?? Promise.resolve(true)).then((up) => {
-      if (up) {
-        this.log.error(where, 'unhandled error');
-        res.status(500).json({ statusCode: 500, message: 'internal error', errorId });
-        return;
-      }
-      this.log.warn(where, 'request failed: the database does not answer');
+      if (up) this.log.error(where, 'unhandled error');
+      else this.log.warn(where, 'request failed: the database does not answer');
+      // a response already under way (a stream that failed midway) can only be cut short
+      if (res.headersSent) return void res.end();
+      if (up) return void res.status(500).json({ statusCode: 500, message: 'internal error', errorId });
       res.status(503).setHeader('Retry-After', String(DATABASE_RETRY_AFTER_S));
       res.json({ statusCode: 503, code: 'SERVICE.DATABASE_UNAVAILABLE', message: 'the database does not answer; try again shortly', errorId });
-    });
+    }).catch((err: unknown) => this.log.error({ err, errorId }, 'the error response could not be sent'));
   }
 }
