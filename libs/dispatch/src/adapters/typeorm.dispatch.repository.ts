@@ -73,11 +73,14 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
     return (await qb.getMany()).map(toDispatch);
   }
   async claimPending(before: number, now: number, limit: number): Promise<Dispatch[]> {
-    // SKIP LOCKED: a replica that is claiming rows right now keeps them; the touch keeps them out of others' sweeps
+    // SKIP LOCKED: a replica that is claiming rows right now keeps them; the touch keeps them out of others' sweeps.
+    // The UPDATE goes in a WITH: TypeORM answers a bare UPDATE … RETURNING with [rows, count], not the rows.
     const claimed = await this.db.query<{ id: string }>(
-      `UPDATE dispatches SET updated_at = $2 WHERE id IN (
-         SELECT id FROM dispatches WHERE status = 'pending' AND updated_at < $1 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
-       RETURNING id`,
+      `WITH claimed AS (
+         UPDATE dispatches SET updated_at = $2 WHERE id IN (
+           SELECT id FROM dispatches WHERE status = 'pending' AND updated_at < $1 ORDER BY created_at LIMIT $3 FOR UPDATE SKIP LOCKED)
+         RETURNING id)
+       SELECT id FROM claimed`,
       [new Date(before), new Date(now), limit],
     );
     if (!claimed.length) return [];
