@@ -26,7 +26,7 @@ const dispatch = (alertId: string, recipientId: string, createdAt: number, statu
   context: { householdId: 'h', householdName: '住户', district: '思明区', community: '鹭江社区', priority: 'P1', type: 'sos', reason: 'opened', deviceTs: createdAt },
 });
 
-describe.each(['embedded', 'PostgreSQL'])('TypeOrmDispatchRepository.claimPending on the %s database (the sweeper of dispatches left pending)', (kind) => {
+describe.each(['embedded', 'PostgreSQL'])('TypeOrmDispatchRepository on the %s database', (kind) => {
   let pg: TestDatabase | undefined;
   let opened: OpenedDatabase;
   let repo: TypeOrmDispatchRepository;
@@ -44,7 +44,7 @@ describe.each(['embedded', 'PostgreSQL'])('TypeOrmDispatchRepository.claimPendin
     await pg?.drop();
   });
 
-  it('claims pending dispatches older than the grace, oldest first, touching them so the next sweep leaves them alone', async () => {
+  it('claims (for the sweeper) pending dispatches older than the grace, oldest first, touching them so the next sweep leaves them alone', async () => {
     const alertId = await seedAlert(opened);
     const now = Date.now();
     const [old1, old2, fresh, sent] = [
@@ -62,7 +62,34 @@ describe.each(['embedded', 'PostgreSQL'])('TypeOrmDispatchRepository.claimPendin
     expect(await repo.claimPending(now + 60_000, now + 60_000, 10)).toEqual([expect.objectContaining({ recipientId: 'c' })]);
   });
 
-  it('respects the limit', async () => {
+  it('records a redelivered request\'s dispatches once: the rows stored the first time are the ones returned', async () => {
+    const alertId = await seedAlert(opened);
+    const now = Date.now();
+    const first = [dispatch(alertId, 'p', now), dispatch(alertId, 'q', now)];
+    expect(await repo.insertMissing(first)).toEqual(first);
+    await repo.saveResults([{ ...first[0], status: 'sent', attempts: 1, providerRef: 'ref-p', updatedAt: now + 1 }]);
+
+    // the same request again (new ids, as a redelivery computes them afresh), plus one recipient more
+    const again = [dispatch(alertId, 'p', now + 5), dispatch(alertId, 'q', now + 5), dispatch(alertId, 'r', now + 5)];
+    const stored = await repo.insertMissing(again);
+    expect(stored.map((d) => [d.recipientId, d.id, d.status])).toEqual([
+      ['p', first[0].id, 'sent'], ['q', first[1].id, 'pending'], ['r', again[2].id, 'pending'],
+    ]);
+    expect((await repo.list({ alertId, limit: 10 })).map((d) => d.recipientId).sort()).toEqual(['p', 'q', 'r']);
+  });
+
+  it('lists the aides already called about each alert, with their round (families and other alerts left out)', async () => {
+    const [alertId, other] = [await seedAlert(opened), await seedAlert(opened)];
+    const now = Date.now();
+    const aide = (a: string, id: string, round: number) => ({ ...dispatch(a, id, now), recipientKind: 'aide' as const, round });
+    await repo.insertMissing([aide(alertId, 'aide-1', 0), aide(alertId, 'aide-2', 1), dispatch(alertId, 'family-1', now), aide(other, 'aide-3', 0)]);
+    const called = await repo.calledAides([alertId]);
+    expect([...called.keys()]).toEqual([alertId]);
+    expect(called.get(alertId)!.sort((x, y) => x.round - y.round)).toEqual([{ aideId: 'aide-1', round: 0 }, { aideId: 'aide-2', round: 1 }]);
+    expect(await repo.calledAides([])).toEqual(new Map());
+  });
+
+  it('claims no more than the limit', async () => {
     const alertId = await seedAlert(opened);
     const now = Date.now();
     await repo.insertMissing(['x', 'y', 'z'].map((r, i) => dispatch(alertId, r, now - 60_000 + i)));
