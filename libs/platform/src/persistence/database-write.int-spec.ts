@@ -69,6 +69,14 @@ describe.each(['embedded', 'PostgreSQL'])('Database.write (%s)', (kind) => {
     b: (await opened.database.query<{ a_id: number; note: string }>('SELECT a_id, note FROM held_b ORDER BY id')).map((r) => [r.a_id, r.note]),
   });
 
+  it('answers UPDATE and DELETE … RETURNING through query() with their rows, like any statement', async () => {
+    await opened.database.query("INSERT INTO held_a (id, v) VALUES (1, 'a'), (2, 'b')");
+    expect(await opened.database.query('UPDATE held_a SET v = $1 WHERE id = ANY($2::int[]) RETURNING id, v', ['c', [1, 2]]))
+      .toEqual([{ id: 1, v: 'c' }, { id: 2, v: 'c' }]);
+    expect(await opened.database.query('DELETE FROM held_a WHERE id = $1 RETURNING id', [2])).toEqual([{ id: 2 }]);
+    expect(await opened.database.query('UPDATE held_a SET v = $1 WHERE id = 99 RETURNING id', ['d'])).toEqual([]);
+  });
+
   it('sends a transaction\'s trailing writes as one statement before it commits, a child row with its parent, and hands back RETURNING rows', async () => {
     const db = opened.database;
     let ids: unknown[] = [];

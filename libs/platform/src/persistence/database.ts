@@ -82,6 +82,9 @@ export function combineWrites(writes: readonly HeldWrite[]): { sql: string; para
  * The TypeORM data source plus the ambient transaction: repositories call `manager()` and get the transaction's
  * entity manager when they run inside `run()`, the plain one otherwise.
  */
+/** TypeORM's answer to UPDATE and DELETE: rows are objects, so an array and a number can be nothing else. */
+const isRowsAndCount = (a: unknown): a is [unknown[], number] => Array.isArray(a) && a.length === 2 && Array.isArray(a[0]) && typeof a[1] === 'number';
+
 export class Database extends UnitOfWork {
   private readonly scope = new AsyncLocalStorage<TxScope>();
 
@@ -204,8 +207,10 @@ export class Database extends UnitOfWork {
     return this.scope.exit(fn);
   }
 
-  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
-    return this.manager().query(sql, params) as Promise<T[]>;
+  /** A statement's rows. (TypeORM answers a bare UPDATE or DELETE with `[rows, affected count]`: the rows here too.) */
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    const answer: unknown = await this.manager().query(sql, params);
+    return (isRowsAndCount(answer) ? answer[0] : answer) as T[];
   }
 
   /**
