@@ -4,6 +4,7 @@
  * device's ts, and resolve the alerts (outcome test) so the next round opens new ones.
  */
 import { loadavg } from 'node:os';
+import { sumMetric } from '../../libs/testing/src/services/metrics-text';
 import { ApiClient, epochMs, mapLimit, type AlertDetail, type AlertSummary } from './api';
 import type { Home } from './bench-seed';
 import { nowMs, pressSos } from './device';
@@ -286,6 +287,8 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
   const quietMs = await waitQuiet(target, o.idleCores);
 
   const n = presses.length;
+  const gcMsPerAlarm = (k: 'gcSeconds' | 'majorGcSeconds') =>
+    Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, ((m[k] - (metrics0[app]?.[k] ?? NaN)) * 1000) / n]));
   const result: RoundResult = {
     name, mode, kind: spec.kind, counted, targetRate: rate, alarms: n,
     offeredRate: rate !== null ? n / ((lastPress - firstPress) / 1000 + 1 / rate) : n / Math.max(0.001, (lastPress - firstPress) / 1000),
@@ -299,8 +302,8 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
     cpuByProcess: Object.fromEntries([...cpu.by].map(([label, x]) => [label, { kind: x.kind, msPerAlarm: (x.seconds * 1000) / n, cores: x.seconds / wallS }])),
     eventLoopLagMaxMs: maxOf(Object.values(lagByApp)),
     lagByApp,
-    gcMsPerAlarmByApp: Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, ((m.gcSeconds - (metrics0[app]?.gcSeconds ?? NaN)) * 1000) / n])),
-    majorGcMsPerAlarmByApp: Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, ((m.majorGcSeconds - (metrics0[app]?.majorGcSeconds ?? NaN)) * 1000) / n])),
+    gcMsPerAlarmByApp: gcMsPerAlarm('gcSeconds'),
+    majorGcMsPerAlarmByApp: gcMsPerAlarm('majorGcSeconds'),
     loadavg1: loadavg()[0],
     othersCores,
     samples,
@@ -334,18 +337,11 @@ export function parseMetric(text: string, name: string): number {
   return m ? Number(m[1]) : NaN;
 }
 
-/** Parses a /metrics text for one metric summed over its label sets, or those whose labels include `labels` (NaN when none). */
-export function sumMetric(text: string, name: string, labels = ''): number {
-  const values = [...text.matchAll(new RegExp(`^${name}(?:\\{([^}]*)\\})? ([0-9.eE+-]+)$`, 'gm'))]
-    .filter((m) => (m[1] ?? '').includes(labels)).map((m) => Number(m[2]));
-  return values.length ? values.reduce((a, b) => a + b, 0) : NaN;
-}
-
 /** What the bench reads of an app's /metrics after each round. */
 export const appMetricsOf = (text: string): AppMetrics => ({
   lagMaxMs: parseMetric(text, 'linan_nodejs_eventloop_lag_max_seconds') * 1000,
   gcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum'),
-  majorGcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum', 'kind="major"'),
+  majorGcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum', { kind: 'major' }),
 });
 
 const FIRST_DISPATCHES = 'linan_device_to_first_dispatch_seconds_count';

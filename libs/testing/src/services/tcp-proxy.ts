@@ -43,18 +43,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   });
   await listen(0);
   const { port } = server.address() as AddressInfo;
-  let cut = false;
   return {
     port,
-    isCut: () => cut,
-    async cut() {
-      cut = true;
-      await close();
-    },
-    async restore() {
-      if (!cut) return;
-      await listen(port);
-      cut = false;
+    isCut: () => !server.listening,
+    cut: close,
+    restore: async () => {
+      if (!server.listening) await listen(port);
     },
     stop: close,
   };
