@@ -24,7 +24,8 @@ export class FakeSmsSender extends SmsSender {
     if (failure) throw failure;
     const providerRef = `fake-${randomUUID()}`;
     this.sent.push({ ...sms, providerRef, at: this.clock.now() });
-    if (this.sent.length > this.keep) this.sent.shift();
+    // trimmed in one go once twice as many as kept (shifting one at a time moved the whole list on every send)
+    if (this.sent.length >= 2 * this.keep) this.sent.splice(0, this.sent.length - this.keep);
     return { providerRef };
   }
 
@@ -33,7 +34,8 @@ export class FakeSmsSender extends SmsSender {
     for (let i = 0; i < count; i++) this.failures.push(new DeliveryError(kind, 'injected by test'));
   }
 
+  /** The last `keep` messages, oldest first. */
   messages(): readonly RecordedSms[] {
-    return this.sent;
+    return this.sent.length > this.keep ? this.sent.slice(-this.keep) : this.sent;
   }
 }
