@@ -198,6 +198,13 @@ async function runDistributed(CFG: BenchConfig, runId: string): Promise<TargetRu
     const memorySeeded = dp.memory();
     const dispatchApp = () => dp.apps.find((a) => a.app === 'dispatch')!;
     const dispatchMetrics = () => fetch(`${dispatchApp().httpUrl}/metrics`).then((r) => r.text());
+    const platformLine = () => `distributed: ${dp.apps.map((a) => a.label).join(', ')} as separate processes (node dist/apps/<app>/main.js` +
+      `${dp.apps.some((a) => a.label.startsWith('naive-')) ? '; naive-*: node dist/scripts/naive-chain.js <role>' : ''}); ` +
+      `Kafka = librdkafka mock cluster in kcat (1 broker, 4 partitions), Mosquitto 2.0 with the project's config and dynamic security, ` +
+      `PostgreSQL 15 on 127.0.0.1:5432 (fresh database), Redis (a redis-server of its own, no persistence); ` +
+      `${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ')} LOG_LEVEL=warn ESCALATION_ACK_TIMEOUT_S=600` +
+      `${sc.nodeArgs.length ? `; every app with node ${sc.nodeArgs.join(' ')}` : ''}` +
+      `${Object.keys(CFG.platformEnv).length ? ` ${Object.entries(CFG.platformEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`;
     for (const [i, gateways] of sc.gateways.entries()) {
       await dp.scaleGateways(gateways);
       await waitQuiet(dp.target('', api), 0, 5_000);
@@ -213,16 +220,22 @@ async function runDistributed(CFG: BenchConfig, runId: string): Promise<TargetRu
         log(`CPU profile of ${label}: ${relative(REPO_ROOT, f)} (open in Chrome DevTools → Performance)`);
       });
       runs.push({
-        name, kind: 'distributed', scenario: sc,
-        platformLine: `distributed: ${dp.apps.map((a) => a.label).join(', ')} as separate processes (node dist/apps/<app>/main.js); ` +
-          `Kafka = librdkafka mock cluster in kcat (1 broker, 4 partitions), Mosquitto 2.0 with the project's config and dynamic security, ` +
-          `PostgreSQL 15 on 127.0.0.1:5432 (fresh database), Redis (a redis-server of its own, no persistence); ` +
-          `${Object.entries(settings).map(([k, v]) => `${k}=${v}`).join(' ')} LOG_LEVEL=warn ESCALATION_ACK_TIMEOUT_S=600` +
-          `${sc.nodeArgs.length ? `; every app with node ${sc.nodeArgs.join(' ')}` : ''}` +
-          `${Object.keys(CFG.platformEnv).length ? ` ${Object.entries(CFG.platformEnv).map(([k, v]) => `${k}=${v}`).join(' ')}` : ''}`,
+        name, kind: 'distributed', scenario: sc, platformLine: platformLine(),
         startupMs: dp.startupMs, seedMs, connectMs, rounds, idleCores, idleByProcess,
         memory: { started: memory0, seeded: memorySeeded, end: dp.memory() },
         histogram: histogramDiff(hist0, histogramOf(await dispatchMetrics())), profiles, sqlLines: sql,
+      });
+    }
+    if (sc.naive) {
+      // the same services, devices and rounds, with the least code that does the alarm path's durable work
+      await dp.useNaiveChain();
+      await waitQuiet(dp.target('', api), 0, 5_000);
+      const name = 'naive chain, 1 gw';
+      const { rounds, idleCores, idleByProcess } = await runRounds(CFG, dp.target(name, api), homes, sc, [], () => undefined);
+      runs.push({
+        name, kind: 'distributed', scenario: sc, platformLine: platformLine(),
+        startupMs: dp.startupMs, seedMs, connectMs, rounds, idleCores, idleByProcess,
+        memory: { started: memory0, seeded: memorySeeded, end: dp.memory() }, histogram: {}, profiles: [], sqlLines: [],
       });
     }
     return runs;

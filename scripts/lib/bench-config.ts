@@ -46,6 +46,8 @@ const schema = z.object({
   BENCH_DIST_STEPS: rates('50,75,100,125,150,200,300,500,1000'),
   BENCH_DIST_STEP_SECONDS: count(5, 1),
   BENCH_DIST_GATEWAYS: rates('1,2').transform((l) => l.map(Math.floor)),
+  /** 1: after the platform, the naive chain (scripts/naive-chain.ts) on the same services and devices, the same rounds. */
+  BENCH_DIST_NAIVE: flag('1'),
   // platform settings of the distributed apps (the bench's choice of deployment; see docs/performance.md)
   BENCH_DIST_KAFKA_MAX_WAIT_MS: count(5, 1),
   BENCH_DIST_GATEWAY_CONNECTIONS: count(16, 1),
@@ -92,6 +94,8 @@ export interface BenchConfig {
     gatewayConnections: number;
     poolSize: number;
     nodeArgs: string[];
+    /** Measure the naive chain too, after the platform. */
+    naive: boolean;
   };
   /** Platform settings passed through from our environment. */
   platformEnv: Record<string, string>;
@@ -138,6 +142,7 @@ export function loadBenchConfig(env: RawEnv = readEnvironment()): BenchConfig {
       stepSeconds: e.BENCH_DIST_STEP_SECONDS, ...common,
       gateways: e.BENCH_DIST_GATEWAYS, kafkaMaxWaitMs: e.BENCH_DIST_KAFKA_MAX_WAIT_MS,
       gatewayConnections: e.BENCH_DIST_GATEWAY_CONNECTIONS, poolSize: e.BENCH_DIST_POOL_SIZE, nodeArgs: e.BENCH_DIST_NODE_ARGS,
+      naive: e.BENCH_DIST_NAIVE,
     },
     platformEnv: passedThrough(env),
     env,

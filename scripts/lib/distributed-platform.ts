@@ -11,6 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Redis from 'ioredis';
+import mqtt from 'mqtt';
 import { Client } from 'pg';
 import { APP_NAMES, type AppName } from '@linan/platform';
 import { startKafkaMock, type KafkaMock } from '../../libs/testing/src/services/kafka';
@@ -21,7 +22,7 @@ import type { AlertRecord, AppMetrics, BenchTarget, RoundSource } from './bench-
 import { appMetricsOf } from './bench-round';
 import { appEnvironment, checkDistributedEnvironment } from './distributed-env';
 import { createEdgeProxy, type EdgeProxy, type Upstream } from './edge-proxy';
-import { appMain, freePort, onInterrupt, startNodeProcess, type NodeProcess } from './platform-process';
+import { appMain, freePort, onInterrupt, REPO_ROOT, startNodeProcess, type NodeProcess } from './platform-process';
 import { listProcesses, memoryOf, type Accounted } from './proc-stats';
 import { fmt } from './stats';
 
@@ -55,6 +56,11 @@ export interface DistributedPlatform {
   startupMs: number;
   /** Starts gateway replicas until there are `total`. */
   scaleGateways(total: number): Promise<void>;
+  /**
+   * Stops gateway, triage and dispatch (ending the gateways' MQTT sessions, so nothing queues for them) and starts
+   * the naive chain's three processes in their place on the same services (scripts/naive-chain.ts).
+   */
+  useNaiveChain(): Promise<void>;
   /** The platform under test, named for the report. */
   target(name: string, api: ApiClient): BenchTarget;
   memory(): Record<string, { rss: number; peakRss: number } | null>;
@@ -165,6 +171,31 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
         apps.sort((a, b) => APP_NAMES.indexOf(a.app) - APP_NAMES.indexOf(b.app) || a.label.localeCompare(b.label));
         if (added.length) o.log(`gateway replicas: ${gatewayCount()} (${added.map((a) => `${a.label} pid ${a.pid}`).join(', ')})`);
       },
+      async useNaiveChain() {
+        const replaced = apps.filter((a) => a.app === 'gateway' || a.app === 'triage' || a.app === 'dispatch');
+        await Promise.all(replaced.map((a) => a.stop(15_000)));
+        apps.splice(0, apps.length, ...apps.filter((a) => !replaced.includes(a)));
+        const n = Number(base.MQTT_GATEWAY_CONNECTIONS ?? 1);
+        const sessions = replaced.filter((a) => a.app === 'gateway').flatMap((a) => {
+          const id = gatewayClientId(Number(a.label.replace('gateway-', '')));
+          return n === 1 ? [id] : Array.from({ length: n }, (_, k) => `${id}-${k}`);
+        });
+        await endMqttSessions(mosquitto.serviceUrl, sessions);
+        const main = join(REPO_ROOT, 'dist', 'scripts', 'naive-chain.js');
+        for (const role of ['dispatch', 'triage', 'gateway'] as const) {
+          const port = await freePort();
+          const p = await startNodeProcess({
+            label: `naive-${role}`, main, args: [role], httpUrl: `http://127.0.0.1:${port}`, nodeArgs: o.perApp?.(`naive-${role}`).nodeArgs,
+            env: {
+              PORT: String(port), DATABASE_URL: base.DATABASE_URL, KAFKA_BROKERS: base.KAFKA_BROKERS, MQTT_URL: base.MQTT_URL,
+              KAFKA_MAX_WAIT_MS: base.KAFKA_MAX_WAIT_MS ?? '100', MQTT_GATEWAY_CONNECTIONS: String(n),
+            },
+          });
+          apps.push({ ...p, app: role, port });
+        }
+        apps.sort((a, b) => APP_NAMES.indexOf(a.app) - APP_NAMES.indexOf(b.app) || a.label.localeCompare(b.label));
+        o.log(`naive chain in place of gateway, triage and dispatch: ${apps.filter((a) => a.label.startsWith('naive-')).map((a) => `${a.label} pid ${a.pid}`).join(', ')}`);
+      },
       target: (name, api) => ({ name, api, source, accounted, appMetrics }),
       memory: () => Object.fromEntries(apps.map((a) => [a.label, memoryOf(a.pid)])),
       async stop() {
@@ -177,6 +208,17 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
     await cleanup();
     throw e;
   }
+}
+
+/**
+ * Ends MQTT sessions that outlive their clients (the gateways' persistent sessions in the share group): a clean start
+ * with the same client id and no session expiry discards the old session and its queue.
+ */
+async function endMqttSessions(url: string, clientIds: string[]): Promise<void> {
+  await Promise.all(clientIds.map(async (clientId) => {
+    const c = await mqtt.connectAsync(url, { clientId, protocolVersion: 5, clean: true, properties: { sessionExpiryInterval: 0 }, reconnectPeriod: 0 });
+    await c.endAsync();
+  }));
 }
 
 export interface BenchRedis {

@@ -64,6 +64,8 @@ export interface NodeProcessOptions {
   healthTimeoutMs?: number;
   /** Extra node options for the child (e.g. --require a profiler hook). */
   nodeArgs?: string[];
+  /** Arguments after the entry point. */
+  args?: string[];
 }
 
 export interface PlatformProcess extends NodeProcess {
@@ -138,7 +140,7 @@ export async function startNodeProcess(o: NodeProcessOptions): Promise<NodeProce
   const t0 = Date.now();
   let out = '';
   const host = readEnvironment();
-  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), o.main], {
+  const proc = spawn(process.execPath, [...(o.nodeArgs ?? []), o.main, ...(o.args ?? [])], {
     cwd: REPO_ROOT,
     env: { PATH: host.PATH ?? '/usr/bin:/bin', HOME: host.HOME ?? '/tmp', TZ: host.TZ ?? '', ...o.env },
     stdio: ['ignore', 'pipe', 'pipe'],
