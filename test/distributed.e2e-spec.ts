@@ -5,6 +5,7 @@
  * The faults of the services themselves (boot failures, Redis restart, a poison message) are in
  * distributed-faults.e2e-spec.ts.
  */
+import { Client } from 'pg';
 import { describeDistributed, eventually } from '@linan/testing';
 import {
   alertsOf, connectHomes, dispatchesOf, press, seedAides, seedHome, seedHomes, sleep, startStack, waitForAlerts, type Stack,
@@ -191,4 +192,45 @@ describeDistributed('distributed mode: one process per app on real services', ()
       expect(ds.filter((d) => d.recipientKind === 'family' && d.channel === 'sms')).toHaveLength(1);
     }
   }, 150_000);
+  it('sends what a dispatch process recorded and never sent (it died between the two): the running one\'s sweeper claims it after the grace', async () => {
+    const home = await seedHome(stack.provisioning, 'swept');
+    const [device] = await connectHomes(stack, [home]);
+    await press(device, home, 'swept-sos');
+    const [alert] = await waitForAlerts(stack, [home], 15_000);
+    await eventually(async () => {
+      const all = await dispatchesOf(stack, alert.id);
+      return all.length > 0 && all.every((d) => d.status === 'sent');
+    }, 15_000, 'the first call-out sent');
+    const dispatch = stack.app('dispatch');
+    const sent0 = await dispatch.metric('linan_dispatches_total', { status: 'sent' });
+
+    // what the dead process left: a dispatch recorded as pending a minute ago (its offset stored with it, so no
+    // redelivery brings it back), written as dispatch records one, beside the alert's others
+    const db = new Client({ connectionString: stack.env.DATABASE_URL });
+    await db.connect();
+    let id: string;
+    try {
+      ({ rows: [{ id }] } = await db.query<{ id: string }>(
+        `INSERT INTO dispatches (id, alert_id, round, recipient_kind, recipient_id, recipient_name, channel, status, attempts,
+                                 destination, body, context, created_at, updated_at)
+         SELECT gen_random_uuid(), alert_id, round, recipient_kind, 'aide-left-pending', '留下的助老员', channel, 'pending', 0,
+                destination, body, context, now() - interval '1 minute', now() - interval '1 minute'
+           FROM dispatches WHERE alert_id = $1 AND recipient_kind = 'aide' AND channel = 'sms' LIMIT 1
+         RETURNING id`,
+        [alert.id],
+      ));
+    } finally {
+      await db.end();
+    }
+
+    // the sweeper runs every 5 s and takes what has been pending for 10 s
+    const swept = await eventually(async () => (await dispatchesOf(stack, alert.id)).find((d) => d.id === id && d.status === 'sent'), 20_000, 'the pending dispatch sent');
+    expect(swept).toMatchObject({ recipientId: 'aide-left-pending', channel: 'sms' });
+    expect(await dispatch.metric('linan_dispatches_total', { status: 'sent' })).toBe(sent0 + 1);
+    const detail = await stack.console.get<{ timeline: { kind: string; details: { dispatchId?: string } }[] }>(`/api/v1/alerts/${alert.id}`);
+    expect(detail.timeline.filter((t) => t.kind === 'dispatch_sent' && t.details.dispatchId === id)).toHaveLength(1);
+    // sent once: later sweeps leave it alone
+    await sleep(6_000);
+    expect(await dispatch.metric('linan_dispatches_total', { status: 'sent' })).toBe(sent0 + 1);
+  }, 60_000);
 });
