@@ -1,9 +1,10 @@
 /**
  * Distributed mode end to end: every app its own process (`node dist/apps/<app>/main.js`, `npm run build` first) on
  * real services of this run: PostgreSQL, a Kafka-protocol broker (kcat's mock cluster), Redis and the project's
- * Mosquitto. Replicas, and dispatch, are killed with SIGKILL in the middle of the traffic, as a crash would.
- * The faults of the services themselves (boot failures, Redis restart, a poison message) are in
- * distributed-faults.e2e-spec.ts.
+ * Mosquitto. Replicas, and dispatch, are killed with SIGKILL in the middle of the traffic, as a crash would, and
+ * what a dispatch process leaves when it dies between recording and sending is written straight into the database.
+ * The faults of the services themselves (boot failures, Redis restart, a poison message, PostgreSQL and Kafka
+ * outages) are in distributed-faults.e2e-spec.ts.
  */
 import { Client } from 'pg';
 import { describeDistributed, eventually } from '@linan/testing';
@@ -192,6 +193,7 @@ describeDistributed('distributed mode: one process per app on real services', ()
       expect(ds.filter((d) => d.recipientKind === 'family' && d.channel === 'sms')).toHaveLength(1);
     }
   }, 150_000);
+
   it('sends what a dispatch process recorded and never sent (it died between the two): the running one\'s sweeper claims it after the grace', async () => {
     const home = await seedHome(stack.provisioning, 'swept');
     const [device] = await connectHomes(stack, [home]);
