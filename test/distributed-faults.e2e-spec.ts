@@ -10,7 +10,9 @@ import { APP_NAMES } from '@linan/platform';
 import { describeDistributed, eventually, freePort, runAppUntilExit, type AppProcess } from '@linan/testing';
 import { DISPATCH_GROUP } from '../apps/dispatch/src/dispatch-request.consumer';
 import { TRIAGE_GROUP } from '../apps/triage/src/device-event.consumer';
-import { alertsOf, connectHomes, dispatchesOf, outputTails, press, seedHomes, sleep, startStack, waitForAlerts, type Stack } from './distributed/stack';
+import {
+  alertsOf, connectHomes, outputTails, press, seedHomes, sleep, startStack, waitForAlerts, waitForDispatchesSent, type Stack,
+} from './distributed/stack';
 
 /** Reads a topic from the beginning to its end with kcat: `key \t headers \t value` per message. */
 function readTopic(brokers: string, topic: string): Promise<string[]> {
@@ -116,7 +118,7 @@ describeDistributed('distributed mode on real services: faults', () => {
 
     // Redis back, empty: every app reconnects by itself
     await stack.services.redis.restart();
-    await eventually(async () => (await Promise.all([...stack.apps.values()].map(healthy))).every(Boolean), 15_000, 'every app healthy again');
+    await eventually(() => everyApp(true), 15_000, 'every app healthy again');
     expect(await online()).toBe(false);
     await c2.publishAsync(`devices/${after.serial}/heartbeat`, '{}', { qos: 1 });
     await eventually(online, 10_000, 'the device online after its next heartbeat');
@@ -168,10 +170,7 @@ describeDistributed('distributed mode on real services: faults', () => {
     await eventually(() => everyApp(true), 30_000, `every app ready again\n${outputTails(stack)}`);
     const [alert] = await waitForAlerts(stack, [during], 30_000);
     expect(alert).toMatchObject({ type: 'sos', eventCount: 1 });
-    const sent = await eventually(async () => {
-      const all = await dispatchesOf(stack, alert.id);
-      return all.length && all.every((d) => d.status === 'sent') ? all : undefined;
-    }, 20_000, 'the alert\'s dispatches sent');
+    const sent = await waitForDispatchesSent(stack, alert.id, 20_000, 'the alert\'s dispatches sent');
     expect(sent.some((d) => d.recipientKind === 'family' && d.channel === 'sms')).toBe(true);
     expect((await alertsOf(stack, [during]))[0].status).toBe('dispatched');
     // one alert per home, and nothing of theirs on a retry or dead-letter topic: the outage cost no attempt
@@ -207,10 +206,7 @@ describeDistributed('distributed mode on real services: faults', () => {
     await eventually(() => everyApp(true), 30_000, `every app ready again\n${outputTails(stack)}`);
     const [alert] = await waitForAlerts(stack, [during], 30_000);
     expect(alert).toMatchObject({ type: 'sos', eventCount: 1 });
-    await eventually(async () => {
-      const all = await dispatchesOf(stack, alert.id);
-      return all.length && all.every((d) => d.status === 'sent') ? all : undefined;
-    }, 20_000, 'the alert\'s dispatches sent');
+    await waitForDispatchesSent(stack, alert.id, 20_000, 'the alert\'s dispatches sent');
     const changes = await eventually(async () => {
       const lines = (await readTopic(kafka.brokers, Topics.alertChanges).catch(() => [])).filter((l) => l.includes(open.id) && l.includes('"acknowledged"'));
       return lines.length ? lines : undefined;

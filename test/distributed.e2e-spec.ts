@@ -9,7 +9,7 @@
 import { Client } from 'pg';
 import { describeDistributed, eventually } from '@linan/testing';
 import {
-  alertsOf, connectHomes, dispatchesOf, press, seedAides, seedHome, seedHomes, sleep, startStack, waitForAlerts, type Stack,
+  alertsOf, connectHomes, dispatchesOf, press, seedAides, seedHome, seedHomes, sleep, startStack, waitForAlerts, waitForDispatchesSent, type Stack,
 } from './distributed/stack';
 
 const OPENED = 'linan_alerts_opened_total';
@@ -70,10 +70,7 @@ describeDistributed('distributed mode: one process per app on real services', ()
     // the operator's view (console): the alert triage opened, and what dispatch sent
     const [alert] = await waitForAlerts(stack, [home], 15_000);
     expect(alert).toMatchObject({ type: 'sos', status: 'open', eventCount: 1 });
-    const dispatches = await eventually(async () => {
-      const all = await dispatchesOf(stack, alert.id);
-      return all.length >= aides.length + 2 && all.every((d) => d.status === 'sent') ? all : undefined;
-    }, 15_000, 'the first call-out sent');
+    const dispatches = await waitForDispatchesSent(stack, alert.id, 15_000, 'the first call-out sent', aides.length + 2);
     // both on-duty aides and the family contact by SMS, the operators on the console
     expect(dispatches.filter((d) => d.channel === 'sms' && d.recipientKind === 'aide').map((d) => d.recipientId).sort()).toEqual([...aides].sort());
     expect(dispatches.filter((d) => d.channel === 'sms' && d.recipientKind === 'family')).toHaveLength(1);
@@ -184,10 +181,7 @@ describeDistributed('distributed mode: one process per app on real services', ()
     for (const alert of alerts) {
       // the restarted process goes on from the offsets stored with the dispatches; what it finds recorded and not
       // sent, its sweeper sends (after a grace of 10 s)
-      const ds = await eventually(async () => {
-        const all = await dispatchesOf(stack, alert.id);
-        return all.length && all.every((d) => d.status === 'sent') ? all : undefined;
-      }, 45_000, `the dispatches of alert ${alert.id} all sent`);
+      const ds = await waitForDispatchesSent(stack, alert.id, 45_000, `the dispatches of alert ${alert.id} all sent`);
       expect(new Set(ds.map((d) => `${d.round}/${d.recipientKind}/${d.recipientId}/${d.channel}`)).size).toBe(ds.length);
       expect(ds.filter((d) => d.recipientKind === 'aide' && d.channel === 'sms').map((d) => d.recipientId).sort()).toEqual([...aides].sort());
       expect(ds.filter((d) => d.recipientKind === 'family' && d.channel === 'sms')).toHaveLength(1);
@@ -199,10 +193,7 @@ describeDistributed('distributed mode: one process per app on real services', ()
     const [device] = await connectHomes(stack, [home]);
     await press(device, home, 'swept-sos');
     const [alert] = await waitForAlerts(stack, [home], 15_000);
-    await eventually(async () => {
-      const all = await dispatchesOf(stack, alert.id);
-      return all.length > 0 && all.every((d) => d.status === 'sent');
-    }, 15_000, 'the first call-out sent');
+    await waitForDispatchesSent(stack, alert.id, 15_000, 'the first call-out sent');
     const dispatch = stack.app('dispatch');
     const sent0 = await dispatch.metric('linan_dispatches_total', { status: 'sent' });
 

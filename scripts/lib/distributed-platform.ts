@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import mqtt from 'mqtt';
 import { Client } from 'pg';
-import { APP_NAMES, type AppName } from '@linan/platform';
+import { APP_NAMES, gatewaySessionIds, type AppName } from '@linan/platform';
 import { startKafkaMock, type KafkaMock } from '../../libs/testing/src/services/kafka';
 import { startMosquitto, type RunningMosquitto } from '../../libs/testing/src/services/mosquitto';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../libs/testing/src/services/postgres';
@@ -39,6 +39,8 @@ export interface DistributedOptions {
 export interface AppProcess extends NodeProcess {
   app: AppName;
   port: number;
+  /** A gateway's MQTT_CLIENT_ID: its sessions at Mosquitto are named after it. */
+  mqttClientId?: string;
 }
 
 export interface DistributedPlatform {
@@ -94,6 +96,7 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
     };
     const check = checkDistributedEnvironment(base);
     if (!check.ok) throw new Error(check.message);
+    const { config } = check;
 
     const apps: AppProcess[] = [];
     cleanups.push(() => Promise.all(apps.map((a) => a.stop(15_000))));
@@ -104,7 +107,7 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
         label, main: appMain(app), env: { ...appEnvironment(base, app, port), ...extra, ...own.env },
         httpUrl: `http://127.0.0.1:${port}`, healthTimeoutMs: 120_000, nodeArgs: own.nodeArgs,
       });
-      const a: AppProcess = { ...p, app, port };
+      const a: AppProcess = { ...p, app, port, mqttClientId: extra.MQTT_CLIENT_ID };
       apps.push(a);
       return a;
     };
@@ -175,12 +178,8 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
         const replaced = apps.filter((a) => a.app === 'gateway' || a.app === 'triage' || a.app === 'dispatch');
         await Promise.all(replaced.map((a) => a.stop(15_000)));
         apps.splice(0, apps.length, ...apps.filter((a) => !replaced.includes(a)));
-        const n = Number(base.MQTT_GATEWAY_CONNECTIONS ?? 1);
-        const sessions = replaced.filter((a) => a.app === 'gateway').flatMap((a) => {
-          const id = gatewayClientId(Number(a.label.replace('gateway-', '')));
-          return n === 1 ? [id] : Array.from({ length: n }, (_, k) => `${id}-${k}`);
-        });
-        await endMqttSessions(mosquitto.serviceUrl, sessions);
+        const { mqtt: { gatewayConnections }, kafka: { maxWaitMs } } = config;
+        await endMqttSessions(mosquitto.serviceUrl, replaced.flatMap((a) => (a.mqttClientId ? gatewaySessionIds(a.mqttClientId, gatewayConnections) : [])));
         const main = join(REPO_ROOT, 'dist', 'scripts', 'naive-chain.js');
         for (const role of ['dispatch', 'triage', 'gateway'] as const) {
           const port = await freePort();
@@ -188,7 +187,7 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
             label: `naive-${role}`, main, args: [role], httpUrl: `http://127.0.0.1:${port}`, nodeArgs: o.perApp?.(`naive-${role}`).nodeArgs,
             env: {
               PORT: String(port), DATABASE_URL: base.DATABASE_URL, KAFKA_BROKERS: base.KAFKA_BROKERS, MQTT_URL: base.MQTT_URL,
-              KAFKA_MAX_WAIT_MS: base.KAFKA_MAX_WAIT_MS ?? '100', MQTT_GATEWAY_CONNECTIONS: String(n),
+              KAFKA_MAX_WAIT_MS: String(maxWaitMs), MQTT_GATEWAY_CONNECTIONS: String(gatewayConnections),
             },
           });
           apps.push({ ...p, app: role, port });

@@ -180,4 +180,12 @@ export async function dispatchesOf(stack: Stack, alertId: string): Promise<Dispa
   return (await stack.console.get<{ items: DispatchItem[] }>(`/api/v1/dispatches?alertId=${alertId}`)).items;
 }
 
+/** Waits until the alert has at least `atLeast` dispatches, all sent, and returns them. */
+export function waitForDispatchesSent(stack: Stack, alertId: string, timeoutMs: number, what: string, atLeast = 1): Promise<DispatchItem[]> {
+  return eventually(async () => {
+    const all = await dispatchesOf(stack, alertId);
+    return all.length >= atLeast && all.every((d) => d.status === 'sent') ? all : undefined;
+  }, timeoutMs, what);
+}
+
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
-import { AppConfig, displayHost, Endpoints, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
+import { AppConfig, displayHost, Endpoints, gatewaySessionIds, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
 import {
   AuthenticateDeviceUseCase, DevicePresence, DeviceRepository, InProcessDeviceSessions, IngestDeviceMessageUseCase,
 } from '@linan/devices';
@@ -47,11 +47,10 @@ export class BrokerHost implements OnApplicationBootstrap, BeforeApplicationShut
       // mqtt.js hands a connection's messages over one at a time, each waiting for its Kafka acknowledgement; several
       // sessions per replica (each a member of the share group) keep several in flight, and the bus sends the ones
       // that meet in one tick as one produce request
-      const n = config.mqtt.gatewayConnections;
       const lookup = new DeviceLookup(devices);
-      for (let i = 0; i < n; i++) {
+      for (const sessionId of gatewaySessionIds(clientId, config.mqtt.gatewayConnections)) {
         this.subscribers.push(new MosquittoSubscriber({
-          url: config.mqtt.url, clientId: n === 1 ? clientId : `${clientId}-${i}`.slice(-64), shareGroup: config.mqtt.shareGroup,
+          url: config.mqtt.url, clientId: sessionId, shareGroup: config.mqtt.shareGroup,
           sessionExpirySeconds: config.mqtt.sessionExpirySeconds,
         }, ingest, lookup, mqttLog));
       }

@@ -5,8 +5,6 @@ import { readEnvironment, type AppName } from '@linan/platform';
 import { freePort, REPO_ROOT } from './child-platform';
 import { sumMetric } from './services/metrics-text';
 
-export { sumMetric };
-
 /** Where `npm run build` puts an app's entry point, as the deployment guide runs it. */
 export const builtAppMain = (app: AppName): string => join(REPO_ROOT, 'dist', 'apps', app, 'main.js');
 

@@ -5,3 +5,4 @@ export * from './services/mosquitto';
 export * from './app-processes';
 export * from './distributed-stack';
 export * from './services/tcp-proxy';
+export * from './services/metrics-text';

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from './config';
+import { ConfigError, gatewaySessionIds, loadConfig } from './config';
 
 describe(loadConfig.name, () => {
   it('gives the documented defaults in embedded mode', () => {
@@ -58,5 +58,13 @@ describe(loadConfig.name, () => {
     expect(loadConfig({ ...withoutBroker, APPS: 'triage' }).mode).toBe('distributed');
     expect(() => loadConfig({ ...withoutBroker, APPS: 'gateway' })).toThrow(/MQTT_URL: required/);
     expect(() => loadConfig({ ...withoutBroker, APPS: 'provisioning' })).toThrow(/MQTT_URL: required/);
+  });
+});
+
+describe(gatewaySessionIds.name, () => {
+  it('names one session after the replica, several after it with their index, each within MQTT\'s 64 characters', () => {
+    expect(gatewaySessionIds('gw-a', 1)).toEqual(['gw-a']);
+    expect(gatewaySessionIds('gw-a', 3)).toEqual(['gw-a-0', 'gw-a-1', 'gw-a-2']);
+    expect(gatewaySessionIds('g'.repeat(64), 2).every((id) => id.length === 64)).toBe(true);
   });
 });

@@ -123,6 +123,14 @@ export function displayHost(listenHost: string): string {
   return listenHost === '0.0.0.0' ? '127.0.0.1' : listenHost;
 }
 
+/**
+ * The MQTT client ids of a gateway replica's sessions (MQTT_CLIENT_ID, MQTT_GATEWAY_CONNECTIONS): its own id for one
+ * session, `<id>-<i>` for each of several. Each is a persistent session at the broker under that id.
+ */
+export function gatewaySessionIds(clientId: string, connections: number): string[] {
+  return connections === 1 ? [clientId] : Array.from({ length: connections }, (_, i) => `${clientId}-${i}`.slice(-64));
+}
+
 /** The process environment: the only place that reads it. Everything else gets the validated AppConfig. */
 export function readEnvironment(): RawEnv {
   return { ...process.env };

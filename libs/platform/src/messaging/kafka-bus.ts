@@ -3,7 +3,7 @@ import { Kafka, Partitioners, logLevel, type Admin, type LogEntry, type Producer
 import type { Logger } from 'pino';
 import { StartupError } from '../config/config';
 import { Database } from '../persistence/database';
-import { withTimeout } from './consumer-runner';
+import { withTimeout } from '../time/with-timeout';
 import { KafkaConsumer, type ConsumerPart, type KafkaConsumerOptions } from './kafka-consumer';
 import { FIXED_KAFKAJS_VERSION } from './kafkajs-internals';
 import { fixKafkaProduceEncoder } from './kafkajs-produce-encoder';

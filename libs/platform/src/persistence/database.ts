@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { DataSource, EntityManager } from 'typeorm';
+import { withTimeout } from '../time/with-timeout';
 import { backgroundWork } from './pglite-driver';
 import { UnitOfWork, type RunOptions } from './unit-of-work';
 
@@ -78,13 +79,13 @@ export function combineWrites(writes: readonly HeldWrite[]): { sql: string; para
   return { sql: `WITH ${ctes.join(', ')} SELECT ${answers.join(', ')}`, params };
 }
 
+/** TypeORM's answer to UPDATE and DELETE: rows are objects, so an array and a number can be nothing else. */
+const isRowsAndCount = (a: unknown): a is [unknown[], number] => Array.isArray(a) && a.length === 2 && Array.isArray(a[0]) && typeof a[1] === 'number';
+
 /**
  * The TypeORM data source plus the ambient transaction: repositories call `manager()` and get the transaction's
  * entity manager when they run inside `run()`, the plain one otherwise.
  */
-/** TypeORM's answer to UPDATE and DELETE: rows are objects, so an array and a number can be nothing else. */
-const isRowsAndCount = (a: unknown): a is [unknown[], number] => Array.isArray(a) && a.length === 2 && Array.isArray(a[0]) && typeof a[1] === 'number';
-
 export class Database extends UnitOfWork {
   private readonly scope = new AsyncLocalStorage<TxScope>();
 
@@ -217,19 +218,8 @@ export class Database extends UnitOfWork {
    * Whether the database answers a trivial query within `timeoutMs`, outside any transaction: what tells "the
    * database is down" from a failure of the work itself (consumers hold their partitions, the API answers 503).
    */
-  async answers(timeoutMs = 2_000): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      await Promise.race([
-        this.outside(() => this.query('SELECT 1')),
-        new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error('database check timed out')), timeoutMs))),
-      ]);
-      return true;
-    } catch {
-      return false;
-    } finally {
-      clearTimeout(timer);
-    }
+  answers(timeoutMs = 2_000): Promise<boolean> {
+    return withTimeout(this.outside(() => this.query('SELECT 1')), timeoutMs, 'database check timed out').then(() => true, () => false);
   }
 
   /**
