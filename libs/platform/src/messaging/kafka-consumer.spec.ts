@@ -68,24 +68,45 @@ describe('KafkaConsumer fetch gathering', () => {
     return { eachBatch, commits, stop: () => c.stop() };
   }
 
-  it('hands a fetch\'s batches on at once and lets kafkajs fetch again only after fetchGatherMs, one wait per fetch', async () => {
+  /** Lets promises and setImmediate callbacks run, without moving the (fake) clock. */
+  async function settle(): Promise<void> {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  }
+
+  /** Runs `fn` on a fake clock (jest's), so the waits are checked by the clock's steps rather than by wall time. */
+  async function onFakeClock(fn: () => Promise<void>): Promise<void> {
+    jest.useFakeTimers({ doNotFake: ['setImmediate', 'nextTick', 'queueMicrotask'] });
+    try {
+      await fn();
+    } finally {
+      jest.useRealTimers();
+    }
+  }
+
+  it('hands a fetch\'s batches on at once and lets kafkajs fetch again only after fetchGatherMs, one wait per fetch', () => onFakeClock(async () => {
+    const timers = jest.spyOn(global, 'setTimeout');
     const handled: string[] = [];
     const { eachBatch } = consumer({ handleBatch: async (ms) => void handled.push(...ms.map((m) => m.value)) }, 80);
-    const t0 = Date.now();
-    const fetched = Promise.all([eachBatch(0, '1'), eachBatch(1, '7')]).then(() => Date.now() - t0);
-    await new Promise((r) => setTimeout(r, 30));
+    let returned = 0;
+    const fetch = [eachBatch(0, '1'), eachBatch(1, '7')].map((p) => p.then(() => void returned++));
+    await settle();
     expect(handled.sort()).toEqual(['v1', 'v7']); // handled while the fetch loop waits
-    const waited = await fetched;
-    expect(waited).toBeGreaterThanOrEqual(75);
-    expect(waited).toBeLessThan(150); // the two batches of the fetch share one wait
-  });
+    expect(returned).toBe(0);
+    await jest.advanceTimersByTimeAsync(79);
+    expect(returned).toBe(0);
+    await jest.advanceTimersByTimeAsync(1);
+    await Promise.all(fetch);
+    expect(returned).toBe(2);
+    expect(timers.mock.calls.filter(([, ms]) => ms === 80)).toHaveLength(1); // the two batches of the fetch share one wait
+  }));
 
-  it('fetches again at once without it', async () => {
+  it('fetches again at once without it', () => onFakeClock(async () => {
     const { eachBatch } = consumer({ handleBatch: async () => undefined }, 0);
-    const t0 = Date.now();
-    await eachBatch(0, '1');
-    expect(Date.now() - t0).toBeLessThan(30);
-  });
+    let returned = false;
+    void eachBatch(0, '1').then(() => (returned = true));
+    await settle(); // the clock does not move: returning cannot depend on a timer
+    expect(returned).toBe(true);
+  }));
 
   it('lets a live view\'s changes gather for LIVE_VIEW_GATHER_MS between fetches', async () => {
     const shown: string[] = [];
@@ -96,22 +117,25 @@ describe('KafkaConsumer fetch gathering', () => {
     expect(Date.now() - t0).toBeGreaterThanOrEqual(LIVE_VIEW_GATHER_MS - 5);
   });
 
-  it('tells Kafka how far each partition got once per KAFKA_COMMIT_INTERVAL_MS, not once per transaction, and at once when it stops', async () => {
+  it('tells Kafka how far each partition got once per KAFKA_COMMIT_INTERVAL_MS, not once per transaction, and at once when it stops', () => onFakeClock(async () => {
     const { eachBatch, commits, stop } = consumer({ handleBatch: async () => undefined }, 0);
     await eachBatch(0, '1');
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
+    await jest.advanceTimersByTimeAsync(20);
     await eachBatch(0, '2');
     await eachBatch(1, '9');
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
+    await jest.advanceTimersByTimeAsync(KAFKA_COMMIT_INTERVAL_MS - 21);
     expect(commits).toEqual([]); // three transactions, nothing sent yet
-    await new Promise((r) => setTimeout(r, KAFKA_COMMIT_INTERVAL_MS));
+    await jest.advanceTimersByTimeAsync(1);
     expect(commits).toEqual([[{ topic: 't', partition: 0, offset: '3' }, { topic: 't', partition: 1, offset: '10' }]]);
     await eachBatch(1, '10');
-    await new Promise((r) => setTimeout(r, 20));
+    await settle();
+    await jest.advanceTimersByTimeAsync(20);
     await stop();
     expect(commits).toEqual([
       [{ topic: 't', partition: 0, offset: '3' }, { topic: 't', partition: 1, offset: '10' }],
       [{ topic: 't', partition: 1, offset: '11' }],
     ]);
-  });
+  }));
 });
