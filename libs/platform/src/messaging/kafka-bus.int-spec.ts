@@ -119,6 +119,20 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     expect(offsets.length).toBe(new Set(batches[0].map((m) => m.partition)).size);
   });
 
+  it('reads a backlog without waiting fetchGatherMs per fetch (the mock returns one produce request per partition per fetch)', async () => {
+    const t = topic();
+    const producing = await bus();
+    for (let i = 0; i < 30; i++) await producing.publish(t, [{ key: 'home-1', value: `b-${String(i).padStart(2, '0')}` }]);
+    const b = await bus({ fetchGatherMs: 500 });
+    const seen: string[] = [];
+    const at: number[] = [];
+    handles.push(await b.subscribe({ groupId: 'g-backlog', topics: [t], handle: async (m) => void (seen.push(m.value), at.push(Date.now())) }));
+    await eventually(() => seen.length === 30, 20_000, 'the backlog');
+    // 29 ms when this was written; waiting 500 ms after every fetch, 10.5 s
+    expect(at[29] - at[0]).toBeLessThan(2_500);
+    expect(seen).toEqual([...seen].sort());
+  });
+
   it('commits to Kafka only what it has handled, though it fetches ahead', async () => {
     const t = topic();
     const b = await bus();

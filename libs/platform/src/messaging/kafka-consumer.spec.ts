@@ -61,8 +61,12 @@ describe('KafkaConsumer fetch gathering', () => {
     } as unknown as Database;
     const c = new KafkaConsumer(kafka, { groupId: 'g', topics: ['t'], handle: async () => undefined, ...sub } as Subscription, db,
       { maxWaitMs: 5, retry: { maxAttempts: 3, baseDelayMs: 10 }, fetchGatherMs }, silentLogger, async () => undefined);
-    const eachBatch = (partition: number, offset: string) => (c as unknown as { eachBatch(p: unknown): Promise<void> }).eachBatch({
-      batch: { topic: 't', partition, messages: [{ offset, key: Buffer.from('k'), value: Buffer.from(`v${offset}`), headers: {}, timestamp: '0' }] },
+    /** One partition's batch of one message at `offset`; `left` more messages wait in the partition behind it. */
+    const eachBatch = (partition: number, offset: string, left = 0) => (c as unknown as { eachBatch(p: unknown): Promise<void> }).eachBatch({
+      batch: {
+        topic: 't', partition, highWatermark: String(Number(offset) + 1 + left),
+        messages: [{ offset, key: Buffer.from('k'), value: Buffer.from(`v${offset}`), headers: {}, timestamp: '0' }],
+      },
       resolveOffset: () => undefined, heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
     });
     return { eachBatch, commits, stop: () => c.stop() };
@@ -108,6 +112,25 @@ describe('KafkaConsumer fetch gathering', () => {
     expect(returned).toBe(true);
   }));
 
+  it('fetches again at once when a batch left messages behind in its partition, cutting the wait of the fetch\'s other batches', () => onFakeClock(async () => {
+    const { eachBatch } = consumer({ handleBatch: async () => undefined }, 80);
+    let returned = 0;
+    const fetch = [eachBatch(0, '1'), eachBatch(1, '7', 3)];
+    for (let i = 0; i < 5; i++) await Promise.resolve(); // kafkajs may hand on a fetch's batches a few ticks apart
+    fetch.push(eachBatch(2, '4'));
+    fetch.forEach((p) => void p.then(() => void returned++));
+    await settle(); // the clock does not move
+    expect(returned).toBe(3);
+    await Promise.all(fetch);
+    // the next fetch, caught up everywhere, waits again
+    let next = false;
+    void eachBatch(0, '2').then(() => (next = true));
+    await settle();
+    expect(next).toBe(false);
+    await jest.advanceTimersByTimeAsync(80);
+    expect(next).toBe(true);
+  }));
+
   it('lets a live view\'s changes gather for LIVE_VIEW_GATHER_MS between fetches', async () => {
     const shown: string[] = [];
     const { eachBatch } = consumer({ ephemeral: true, handle: async (m) => void shown.push(m.value) }, 0);
@@ -116,6 +139,16 @@ describe('KafkaConsumer fetch gathering', () => {
     expect(shown).toEqual(['v3']);
     expect(Date.now() - t0).toBeGreaterThanOrEqual(LIVE_VIEW_GATHER_MS - 5);
   });
+
+  it('lets a live view that is behind catch up without waiting', () => onFakeClock(async () => {
+    const shown: string[] = [];
+    const { eachBatch } = consumer({ ephemeral: true, handle: async (m) => void shown.push(m.value) }, 0);
+    let returned = false;
+    void eachBatch(0, '3', 5).then(() => (returned = true));
+    await settle();
+    expect(shown).toEqual(['v3']);
+    expect(returned).toBe(true);
+  }));
 
   it('tells Kafka how far each partition got once per KAFKA_COMMIT_INTERVAL_MS, not once per transaction, and at once when it stops', () => onFakeClock(async () => {
     const { eachBatch, commits, stop } = consumer({ handleBatch: async () => undefined }, 0);

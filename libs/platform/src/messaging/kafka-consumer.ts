@@ -71,8 +71,8 @@ export class KafkaConsumer {
   private roomWaiters: (() => void)[] = [];
   /** The running consumer's heartbeat, for long waits of the processing loop. */
   private heartbeat: () => Promise<void> = async () => undefined;
-  /** The wait shared by the batches of one fetch (fetchGatherMs), before kafkajs fetches again. */
-  private gathering: Promise<void> | null = null;
+  /** The wait shared by the batches of one fetch (fetchGatherMs), before kafkajs fetches again; `end` cuts it short. */
+  private gathering: { done: Promise<void>; end: () => void } | null = null;
   /** Per partition, the next offset to tell Kafka (the last done + 1), waiting for the next commit. */
   private uncommitted = new Map<string, { topic: string; partition: number; offset: string }>();
   private commitTimer: NodeJS.Timeout | null = null;
@@ -198,7 +198,7 @@ export class KafkaConsumer {
       await showLive(this.sub, messages, this.log);
       resolveOffset(messages[messages.length - 1].offset);
       // under load a fetch would return at once with the few changes since the last one: let them gather
-      if (!this.stopping) await this.gather(LIVE_VIEW_GATHER_MS);
+      if (!this.stopping) await this.gatherUnlessBehind(batch, LIVE_VIEW_GATHER_MS);
       return;
     }
     if (originalTopic) {
@@ -227,11 +227,32 @@ export class KafkaConsumer {
       await Promise.race([new Promise<void>((r) => this.roomWaiters.push(r)), sleep(1_000)]);
       await heartbeat().catch(() => undefined);
     }
-    if (this.options.fetchGatherMs && !this.stopping) await this.gather(this.options.fetchGatherMs);
+    if (this.options.fetchGatherMs && !this.stopping) await this.gatherUnlessBehind(batch, this.options.fetchGatherMs);
   }
 
-  private gather(ms: number): Promise<void> {
-    return (this.gathering ??= sleep(ms).finally(() => (this.gathering = null)));
+  /**
+   * Lets kafkajs fetch again once this fetch's messages have had `ms` to gather, one wait shared by the fetch's
+   * batches; but at once when a batch left messages behind in its partition (the consumer is behind: waiting would
+   * only add to the lag). A broker whose fetch returns part of what a partition holds (a real one past its byte
+   * limit; the Kafka mock returns one produce request per partition per fetch) would otherwise cap the consumer at a
+   * fetch's worth per wait.
+   */
+  private gatherUnlessBehind(batch: EachBatchPayload['batch'], ms: number): Promise<void> {
+    const last = batch.messages[batch.messages.length - 1].offset;
+    const behind = BigInt(batch.highWatermark) - 1n > BigInt(last);
+    const g = this.gathering ?? this.startGathering(ms);
+    if (behind) g.end();
+    return g.done;
+  }
+
+  private startGathering(ms: number): { done: Promise<void>; end: () => void } {
+    let resolve!: () => void;
+    const done = new Promise<void>((r) => (resolve = r));
+    const timer = setTimeout(resolve, ms);
+    const g = { done, end: () => (clearTimeout(timer), resolve()) };
+    // the wait ends for the whole fetch: batches of the same fetch that come after a cut do not start another
+    void done.then(() => setImmediate(() => this.gathering === g && (this.gathering = null)));
+    return (this.gathering = g);
   }
 
   /** The processing loop: takes what the buffer holds (up to MAX_PER_TRANSACTION) and handles it in one go. */
