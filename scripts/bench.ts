@@ -27,6 +27,7 @@ import { ApiRoundSource, log, measureIdle, roundPlan, runRound, waitQuiet, type 
 import { connectHomes, seed } from './lib/bench-seed';
 import { summarizeProfile } from './lib/cpu-profile';
 import { closeDevice } from './lib/device';
+import { LiveWatcher } from './lib/live-watcher';
 import { startDistributedPlatform } from './lib/distributed-platform';
 import { REPO_ROOT, sleep, startPlatformProcess } from './lib/platform-process';
 import { cpuBetween, cpuSnapshot } from './lib/proc-stats';
@@ -89,6 +90,9 @@ async function runRounds(CFG: BenchConfig, target: BenchTarget, homes: Parameter
   const plan = roundPlan(scenario);
   const profiledRound = plan.find((p) => p.kind === 'paced') ?? plan[0];
   const { cores: idleCores, byProcess: idleByProcess } = await measureIdle(target);
+  // an operator's console on the live channel, as the browser page holds it: when each alert is shown there
+  const live = await LiveWatcher.open(target.api.baseUrl, target.api.accessToken ?? '')
+    .catch((err: Error) => void log(`${target.name}: no console on the live channel (${err.message}); the report leaves its stage empty`));
   log(`${target.name}: the platform's processes use ${fmt(idleCores)} cores when idle (${Object.entries(idleByProcess).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')})`);
   const rounds: RoundResult[] = [];
   let stepsShort = 0;
@@ -104,10 +108,11 @@ async function runRounds(CFG: BenchConfig, target: BenchTarget, homes: Parameter
         profiled.forEach((p, i) => onProfile(p.label, files[i]));
       },
     } : {};
-    const r = await runRound(target, homes, step, { settleTimeoutMs: CFG.settleTimeoutMs, pauseMs: CFG.pauseMs, resolveConcurrency: 8, idleCores }, hooks);
+    const r = await runRound(target, homes, step, { settleTimeoutMs: CFG.settleTimeoutMs, pauseMs: CFG.pauseMs, resolveConcurrency: 8, idleCores, live: live ?? undefined }, hooks);
     rounds.push(r);
     if (step.kind === 'step') stepsShort = keptPace(r) ? 0 : stepsShort + 1;
   }
+  live?.close();
   return { rounds, idleCores, idleByProcess };
 }
 

@@ -16,6 +16,11 @@ export class ApiClient {
     this.token = r.accessToken;
   }
 
+  /** The signed-in user's token (the live channel signs in with it). */
+  get accessToken(): string | null {
+    return this.token;
+  }
+
   get<T>(path: string): Promise<T> {
     return this.request<T>('GET', path);
   }

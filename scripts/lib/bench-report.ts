@@ -35,6 +35,7 @@ export const STAGES: [string, keyof Sample][] = [
   ['device ts → dispatches recorded (pending)', 'dispatchCreated'],
   ['device ts → first dispatch recorded (aide SMS sent)', 'firstDispatch'],
   ['device ts → dispatch_sent on the timeline', 'onTimeline'],
+  ['device ts → shown on an operator\'s console (live channel /ws)', 'consoleShown'],
 ];
 
 const all = (rs: RoundResult[], k: keyof Sample) => summarize(rs.flatMap((r) => r.samples.map((s) => s[k] as number)));

@@ -8,6 +8,7 @@ import { sumMetric } from '../../libs/testing/src/services/metrics-text';
 import { ApiClient, epochMs, mapLimit, type AlertDetail, type AlertSummary } from './api';
 import type { Home } from './bench-seed';
 import { nowMs, pressSos } from './device';
+import type { LiveWatcher } from './live-watcher';
 import { sleep } from './platform-process';
 import { cpuBetween, cpuSnapshot, machineBusySeconds, type Accounted, type CpuSnapshot } from './proc-stats';
 import { fmt, summarize } from './stats';
@@ -92,6 +93,8 @@ export interface Sample {
   dispatchCreated: number;
   firstDispatch: number;
   onTimeline: number;
+  /** When an operator's console on the live channel (/ws) first showed the alert. */
+  consoleShown: number;
   eventCount: number;
 }
 
@@ -127,6 +130,9 @@ export interface RoundResult {
   othersCores: number;
   samples: Sample[];
 }
+
+/** How long a round waits, after the last dispatch is on record, for the console's live channel to show every alert. */
+const LIVE_WAIT_MS = 5_000;
 
 export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
 
@@ -179,6 +185,8 @@ export interface RoundOptions {
   resolveConcurrency?: number;
   /** The platform's CPU when idle, in cores (see measureIdle). */
   idleCores?: number;
+  /** An operator's console on the live channel: when each alert was shown there. */
+  live?: LiveWatcher;
 }
 
 /** The sum of CPU seconds by kind between two snapshots. */
@@ -258,6 +266,12 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
   const lagByApp = Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, m.lagMaxMs]));
 
   const records = await target.source.read(wanted);
+  // the live view may still be on its way when the last dispatch is on record (outside the CPU counted above)
+  const live = o.live;
+  if (live) {
+    for (const until = Date.now() + LIVE_WAIT_MS; Date.now() < until && records.some((r) => live.shownAt(r.id) === undefined);) await sleep(50);
+    if (live.closed) log(`round ${name}: the console's live channel closed (${live.closed}); its column is empty from here`);
+  }
   const byHousehold = new Map(records.map((r) => [r.householdId, r]));
   const samples: Sample[] = presses.map((p) => {
     const r = byHousehold.get(p.home.householdId);
@@ -270,6 +284,7 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
       dispatchCreated: rel(r?.dispatchCreatedAt),
       firstDispatch: rel(r?.firstAideSentAt),
       onTimeline: rel(r?.dispatchSentOnTimelineAt),
+      consoleShown: rel(live?.shownAt(r?.id)),
       eventCount: r?.eventCount ?? 0,
     };
   });
