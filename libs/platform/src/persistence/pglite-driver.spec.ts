@@ -85,8 +85,10 @@ describe('the embedded database connection', () => {
     await db.quiet(100, 5_000);
     const resolved = Date.now();
     await busy.done;
+    // statements ran after the wait began, and it ended only 100 ms after the last of them (a stalled machine may
+    // end the load early, so its length is not asserted)
+    expect(busy.last()).toBeGreaterThan(started);
     expect(resolved - busy.last()).toBeGreaterThanOrEqual(95);
-    expect(resolved - started).toBeGreaterThanOrEqual(300);
   });
 
   it('stops waiting for a quiet moment after maxWaitMs, so sustained load does not hold maintenance off for ever', async () => {
