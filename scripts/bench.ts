@@ -96,23 +96,26 @@ async function runRounds(CFG: BenchConfig, target: BenchTarget, homes: Parameter
   log(`${target.name}: the platform's processes use ${fmt(idleCores)} cores when idle (${Object.entries(idleByProcess).map(([k, v]) => `${k} ${fmt(v)}`).join(', ')})`);
   const rounds: RoundResult[] = [];
   let stepsShort = 0;
-  for (const step of plan) {
-    if (step.kind === 'step' && stepsShort >= 2) {
-      log(`${target.name}: step-up stopped after two steps in a row that did not keep pace; skipping ${step.name}`);
-      continue;
+  try {
+    for (const step of plan) {
+      if (step.kind === 'step' && stepsShort >= 2) {
+        log(`${target.name}: step-up stopped after two steps in a row that did not keep pace; skipping ${step.name}`);
+        continue;
+      }
+      const hooks: RoundHooks = profiled.length && step === profiledRound ? {
+        beforePress: async () => void (await Promise.all(profiled.map((p) => profileCut(p.pid, p.base, 1)))),
+        afterSettle: async () => {
+          const files = await Promise.all(profiled.map((p) => profileCut(p.pid, p.base, 2)));
+          profiled.forEach((p, i) => onProfile(p.label, files[i]));
+        },
+      } : {};
+      const r = await runRound(target, homes, step, { settleTimeoutMs: CFG.settleTimeoutMs, pauseMs: CFG.pauseMs, resolveConcurrency: 8, idleCores, live: live ?? undefined }, hooks);
+      rounds.push(r);
+      if (step.kind === 'step') stepsShort = keptPace(r) ? 0 : stepsShort + 1;
     }
-    const hooks: RoundHooks = profiled.length && step === profiledRound ? {
-      beforePress: async () => void (await Promise.all(profiled.map((p) => profileCut(p.pid, p.base, 1)))),
-      afterSettle: async () => {
-        const files = await Promise.all(profiled.map((p) => profileCut(p.pid, p.base, 2)));
-        profiled.forEach((p, i) => onProfile(p.label, files[i]));
-      },
-    } : {};
-    const r = await runRound(target, homes, step, { settleTimeoutMs: CFG.settleTimeoutMs, pauseMs: CFG.pauseMs, resolveConcurrency: 8, idleCores, live: live ?? undefined }, hooks);
-    rounds.push(r);
-    if (step.kind === 'step') stepsShort = keptPace(r) ? 0 : stepsShort + 1;
+  } finally {
+    live?.close();
   }
-  live?.close();
   return { rounds, idleCores, idleByProcess };
 }
 

@@ -131,7 +131,7 @@ export interface RoundResult {
   samples: Sample[];
 }
 
-/** How long a round waits, after the last dispatch is on record, for the console's live channel to show every alert. */
+/** How long a round waits at most, after the last dispatch is on record, for the console's live channel to show every alert. */
 const LIVE_WAIT_MS = 5_000;
 
 export const log = (msg: string) => process.stderr.write(`[bench] ${msg}\n`);
@@ -269,7 +269,15 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
   // the live view may still be on its way when the last dispatch is on record (outside the CPU counted above)
   const live = o.live;
   if (live) {
-    for (const until = Date.now() + LIVE_WAIT_MS; Date.now() < until && records.some((r) => live.shownAt(r.id) === undefined);) await sleep(50);
+    // until every alert is shown, LIVE_WAIT_MS have passed, or nothing more came for a second (the naive chain
+    // publishes no alert changes)
+    const notShown = () => records.filter((r) => live.shownAt(r.id) === undefined).length;
+    const until = Date.now() + LIVE_WAIT_MS;
+    for (let left = notShown(), movedAt = Date.now(); left > 0 && Date.now() < until && Date.now() - movedAt < 1_000;) {
+      await sleep(50);
+      const now = notShown();
+      if (now < left) [left, movedAt] = [now, Date.now()];
+    }
     if (live.closed) log(`round ${name}: the console's live channel closed (${live.closed}); its column is empty from here`);
   }
   const byHousehold = new Map(records.map((r) => [r.householdId, r]));

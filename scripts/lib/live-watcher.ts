@@ -24,8 +24,10 @@ export class LiveWatcher {
       socket.once('open', () => socket.send(JSON.stringify({ type: 'auth', token })));
       socket.once('message', (data) => {
         clearTimeout(timer);
-        const hello = JSON.parse(String(data)) as { type?: string };
-        if (hello.type !== 'hello') return reject(new Error(`live channel answered ${String(data).slice(0, 100)}`));
+        if (typeOf(String(data)) !== 'hello') {
+          socket.terminate();
+          return reject(new Error(`live channel answered ${String(data).slice(0, 100)}`));
+        }
         socket.removeAllListeners('error').removeAllListeners('close');
         socket.on('error', () => undefined); // a drop shows as 'close' below, and as missing times in the report
         resolve(new LiveWatcher(socket));
@@ -49,12 +51,18 @@ export class LiveWatcher {
 
   private onMessage(text: string): void {
     const at = nowMs();
-    let m: { type?: string; alertId?: unknown };
-    try {
-      m = JSON.parse(text) as { type?: string; alertId?: unknown };
-    } catch {
-      return;
-    }
-    if (m.type === 'alert.changed' && typeof m.alertId === 'string' && !this.shown.has(m.alertId)) this.shown.set(m.alertId, at);
+    const m = parsed(text);
+    if (m?.type === 'alert.changed' && typeof m.alertId === 'string' && !this.shown.has(m.alertId)) this.shown.set(m.alertId, at);
   }
 }
+
+/** A live-channel message, or null when it is not JSON. */
+function parsed(text: string): { type?: unknown; alertId?: unknown } | null {
+  try {
+    return JSON.parse(text) as { type?: unknown; alertId?: unknown };
+  } catch {
+    return null;
+  }
+}
+
+const typeOf = (text: string): unknown => parsed(text)?.type;
