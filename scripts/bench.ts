@@ -20,15 +20,16 @@ import { loadavg } from 'node:os';
 import { join, relative } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { ApiClient } from './lib/api';
+import { ApiRoundSource } from './lib/api-round-source';
 import { machine, runBaseline } from './lib/baseline';
 import { BenchConfigError, loadBenchConfig, type BenchConfig } from './lib/bench-config';
 import { figuresOf, keptPace, renderReport, STAGES, type TargetRun } from './lib/bench-report';
-import { ApiRoundSource, log, measureIdle, roundPlan, runRound, waitQuiet, type BenchTarget, type RoundHooks, type RoundResult } from './lib/bench-round';
+import { log, measureIdle, roundPlan, runRound, waitQuiet, type BenchTarget, type RoundHooks, type RoundResult } from './lib/bench-round';
 import { connectHomes, seed } from './lib/bench-seed';
 import { summarizeProfile } from './lib/cpu-profile';
 import { closeDevice } from './lib/device';
-import { LiveWatcher } from './lib/live-watcher';
 import { startDistributedPlatform } from './lib/distributed-platform';
+import { LiveWatcher } from './lib/live-watcher';
 import { REPO_ROOT, sleep, startPlatformProcess } from './lib/platform-process';
 import { cpuBetween, cpuSnapshot } from './lib/proc-stats';
 import { fmt, round, table } from './lib/stats';
@@ -109,7 +110,7 @@ async function runRounds(CFG: BenchConfig, target: BenchTarget, homes: Parameter
           profiled.forEach((p, i) => onProfile(p.label, files[i]));
         },
       } : {};
-      const r = await runRound(target, homes, step, { settleTimeoutMs: CFG.settleTimeoutMs, pauseMs: CFG.pauseMs, resolveConcurrency: 8, idleCores, live: live ?? undefined }, hooks);
+      const r = await runRound(target, homes, step, { settleTimeoutMs: CFG.settleTimeoutMs, pauseMs: CFG.pauseMs, resolveConcurrency: 8, idleCores, live }, hooks);
       rounds.push(r);
       if (step.kind === 'step') stepsShort = keptPace(r) ? 0 : stepsShort + 1;
     }

@@ -22,7 +22,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:http';
-import { Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
+import { Kafka, logLevel, Partitioners, type Consumer, type Producer } from 'kafkajs';
 import mqtt from 'mqtt';
 import { Pool, type PoolClient } from 'pg';
 import { readEnvironment } from '../libs/platform/src/config/config';
@@ -66,6 +66,14 @@ async function producerOf(kafka: Kafka): Promise<Producer> {
   const p = kafka.producer({ allowAutoTopicCreation: true, createPartitioner: Partitioners.DefaultPartitioner });
   await p.connect();
   return p;
+}
+
+/** A kafkajs consumer with its defaults but the fetch wait, subscribed to `topic`. */
+async function consumerOf(kafka: Kafka, groupId: string, topic: string): Promise<Consumer> {
+  const c = kafka.consumer({ groupId, maxWaitTimeInMs: Number(env('KAFKA_MAX_WAIT_MS', '100')), allowAutoTopicCreation: true });
+  await c.connect();
+  await c.subscribe({ topic });
+  return c;
 }
 
 const poolOf = (role: NaiveRole) => new Pool({ connectionString: env('DATABASE_URL'), max: 4, application_name: `linan-naive-${role}` });
@@ -153,9 +161,7 @@ async function triage(): Promise<() => Promise<void>> {
   const pool = poolOf('triage');
   const kafka = kafkaOf('triage');
   const producer = await producerOf(kafka);
-  const consumer = kafka.consumer({ groupId: 'naive-triage', maxWaitTimeInMs: Number(env('KAFKA_MAX_WAIT_MS', '100')), allowAutoTopicCreation: true });
-  await consumer.connect();
-  await consumer.subscribe({ topic: NAIVE_TOPICS.events });
+  const consumer = await consumerOf(kafka, 'naive-triage', NAIVE_TOPICS.events);
   const policy = JSON.stringify({ ackTimeoutMs: 600_000, maxAideRounds: 2 });
   await consumer.run({
     partitionsConsumedConcurrently: 4,
@@ -231,9 +237,7 @@ interface Row {
 async function dispatch(): Promise<() => Promise<void>> {
   const pool = poolOf('dispatch');
   const kafka = kafkaOf('dispatch');
-  const consumer = kafka.consumer({ groupId: 'naive-dispatch', maxWaitTimeInMs: Number(env('KAFKA_MAX_WAIT_MS', '100')), allowAutoTopicCreation: true });
-  await consumer.connect();
-  await consumer.subscribe({ topic: NAIVE_TOPICS.requests });
+  const consumer = await consumerOf(kafka, 'naive-dispatch', NAIVE_TOPICS.requests);
   await consumer.run({
     partitionsConsumedConcurrently: 4,
     eachBatch: async ({ batch }) => {

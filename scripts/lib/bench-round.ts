@@ -4,8 +4,7 @@
  * device's ts, and resolve the alerts (outcome test) so the next round opens new ones.
  */
 import { loadavg } from 'node:os';
-import { sumMetric } from '../../libs/testing/src/services/metrics-text';
-import { ApiClient, epochMs, mapLimit, type AlertDetail, type AlertSummary } from './api';
+import { ApiClient, mapLimit } from './api';
 import type { Home } from './bench-seed';
 import { nowMs, pressSos } from './device';
 import type { LiveWatcher } from './live-watcher';
@@ -269,15 +268,7 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
   // the live view may still be on its way when the last dispatch is on record (outside the CPU counted above)
   const live = o.live;
   if (live) {
-    // until every alert is shown, LIVE_WAIT_MS have passed, or nothing more came for a second (the naive chain
-    // publishes no alert changes)
-    const notShown = () => records.filter((r) => live.shownAt(r.id) === undefined).length;
-    const until = Date.now() + LIVE_WAIT_MS;
-    for (let left = notShown(), movedAt = Date.now(); left > 0 && Date.now() < until && Date.now() - movedAt < 1_000;) {
-      await sleep(50);
-      const now = notShown();
-      if (now < left) [left, movedAt] = [now, Date.now()];
-    }
+    await live.waitForShown(records.map((r) => r.id), LIVE_WAIT_MS);
     if (live.closed) log(`round ${name}: the console's live channel closed (${live.closed}); its column is empty from here`);
   }
   const byHousehold = new Map(records.map((r) => [r.householdId, r]));
@@ -349,90 +340,4 @@ export function roundPlan(s: { devices: number; rate: number; warmup: number; ro
     ...s.sweep.map((r): RoundSpec => ({ name: `sweep${r}`, kind: 'sweep', rate: r })),
     ...s.steps.map((r): RoundSpec => ({ name: `step${r}`, kind: 'step', rate: r, devices: Math.min(s.devices, Math.ceil(r * s.stepSeconds)) })),
   ];
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// Reading a round back through the HTTP API (embedded mode: its database is inside the platform's process)
-
-/** Parses a /metrics text for one gauge. */
-export function parseMetric(text: string, name: string): number {
-  const m = new RegExp(`^${name}(?:\\{[^}]*\\})? ([0-9.eE+-]+)$`, 'm').exec(text);
-  return m ? Number(m[1]) : NaN;
-}
-
-/** What the bench reads of an app's /metrics after each round. */
-export const appMetricsOf = (text: string): AppMetrics => ({
-  lagMaxMs: parseMetric(text, 'linan_nodejs_eventloop_lag_max_seconds') * 1000,
-  gcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum'),
-  majorGcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum', { kind: 'major' }),
-});
-
-const FIRST_DISPATCHES = 'linan_device_to_first_dispatch_seconds_count';
-
-/**
- * The alerts through the console's API: the queue to wait, then each alert's detail (timeline and dispatches).
- * While a round runs it watches the platform's count of first dispatches on /metrics (no database read) and lists
- * the queue only once that count says every alarm may be done: a 200-alert queue read is work on the same thread
- * as the chain being measured, and polling it mid-round would delay the very alarms it waits for.
- */
-export class ApiRoundSource implements RoundSource {
-  readonly pollMs = 200;
-  private firstDispatchesAtStart = 0;
-  private lagMaxMs = 0;
-  constructor(private readonly api: ApiClient) {}
-
-  /** Reads /metrics. Each read starts a new event-loop lag window in the platform: the largest lag seen is kept. */
-  private async metrics(): Promise<string> {
-    const text = await this.api.text('/metrics');
-    this.lagMaxMs = Math.max(this.lagMaxMs, parseMetric(text, 'linan_nodejs_eventloop_lag_max_seconds') * 1000 || 0);
-    return text;
-  }
-
-  /** The largest event-loop lag the platform reported since the previous call, and its collector's time so far. */
-  async takeMetrics(): Promise<AppMetrics> {
-    const { gcSeconds, majorGcSeconds } = appMetricsOf(await this.metrics());
-    const lagMaxMs = this.lagMaxMs;
-    this.lagMaxMs = 0;
-    return { lagMaxMs, gcSeconds, majorGcSeconds };
-  }
-
-  private async firstDispatches(): Promise<number> {
-    return parseMetric(await this.metrics(), FIRST_DISPATCHES) || 0;
-  }
-
-  async roundStarts(): Promise<void> {
-    this.firstDispatchesAtStart = await this.firstDispatches();
-  }
-
-  private async unresolved(households: ReadonlySet<string>): Promise<AlertSummary[]> {
-    // the queue lists up to 500 unresolved alerts: enough for the embedded run's 200 devices
-    const list = await this.api.get<{ items: AlertSummary[] }>('/api/v1/alerts?status=open');
-    return list.items.filter((a) => households.has(a.householdId));
-  }
-
-  async progress(households: ReadonlySet<string>) {
-    const counted = (await this.firstDispatches()) - this.firstDispatchesAtStart;
-    // not all there yet by the platform's own count: report that without reading the queue
-    if (counted < households.size) return { opened: households.size, dispatched: counted };
-    const alerts = await this.unresolved(households);
-    return { opened: alerts.length, dispatched: alerts.filter((a) => a.status !== 'open').length };
-  }
-
-  async read(households: ReadonlySet<string>): Promise<AlertRecord[]> {
-    const details = await mapLimit(await this.unresolved(households), 6, (a) => this.api.get<AlertDetail>(`/api/v1/alerts/${a.id}`));
-    return details.map((d) => {
-      const r0 = d.dispatches.filter((x) => x.round === 0);
-      const aideSent = r0.filter((x) => x.recipientKind === 'aide' && x.status === 'sent').map((x) => epochMs(x.updatedAt));
-      const sentOnTimeline = d.timeline.filter((t) => t.kind === 'dispatch_sent').map((t) => epochMs(t.at));
-      const received = d.timeline.find((t) => t.kind === 'event_received');
-      const min = (xs: number[]) => (xs.length ? Math.min(...xs) : NaN);
-      return {
-        id: d.id, householdId: d.householdId, createdAt: epochMs(d.createdAt), eventCount: d.eventCount,
-        eventReceivedAt: received ? epochMs(received.at) : NaN,
-        dispatchCreatedAt: min(r0.map((x) => epochMs(x.createdAt))),
-        firstAideSentAt: min(aideSent),
-        dispatchSentOnTimelineAt: min(sentOnTimeline),
-      };
-    });
-  }
 }

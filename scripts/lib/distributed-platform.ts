@@ -19,7 +19,7 @@ import { startMosquitto, type RunningMosquitto } from '../../libs/testing/src/se
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../libs/testing/src/services/postgres';
 import { ApiClient } from './api';
 import type { AlertRecord, AppMetrics, BenchTarget, RoundSource } from './bench-round';
-import { appMetricsOf } from './bench-round';
+import { appMetricsOf } from './api-round-source';
 import { appEnvironment, checkDistributedEnvironment } from './distributed-env';
 import { createEdgeProxy, type EdgeProxy, type Upstream } from './edge-proxy';
 import { appMain, freePort, onInterrupt, REPO_ROOT, startNodeProcess, type NodeProcess } from './platform-process';
@@ -121,7 +121,7 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
       ...Array.from({ length: o.gateways }, () => addGateway()),
       ...APP_NAMES.filter((a) => a !== 'gateway').map((a) => startApp(a, a)),
     ]);
-    apps.sort((a, b) => APP_NAMES.indexOf(a.app) - APP_NAMES.indexOf(b.app) || a.label.localeCompare(b.label));
+    sortApps(apps);
 
     const upstream = (app: AppName): Upstream => ({ host: '127.0.0.1', port: apps.find((a) => a.app === app)!.port });
     const edge: EdgeProxy = createEdgeProxy({
@@ -171,7 +171,7 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
       async scaleGateways(total: number) {
         const added: AppProcess[] = [];
         while (gatewayCount() < total) added.push(await addGateway());
-        apps.sort((a, b) => APP_NAMES.indexOf(a.app) - APP_NAMES.indexOf(b.app) || a.label.localeCompare(b.label));
+        sortApps(apps);
         if (added.length) o.log(`gateway replicas: ${gatewayCount()} (${added.map((a) => `${a.label} pid ${a.pid}`).join(', ')})`);
       },
       async useNaiveChain() {
@@ -192,7 +192,7 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
           });
           apps.push({ ...p, app: role, port });
         }
-        apps.sort((a, b) => APP_NAMES.indexOf(a.app) - APP_NAMES.indexOf(b.app) || a.label.localeCompare(b.label));
+        sortApps(apps);
         o.log(`naive chain in place of gateway, triage and dispatch: ${apps.filter((a) => a.label.startsWith('naive-')).map((a) => `${a.label} pid ${a.pid}`).join(', ')}`);
       },
       target: (name, api) => ({ name, api, source, accounted, appMetrics }),
@@ -208,6 +208,9 @@ export async function startDistributedPlatform(o: DistributedOptions): Promise<D
     throw e;
   }
 }
+
+/** In the order of APP_NAMES, replicas by label: how reports and logs list them. */
+const sortApps = (apps: AppProcess[]) => apps.sort((a, b) => APP_NAMES.indexOf(a.app) - APP_NAMES.indexOf(b.app) || a.label.localeCompare(b.label));
 
 /**
  * Ends MQTT sessions that outlive their clients (the gateways' persistent sessions in the share group): a clean start

@@ -1,5 +1,6 @@
 import WebSocket from 'ws';
 import { nowMs } from './device';
+import { sleep } from './platform-process';
 
 /**
  * An operator's console on the live channel (`/ws`), as the browser page holds it: signs in with the first message
@@ -38,6 +39,20 @@ export class LiveWatcher {
   /** When the alert was first shown (ms since the epoch), if it was. */
   shownAt(alertId: string | null | undefined): number | undefined {
     return alertId ? this.shown.get(alertId) : undefined;
+  }
+
+  /**
+   * Resolves once every one of these alerts has been shown, `maxMs` have passed, or a second went by with none
+   * newly shown (a chain that publishes no alert changes, as the naive one, costs a second, not `maxMs`).
+   */
+  async waitForShown(alertIds: readonly string[], maxMs: number): Promise<void> {
+    const notShown = () => alertIds.filter((id) => !this.shown.has(id)).length;
+    const until = Date.now() + maxMs;
+    for (let left = notShown(), movedAt = Date.now(); left > 0 && Date.now() < until && Date.now() - movedAt < 1_000;) {
+      await sleep(50);
+      const now = notShown();
+      if (now < left) [left, movedAt] = [now, Date.now()];
+    }
   }
 
   /** Why the channel closed, if it did (the report says so instead of leaving the column empty unexplained). */
