@@ -206,20 +206,21 @@ function renderCpu(run: TargetRun): string[] {
   const paced = run.rounds.filter((r) => r.counted && r.mode === 'paced');
   const maxed = run.rounds.filter((r) => r.counted && r.mode === 'max');
   const labels = [...new Set(run.rounds.flatMap((r) => Object.keys(r.cpuByProcess)))];
-  const per = (rs: RoundResult[], label: string, k: 'msPerAlarm' | 'cores') => mean(rs.map((r) => r.cpuByProcess[label]?.[k] ?? 0));
+  const per = (rs: RoundResult[], label: string, k: 'msPerAlarm' | 'cores' | 'syscallsPerAlarm') => mean(rs.map((r) => r.cpuByProcess[label]?.[k] ?? 0));
   const kindOf = (label: string) => run.rounds.map((r) => r.cpuByProcess[label]?.kind).find(Boolean) ?? '';
   const gc = (rs: RoundResult[], label: string) => {
     const all = mean(rs.map((r) => r.gcMsPerAlarmByApp?.[label] ?? NaN));
     return Number.isFinite(all) ? `${fmt(all)} (${fmt(mean(rs.map((r) => r.majorGcMsPerAlarmByApp?.[label] ?? NaN)))})` : '-';
   };
   const rows = labels.map((l) => [l, kindOf(l), fmt(per(paced, l, 'msPerAlarm')), fmt(per(paced, l, 'cores')), fmt(per(maxed, l, 'msPerAlarm')), fmt(per(maxed, l, 'cores')),
-    gc(paced, l), fmt(maxOf(paced.map((r) => r.lagByApp[l] ?? NaN)))]);
-  const total = (kinds: string[], rs: RoundResult[], k: 'msPerAlarm' | 'cores') => labels.filter((l) => kinds.includes(kindOf(l))).reduce((a, l) => a + per(rs, l, k), 0);
+    fmt(per(paced, l, 'syscallsPerAlarm'), 1), gc(paced, l), fmt(maxOf(paced.map((r) => r.lagByApp[l] ?? NaN)))]);
+  const total = (kinds: string[], rs: RoundResult[], k: 'msPerAlarm' | 'cores' | 'syscallsPerAlarm') => labels.filter((l) => kinds.includes(kindOf(l))).reduce((a, l) => a + per(rs, l, k), 0);
   for (const [name, kinds] of [['= platform (the apps)', ['platform']], ['= platform + services', ['platform', 'service']]] as const) {
-    rows.push([name, '', fmt(total([...kinds], paced, 'msPerAlarm')), fmt(total([...kinds], paced, 'cores')), fmt(total([...kinds], maxed, 'msPerAlarm')), fmt(total([...kinds], maxed, 'cores')), '', '']);
+    rows.push([name, '', fmt(total([...kinds], paced, 'msPerAlarm')), fmt(total([...kinds], paced, 'cores')), fmt(total([...kinds], maxed, 'msPerAlarm')), fmt(total([...kinds], maxed, 'cores')),
+      fmt(total([...kinds], paced, 'syscallsPerAlarm'), 1), '', '']);
   }
-  return ['', `CPU by process (from /proc; mean over the counted rounds, press → all dispatched; gc = the app's garbage collection on its main thread, from its /metrics, part of its CPU, and in brackets the full collections alone)`,
-    table(['process', 'kind', `paced ms/alarm`, 'paced cores', 'at once ms/alarm', 'at once cores', 'paced gc (major) ms/alarm', 'paced loop lag max ms'], rows, [0, 1])];
+  return ['', `CPU by process (from /proc; mean over the counted rounds, press → all dispatched; gc = the app's garbage collection on its main thread, from its /metrics, part of its CPU, and in brackets the full collections alone; syscalls = system calls that read or write, from /proc/<pid>/io)`,
+    table(['process', 'kind', `paced ms/alarm`, 'paced cores', 'at once ms/alarm', 'at once cores', 'paced syscalls/alarm', 'paced gc (major) ms/alarm', 'paced loop lag max ms'], rows, [0, 1])];
 }
 
 function renderProfile(label: string, profile: ProfileSummary): string[] {

@@ -118,7 +118,7 @@ export interface RoundResult {
   servicesCpuMsPerAlarm: number;
   simulatorCpuMsPerAlarm: number;
   /** CPU ms per alarm and cores used during the round, per process label. */
-  cpuByProcess: Record<string, { kind: Accounted['kind']; msPerAlarm: number; cores: number }>;
+  cpuByProcess: Record<string, { kind: Accounted['kind']; msPerAlarm: number; cores: number; syscallsPerAlarm: number }>;
   eventLoopLagMaxMs: number;
   lagByApp: Record<string, number>;
   /** Garbage collection per alarm, in ms of each app's main thread (from its /metrics), all kinds and major alone. */
@@ -313,7 +313,7 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
     platformCpuMsPerAlarm: (cpu.platform * 1000) / n,
     servicesCpuMsPerAlarm: (cpu.service * 1000) / n,
     simulatorCpuMsPerAlarm: (cpu.bench * 1000) / n,
-    cpuByProcess: Object.fromEntries([...cpu.by].map(([label, x]) => [label, { kind: x.kind, msPerAlarm: (x.seconds * 1000) / n, cores: x.seconds / wallS }])),
+    cpuByProcess: Object.fromEntries([...cpu.by].map(([label, x]) => [label, { kind: x.kind, msPerAlarm: (x.seconds * 1000) / n, cores: x.seconds / wallS, syscallsPerAlarm: x.syscalls / n }])),
     eventLoopLagMaxMs: maxOf(Object.values(lagByApp)),
     lagByApp,
     gcMsPerAlarmByApp: gcMsPerAlarm('gcSeconds'),

@@ -24,6 +24,20 @@ export function cpuSecondsOf(pid: number): number | null {
   return f ? (Number(f[11]) + Number(f[12])) / HZ : null;
 }
 
+/**
+ * The read(2) and write(2) family of system calls a process made (read, readv, write, writev …), all its threads, from
+ * /proc/<pid>/io (`syscr` + `syscw`); null once it is gone or not ours to read. Node, Mosquitto and Redis talk to
+ * their sockets with these; PostgreSQL and librdkafka use send(2) and recv(2), which Linux does not count there, so
+ * their figures are low. Every socket write on this machine costs tens of microseconds of kernel time.
+ */
+export function ioSyscallsOf(pid: number): number | null {
+  const io = readProc(pid, 'io');
+  if (!io) return null;
+  const n = (k: string) => Number(new RegExp(`^${k}:\\s+(\\d+)`, 'm').exec(io)?.[1] ?? NaN);
+  const total = n('syscr') + n('syscw');
+  return Number.isFinite(total) ? total : null;
+}
+
 /** Resident set size and its peak, in bytes, from /proc/<pid>/status. */
 export function memoryOf(pid: number): { rss: number; peakRss: number } | null {
   const s = readProc(pid, 'status');
@@ -73,8 +87,8 @@ export interface Accounted {
   pid: number;
 }
 
-/** CPU seconds per accounted process at one moment. */
-export type CpuSnapshot = Map<number, { label: string; kind: Accounted['kind']; seconds: number }>;
+/** CPU seconds and read/write system calls (see ioSyscallsOf) per accounted process at one moment. */
+export type CpuSnapshot = Map<number, { label: string; kind: Accounted['kind']; seconds: number; syscalls: number }>;
 
 export function cpuSnapshot(list: readonly Accounted[]): CpuSnapshot {
   const snap: CpuSnapshot = new Map();
@@ -83,7 +97,7 @@ export function cpuSnapshot(list: readonly Accounted[]): CpuSnapshot {
       const u = process.cpuUsage();
       return (u.user + u.system) / 1e6;
     })() : cpuSecondsOf(p.pid);
-    if (s !== null) snap.set(p.pid, { label: p.label, kind: p.kind, seconds: s });
+    if (s !== null) snap.set(p.pid, { label: p.label, kind: p.kind, seconds: s, syscalls: ioSyscallsOf(p.pid) ?? NaN });
   }
   return snap;
 }
@@ -92,12 +106,13 @@ export function cpuSnapshot(list: readonly Accounted[]): CpuSnapshot {
  * CPU seconds used between two snapshots, by label (replicas and connections of one label summed). A process that
  * appeared meanwhile counts from its start; one that ended meanwhile is lost (it was idle: pools close idle connections).
  */
-export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): Map<string, { kind: Accounted['kind']; seconds: number }> {
-  const out = new Map<string, { kind: Accounted['kind']; seconds: number }>();
+export function cpuBetween(a: CpuSnapshot, b: CpuSnapshot): Map<string, { kind: Accounted['kind']; seconds: number; syscalls: number }> {
+  const out = new Map<string, { kind: Accounted['kind']; seconds: number; syscalls: number }>();
   for (const [pid, end] of b) {
     const used = end.seconds - (a.get(pid)?.seconds ?? 0);
-    const cur = out.get(end.label) ?? { kind: end.kind, seconds: 0 };
+    const cur = out.get(end.label) ?? { kind: end.kind, seconds: 0, syscalls: 0 };
     cur.seconds += used;
+    cur.syscalls += end.syscalls - (a.get(pid)?.syscalls ?? 0);
     out.set(end.label, cur);
   }
   return out;

@@ -118,4 +118,36 @@ describe(LiveGateway.name, () => {
     expect(centre.received).toEqual([]);
     await gateways[0].onApplicationShutdown();
   });
+
+  it('writes a burst of changes to each console in one TCP write: its socket corked from the first frame until all are queued', async () => {
+    const { bus, gateways, siming, huli, centre } = await replicas();
+    // what ws's TCP socket sees, in order: corks, frames and uncorks
+    const seen = (s: FakeSocket) => {
+      const events: string[] = [];
+      let corks = 0;
+      const send = s.send.bind(s);
+      Object.assign(s, {
+        _socket: { destroyed: false, cork: () => events.push(`cork ${++corks}`), uncork: () => events.push(`uncork ${corks--}`) },
+        send: (text: string) => {
+          send(text);
+          events.push(`frame ${String((JSON.parse(text) as { alertId: string }).alertId)}`);
+        },
+      });
+      return events;
+    };
+    const [atSiming, atHuli, atCentre] = [seen(siming), seen(huli), seen(centre)];
+    const change = (alertId: string, district: string) => envelope(Topics.alertChanges, 'hh-1', {
+      alertId, householdId: 'hh-1', district, status: 'open', priority: 'P1', kind: 'alert_opened',
+    });
+    await bus.publish(Topics.alertChanges, [change('c1', '思明区'), change('c2', '湖里区'), change('c3', '思明区')]);
+    await new Promise((r) => process.nextTick(r));
+    expect(atSiming).toEqual(['cork 1', 'frame c1', 'frame c3', 'uncork 1']);
+    expect(atHuli).toEqual(['cork 1', 'frame c2', 'uncork 1']);
+    expect(atCentre).toEqual(['cork 1', 'frame c1', 'frame c2', 'frame c3', 'uncork 1']);
+    // the next burst corks anew
+    await bus.publish(Topics.alertChanges, [change('c4', '思明区')]);
+    await new Promise((r) => process.nextTick(r));
+    expect(atSiming.slice(4)).toEqual(['cork 1', 'frame c4', 'uncork 1']);
+    await Promise.all(gateways.map((g) => g.onApplicationShutdown()));
+  });
 });
