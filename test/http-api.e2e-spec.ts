@@ -1,4 +1,6 @@
-import { Database } from '@linan/platform';
+import { Agent, get, type IncomingMessage } from 'node:http';
+import { Database, HTTP_KEEP_ALIVE_MS } from '@linan/platform';
+import { EDGE_IDLE_CONNECTION_MS } from '../scripts/lib/edge-proxy';
 import { connectDevice, eventually, householdBody, publishQos1, seedHome, sosEvent, startHarness, type Harness } from '@linan/testing';
 
 const bearer = { type: 'bearer' as const };
@@ -14,6 +16,18 @@ describe('HTTP API v1', () => {
     await h?.close();
   });
   const count = async (table: string) => Number((await db.query<{ n: string }>(`SELECT count(*) AS n FROM ${table}`))[0].n);
+
+  it('keeps an idle connection open longer than a proxy in front keeps one (65 s; Node would say 5)', async () => {
+    const agent = new Agent({ keepAlive: true });
+    try {
+      const res = await new Promise<IncomingMessage>((resolve, reject) => get(`${h.platform.httpUrl}/health`, { agent }, resolve).on('error', reject));
+      res.resume();
+      expect(res.headers['keep-alive']).toBe(`timeout=${HTTP_KEEP_ALIVE_MS / 1000}`);
+      expect(HTTP_KEEP_ALIVE_MS).toBeGreaterThan(EDGE_IDLE_CONNECTION_MS);
+    } finally {
+      agent.destroy();
+    }
+  });
 
   describe('login', () => {
     it('returns a token for the admin', async () => {

@@ -173,4 +173,39 @@ describe('start:distributed edge proxy', () => {
     await p.close();
     await closed;
   });
+
+  it('closes an idle connection to an app before the app does: a request after a pause gets its answer, not a 502', async () => {
+    // An app that says it keeps idle connections for 2 s and, as a busy server whose close crosses a new request
+    // would, resets a connection that brings a request after 2 s idle. The proxy must have moved to a new connection.
+    const IDLE_S = 2;
+    const lastAnswer = new WeakMap<object, number>();
+    let connections = 0;
+    const app = createServer((req, res) => {
+      const last = lastAnswer.get(req.socket);
+      if (last !== undefined && Date.now() - last >= IDLE_S * 1000) return void req.socket.destroy();
+      req.resume();
+      req.on('end', () => {
+        res.writeHead(200, { 'content-type': 'application/json', 'keep-alive': `timeout=${IDLE_S}` });
+        res.end('{"ok":true}', () => lastAnswer.set(req.socket, Date.now()));
+      });
+    });
+    app.keepAliveTimeout = 0; // never closes by itself: the reset above stands for its close
+    app.on('connection', () => connections++);
+    await new Promise<void>((r) => app.listen(0, '127.0.0.1', r));
+    const p = createEdgeProxy({
+      upstreams: new Map([['console', { host: '127.0.0.1', port: (app.address() as AddressInfo).port }]]),
+      health: async () => ({ ok: true, body: {} }), log: (l) => logged.push(l),
+    });
+    const b = `http://127.0.0.1:${await p.listen(0, '127.0.0.1')}`;
+    try {
+      const resolve = () => fetch(`${b}/api/v1/alerts/1/resolve`, { method: 'POST', body: '{"outcome":"test"}' });
+      expect((await resolve()).status).toBe(200);
+      await new Promise((r) => setTimeout(r, IDLE_S * 1000 + 300));
+      expect((await resolve()).status).toBe(200);
+      expect(connections).toBe(2);
+    } finally {
+      await p.close();
+      await new Promise((r) => app.close(r));
+    }
+  });
 });

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
@@ -8,6 +9,14 @@ import { RootLogger } from '../logging/root-logger';
 import { Database } from '../persistence/database';
 import { DomainErrorFilter } from './domain-error.filter';
 import { createValidationPipe } from './validation';
+
+/**
+ * How long an app keeps an idle keep-alive connection open. Longer than whatever sits in front of it keeps one idle
+ * (the edge proxy's EDGE_IDLE_CONNECTION_MS, 30 s; nginx's and most cloud load balancers' 60 s), so the proxy side
+ * always closes first: when the app closes a connection just as the proxy sends a request on it, the request meets a
+ * reset and the client gets a 502. Node's default is 5 s.
+ */
+export const HTTP_KEEP_ALIVE_MS = 65_000;
 
 export interface HttpAppOptions {
   title: string;
@@ -28,6 +37,10 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new DomainErrorFilter(app.get(RootLogger), databaseAnswersOf(app)));
   app.disable('x-powered-by');
+  const server = app.getHttpServer() as Server;
+  server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
+  // a request's headers may take this long; above the keep-alive time, as Node asks of the two
+  server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1_000;
   // the audit trail and the login limit key on the client address; behind the edge that is in X-Forwarded-For
   if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
   if (options.websockets) app.useWebSocketAdapter(new WsAdapter(app));
