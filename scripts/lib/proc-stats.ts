@@ -28,7 +28,7 @@ export function cpuSecondsOf(pid: number): number | null {
  * The read(2) and write(2) family of system calls a process made (read, readv, write, writev …), all its threads, from
  * /proc/<pid>/io (`syscr` + `syscw`); null once it is gone or not ours to read. Node, Mosquitto and Redis talk to
  * their sockets with these; PostgreSQL and librdkafka use send(2) and recv(2), which Linux does not count there, so
- * their figures are low. Every socket write on this machine costs tens of microseconds of kernel time.
+ * their figures are low.
  */
 export function ioSyscallsOf(pid: number): number | null {
   const io = readProc(pid, 'io');

@@ -39,7 +39,7 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   app.disable('x-powered-by');
   const server = app.getHttpServer() as Server;
   server.keepAliveTimeout = HTTP_KEEP_ALIVE_MS;
-  // a request's headers may take this long; above the keep-alive time, as Node asks of the two
+  // how long a request's headers may take: kept above the keep-alive time, the usual advice for Node behind a proxy
   server.headersTimeout = HTTP_KEEP_ALIVE_MS + 1_000;
   // the audit trail and the login limit key on the client address; behind the edge that is in X-Forwarded-For
   if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
