@@ -7,7 +7,7 @@
  * outages) are in distributed-faults.e2e-spec.ts.
  */
 import { Client } from 'pg';
-import { describeDistributed, eventually } from '@linan/testing';
+import { describeDistributed, eventually, sumMetric } from '@linan/testing';
 import {
   alertsOf, connectHomes, dispatchesOf, press, seedAides, seedHome, seedHomes, sleep, startStack, waitForAlerts, waitForDispatchesSent, type Stack,
 } from './distributed/stack';
@@ -80,6 +80,13 @@ describeDistributed('distributed mode: one process per app on real services', ()
     expect(detail.household.id).toBe(home.householdId);
     expect(detail.timeline.length).toBeGreaterThan(0);
     expect(detail.dispatches).toHaveLength(dispatches.length);
+
+    // each app counts its Kafka requests on /metrics: the gateway's produce requests, triage's and dispatch's fetches
+    const kafkaRequests = async (app: string, labels: Record<string, string>) =>
+      sumMetric(await (await fetch(`${stack.app(app).httpUrl}/metrics`)).text(), 'linan_kafka_requests_total', labels);
+    expect(await kafkaRequests('gateway-a', { client: 'producer', api: 'Produce' })).toBeGreaterThanOrEqual(1);
+    expect(await kafkaRequests('dispatch', { client: 'consumer', api: 'Fetch' })).toBeGreaterThanOrEqual(1);
+    expect(await kafkaRequests('triage-a', { client: 'consumer', api: 'Heartbeat' })).toBeGreaterThanOrEqual(1);
   }, 60_000);
 
   it('shares the partitions between two triage replicas, and one killed mid-burst hands its partitions over: every home exactly one alert', async () => {

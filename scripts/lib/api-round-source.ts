@@ -17,6 +17,8 @@ export const appMetricsOf = (text: string): AppMetrics => ({
   lagMaxMs: parseMetric(text, 'linan_nodejs_eventloop_lag_max_seconds') * 1000,
   gcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum'),
   majorGcSeconds: sumMetric(text, 'linan_nodejs_gc_duration_seconds_sum', { kind: 'major' }),
+  kafkaFetches: sumMetric(text, 'linan_kafka_requests_total', { client: 'consumer', api: 'Fetch' }),
+  kafkaProduces: sumMetric(text, 'linan_kafka_requests_total', { client: 'producer', api: 'Produce' }),
 });
 
 const FIRST_DISPATCHES = 'linan_device_to_first_dispatch_seconds_count';
@@ -42,10 +44,10 @@ export class ApiRoundSource implements RoundSource {
 
   /** The largest event-loop lag the platform reported since the previous call, and its collector's time so far. */
   async takeMetrics(): Promise<AppMetrics> {
-    const { gcSeconds, majorGcSeconds } = appMetricsOf(await this.metrics());
+    const { lagMaxMs: _now, ...counters } = appMetricsOf(await this.metrics());
     const lagMaxMs = this.lagMaxMs;
     this.lagMaxMs = 0;
-    return { lagMaxMs, gcSeconds, majorGcSeconds };
+    return { ...counters, lagMaxMs };
   }
 
   private async firstDispatches(): Promise<number> {

@@ -212,15 +212,19 @@ function renderCpu(run: TargetRun): string[] {
     const all = mean(rs.map((r) => r.gcMsPerAlarmByApp?.[label] ?? NaN));
     return Number.isFinite(all) ? `${fmt(all)} (${fmt(mean(rs.map((r) => r.majorGcMsPerAlarmByApp?.[label] ?? NaN)))})` : '-';
   };
+  const kafka = (rs: RoundResult[], label: string) => {
+    const [f, p] = [mean(rs.map((r) => r.kafkaFetchesPerAlarmByApp?.[label] ?? NaN)), mean(rs.map((r) => r.kafkaProducesPerAlarmByApp?.[label] ?? NaN))];
+    return Number.isFinite(f) && f + p > 0 ? `${fmt(f, 2)} + ${fmt(p, 2)}` : '-';
+  };
   const rows = labels.map((l) => [l, kindOf(l), fmt(per(paced, l, 'msPerAlarm')), fmt(per(paced, l, 'cores')), fmt(per(maxed, l, 'msPerAlarm')), fmt(per(maxed, l, 'cores')),
-    fmt(per(paced, l, 'syscallsPerAlarm'), 1), gc(paced, l), fmt(maxOf(paced.map((r) => r.lagByApp[l] ?? NaN)))]);
+    fmt(per(paced, l, 'syscallsPerAlarm'), 1), kafka(paced, l), gc(paced, l), fmt(maxOf(paced.map((r) => r.lagByApp[l] ?? NaN)))]);
   const total = (kinds: string[], rs: RoundResult[], k: 'msPerAlarm' | 'cores' | 'syscallsPerAlarm') => labels.filter((l) => kinds.includes(kindOf(l))).reduce((a, l) => a + per(rs, l, k), 0);
   for (const [name, kinds] of [['= platform (the apps)', ['platform']], ['= platform + services', ['platform', 'service']]] as const) {
     rows.push([name, '', fmt(total([...kinds], paced, 'msPerAlarm')), fmt(total([...kinds], paced, 'cores')), fmt(total([...kinds], maxed, 'msPerAlarm')), fmt(total([...kinds], maxed, 'cores')),
-      fmt(total([...kinds], paced, 'syscallsPerAlarm'), 1), '', '']);
+      fmt(total([...kinds], paced, 'syscallsPerAlarm'), 1), '', '', '']);
   }
-  return ['', `CPU by process (from /proc; mean over the counted rounds, press → all dispatched; gc = the app's garbage collection on its main thread, from its /metrics, part of its CPU, and in brackets the full collections alone; syscalls = system calls that read or write, from /proc/<pid>/io)`,
-    table(['process', 'kind', `paced ms/alarm`, 'paced cores', 'at once ms/alarm', 'at once cores', 'paced syscalls/alarm', 'paced gc (major) ms/alarm', 'paced loop lag max ms'], rows, [0, 1])];
+  return ['', `CPU by process (from /proc; mean over the counted rounds, press → all dispatched; gc = the app's garbage collection on its main thread, from its /metrics, part of its CPU, and in brackets the full collections alone; syscalls = system calls that read or write, from /proc/<pid>/io; Kafka = the app's fetch + produce requests, from its /metrics)`,
+    table(['process', 'kind', `paced ms/alarm`, 'paced cores', 'at once ms/alarm', 'at once cores', 'paced syscalls/alarm', 'paced Kafka fetch + produce /alarm', 'paced gc (major) ms/alarm', 'paced loop lag max ms'], rows, [0, 1])];
 }
 
 function renderProfile(label: string, profile: ProfileSummary): string[] {

@@ -62,6 +62,9 @@ export interface AppMetrics {
   /** Garbage collection so far, all kinds, and the full (major: mark-sweep-compact) collections alone. */
   gcSeconds: number;
   majorGcSeconds: number;
+  /** Kafka requests answered so far: the app's consumers' fetches and its producer's produce requests (0 in embedded mode). */
+  kafkaFetches: number;
+  kafkaProduces: number;
 }
 
 export type RoundKind = 'warmup' | 'paced' | 'max' | 'sweep' | 'step';
@@ -124,6 +127,9 @@ export interface RoundResult {
   /** Garbage collection per alarm, in ms of each app's main thread (from its /metrics), all kinds and major alone. */
   gcMsPerAlarmByApp: Record<string, number>;
   majorGcMsPerAlarmByApp: Record<string, number>;
+  /** Kafka fetch and produce requests per alarm, per app. */
+  kafkaFetchesPerAlarmByApp: Record<string, number>;
+  kafkaProducesPerAlarmByApp: Record<string, number>;
   loadavg1: number;
   /** CPU used during the round by every process not accounted for (other people's work), in cores (0–nproc). */
   othersCores: number;
@@ -301,8 +307,8 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
   const quietMs = await waitQuiet(target, o.idleCores);
 
   const n = presses.length;
-  const gcMsPerAlarm = (k: 'gcSeconds' | 'majorGcSeconds') =>
-    Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, ((m[k] - (metrics0[app]?.[k] ?? NaN)) * 1000) / n]));
+  const perAlarm = (k: Exclude<keyof AppMetrics, 'lagMaxMs'>, scale = 1) =>
+    Object.fromEntries(Object.entries(metrics1).map(([app, m]) => [app, ((m[k] - (metrics0[app]?.[k] ?? NaN)) * scale) / n]));
   const result: RoundResult = {
     name, mode, kind: spec.kind, counted, targetRate: rate, alarms: n,
     offeredRate: rate !== null ? n / ((lastPress - firstPress) / 1000 + 1 / rate) : n / Math.max(0.001, (lastPress - firstPress) / 1000),
@@ -316,8 +322,10 @@ export async function runRound(target: BenchTarget, allHomes: Home[], spec: Roun
     cpuByProcess: Object.fromEntries([...cpu.by].map(([label, x]) => [label, { kind: x.kind, msPerAlarm: (x.seconds * 1000) / n, cores: x.seconds / wallS, syscallsPerAlarm: x.syscalls / n }])),
     eventLoopLagMaxMs: maxOf(Object.values(lagByApp)),
     lagByApp,
-    gcMsPerAlarmByApp: gcMsPerAlarm('gcSeconds'),
-    majorGcMsPerAlarmByApp: gcMsPerAlarm('majorGcSeconds'),
+    gcMsPerAlarmByApp: perAlarm('gcSeconds', 1000),
+    majorGcMsPerAlarmByApp: perAlarm('majorGcSeconds', 1000),
+    kafkaFetchesPerAlarmByApp: perAlarm('kafkaFetches'),
+    kafkaProducesPerAlarmByApp: perAlarm('kafkaProduces'),
     loadavg1: loadavg()[0],
     othersCores,
     samples,

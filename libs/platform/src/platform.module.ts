@@ -137,19 +137,19 @@ export class PlatformModule {
         { provide: UnitOfWork, useExisting: Database },
         {
           provide: MessageBus,
-          useFactory: async (db: Database, log: RootLogger) => {
+          useFactory: async (db: Database, log: RootLogger, metrics: Metrics) => {
             const retry = { maxAttempts: config.bus.maxAttempts, baseDelayMs: config.bus.retryBaseMs };
             if (!config.kafka.brokers) {
               return new EmbeddedBus(db, { partitions: config.bus.partitions, pollMs: config.bus.pollMs, retry }, log.child({ component: 'bus' }));
             }
             const bus = new KafkaBus(db, {
               brokers: config.kafka.brokers, clientId: kafkaClientId(appName), maxWaitMs: config.kafka.maxWaitMs, lingerMs: config.kafka.lingerMs, fetchGatherMs: config.kafka.fetchGatherMs,
-              outboxSweepMs: config.outbox.sweepMs, retry,
+              outboxSweepMs: config.outbox.sweepMs, retry, countRequest: (client, api) => metrics.kafkaRequests.inc({ client, api }),
             }, log.child({ component: 'bus' }));
             await bus.connect();
             return bus;
           },
-          inject: [Database, RootLogger],
+          inject: [Database, RootLogger, Metrics],
         },
         { provide: Outbox, useExisting: MessageBus },
         {

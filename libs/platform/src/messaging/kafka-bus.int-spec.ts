@@ -70,6 +70,22 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     expect(await opened.database.query('SELECT * FROM bus_offsets WHERE group_id = $1', [`live-${t}`])).toEqual([]);
   });
 
+  it('counts the requests Kafka answered, by client and API (for /metrics)', async () => {
+    const counted = new Map<string, number>();
+    const b = await bus({ countRequest: (client, api) => void counted.set(`${client} ${api}`, (counted.get(`${client} ${api}`) ?? 0) + 1) });
+    const t = topic();
+    const seen: string[] = [];
+    handles.push(await b.subscribe({ groupId: `count-${t}`, topics: [t], handle: async (m) => void seen.push(m.value) }));
+    const producesBefore = counted.get('producer Produce') ?? 0;
+    await b.publish(t, [{ key: 'home-1', value: 'c1' }]);
+    await b.publish(t, [{ key: 'home-1', value: 'c2' }]);
+    await eventually(() => seen.length === 2, 10_000, 'both delivered');
+    expect((counted.get('producer Produce') ?? 0) - producesBefore).toBe(2);
+    expect(counted.get('consumer Fetch')).toBeGreaterThanOrEqual(1);
+    expect(counted.get('consumer JoinGroup')).toBeGreaterThanOrEqual(1);
+    expect([...counted.keys()].every((k) => /^(producer|consumer|admin) [A-Za-z]+$/.test(k))).toBe(true);
+  });
+
   it('delivers every message once, in order per key, and stores the effect with the offset', async () => {
     const t = topic();
     const b = await bus();

@@ -98,6 +98,11 @@ export class KafkaBus extends MessageBus implements Outbox {
     // the idempotent producer needs a transaction coordinator; acks=all plus idempotent consumers is the contract here
     this.producer = this.kafka.producer({ allowAutoTopicCreation: true, createPartitioner: rememberingPartitioner(Partitioners.DefaultPartitioner) });
     this.admin = this.kafka.admin();
+    const count = options.countRequest;
+    if (count) {
+      this.producer.on(this.producer.events.REQUEST, ({ payload }) => count('producer', payload.apiName));
+      this.admin.on(this.admin.events.REQUEST, ({ payload }) => count('admin', payload.apiName));
+    }
   }
 
   /** Connects before the app serves anything: an unreachable Kafka stops the boot with the address it tried. */

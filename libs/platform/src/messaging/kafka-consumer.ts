@@ -21,7 +21,11 @@ export interface KafkaConsumerOptions {
    * the same whatever it carries. What Kafka's fetch.min.bytes does on the broker, without its wait when idle.
    */
   fetchGatherMs?: number;
+  /** Called once per request answered by Kafka, with the client kind and kafkajs's API name (for /metrics). */
+  countRequest?: (client: KafkaClientKind, api: string) => void;
 }
+
+export type KafkaClientKind = 'producer' | 'consumer' | 'admin';
 
 /** Fetched messages a consumer holds at most before kafkajs stops fetching for it (backpressure). */
 const MAX_BUFFERED = 2_000;
@@ -114,6 +118,8 @@ export class KafkaConsumer {
       heartbeatInterval: 1_000,
       allowAutoTopicCreation: true,
     });
+    const count = this.options.countRequest;
+    if (count) consumer.on(consumer.events.REQUEST, ({ payload }) => count('consumer', payload.apiName));
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.restarts = 0;
       this.log.info({ topics: this.topics, memberId: payload.memberId, assignment: payload.memberAssignment }, 'consumer joined its group');

@@ -56,6 +56,12 @@ export class Metrics {
     labelNames: ['channel', 'status'] as const,
     registers: [this.registry],
   });
+  readonly kafkaRequests = new Counter({
+    name: 'linan_kafka_requests_total',
+    help: 'Requests this process sent to Kafka and had answered, by client (producer, consumer, admin) and API (Produce, Fetch, OffsetCommit, Heartbeat …)',
+    labelNames: ['client', 'api'] as const,
+    registers: [this.registry],
+  });
   readonly deviceToFirstDispatch = new Histogram({
     name: 'linan_device_to_first_dispatch_seconds',
     help: 'From the device event time to the first dispatch of its alert being recorded',
