@@ -42,9 +42,9 @@ export class ApiRoundSource implements RoundSource {
     return text;
   }
 
-  /** The largest event-loop lag the platform reported since the previous call, and its collector's time so far. */
+  /** The platform's counters so far, with the largest event-loop lag it reported since the previous call. */
   async takeMetrics(): Promise<AppMetrics> {
-    const { lagMaxMs: _now, ...counters } = appMetricsOf(await this.metrics());
+    const counters = appMetricsOf(await this.metrics());
     const lagMaxMs = this.lagMaxMs;
     this.lagMaxMs = 0;
     return { ...counters, lagMaxMs };

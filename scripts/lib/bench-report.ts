@@ -208,12 +208,15 @@ function renderCpu(run: TargetRun): string[] {
   const labels = [...new Set(run.rounds.flatMap((r) => Object.keys(r.cpuByProcess)))];
   const per = (rs: RoundResult[], label: string, k: 'msPerAlarm' | 'cores' | 'syscallsPerAlarm') => mean(rs.map((r) => r.cpuByProcess[label]?.[k] ?? 0));
   const kindOf = (label: string) => run.rounds.map((r) => r.cpuByProcess[label]?.kind).find(Boolean) ?? '';
+  /** The mean over rounds of one of the per-app figures (NaN for a process that is not an app). */
+  const ofApp = (rs: RoundResult[], k: 'gcMsPerAlarmByApp' | 'majorGcMsPerAlarmByApp' | 'kafkaFetchesPerAlarmByApp' | 'kafkaProducesPerAlarmByApp', label: string) =>
+    mean(rs.map((r) => r[k]?.[label] ?? NaN));
   const gc = (rs: RoundResult[], label: string) => {
-    const all = mean(rs.map((r) => r.gcMsPerAlarmByApp?.[label] ?? NaN));
-    return Number.isFinite(all) ? `${fmt(all)} (${fmt(mean(rs.map((r) => r.majorGcMsPerAlarmByApp?.[label] ?? NaN)))})` : '-';
+    const all = ofApp(rs, 'gcMsPerAlarmByApp', label);
+    return Number.isFinite(all) ? `${fmt(all)} (${fmt(ofApp(rs, 'majorGcMsPerAlarmByApp', label))})` : '-';
   };
   const kafka = (rs: RoundResult[], label: string) => {
-    const [f, p] = [mean(rs.map((r) => r.kafkaFetchesPerAlarmByApp?.[label] ?? NaN)), mean(rs.map((r) => r.kafkaProducesPerAlarmByApp?.[label] ?? NaN))];
+    const [f, p] = [ofApp(rs, 'kafkaFetchesPerAlarmByApp', label), ofApp(rs, 'kafkaProducesPerAlarmByApp', label)];
     return Number.isFinite(f) && f + p > 0 ? `${fmt(f, 2)} + ${fmt(p, 2)}` : '-';
   };
   const rows = labels.map((l) => [l, kindOf(l), fmt(per(paced, l, 'msPerAlarm')), fmt(per(paced, l, 'cores')), fmt(per(maxed, l, 'msPerAlarm')), fmt(per(maxed, l, 'cores')),
