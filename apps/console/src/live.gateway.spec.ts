@@ -1,7 +1,7 @@
 import type { Server } from 'ws';
 import { Topics } from '@linan/contracts';
 import {
-  MemoryLiveFanout, MessageBus, envelope, type ConsumerHandle, type InboundMessage, type OutgoingMessage, type RootLogger,
+  MemoryLiveFanout, MessageBus, envelope, type ConsumerHandle, type ConsumerLag, type InboundMessage, type OutgoingMessage, type RootLogger,
   type Subscription,
 } from '@linan/platform';
 import type { Actor, JwtTokenIssuer } from '@linan/auth';
@@ -26,6 +26,10 @@ class GroupBus extends MessageBus {
   async subscribe(s: Subscription): Promise<ConsumerHandle> {
     this.groups.set(s.groupId, [...(this.groups.get(s.groupId) ?? []), s]);
     return { stop: async () => void this.groups.set(s.groupId, (this.groups.get(s.groupId) ?? []).filter((x) => x !== s)) };
+  }
+
+  async lag(): Promise<ConsumerLag[]> {
+    return [];
   }
 
   async close(): Promise<void> {}

@@ -18,7 +18,7 @@ import { checkServerSettings } from './persistence/server-settings';
 import { UnitOfWork } from './persistence/unit-of-work';
 import { EmbeddedBus } from './messaging/embedded-bus';
 import { KafkaBus, kafkaClientId } from './messaging/kafka-bus';
-import { MessageBus, Outbox } from './messaging/message-bus';
+import { MessageBus, Outbox, type MessageFailure } from './messaging/message-bus';
 import { Metrics } from './metrics/metrics';
 import { Clock, SystemClock } from './time/clock';
 
@@ -139,14 +139,21 @@ export class PlatformModule {
           provide: MessageBus,
           useFactory: async (db: Database, log: RootLogger, metrics: Metrics) => {
             const retry = { maxAttempts: config.bus.maxAttempts, baseDelayMs: config.bus.retryBaseMs };
+            const busLog = log.child({ component: 'bus' });
+            const onMessageFailed = (f: MessageFailure) => metrics.messageFailed(f);
             if (!config.kafka.brokers) {
-              return new EmbeddedBus(db, { partitions: config.bus.partitions, pollMs: config.bus.pollMs, retry }, log.child({ component: 'bus' }));
+              const embedded = new EmbeddedBus(db, { partitions: config.bus.partitions, pollMs: config.bus.pollMs, retry, onMessageFailed }, busLog);
+              metrics.watchConsumerLag(() => embedded.lag(), busLog);
+              return embedded;
             }
             const bus = new KafkaBus(db, {
               brokers: config.kafka.brokers, clientId: kafkaClientId(appName), maxWaitMs: config.kafka.maxWaitMs, lingerMs: config.kafka.lingerMs, fetchGatherMs: config.kafka.fetchGatherMs,
-              outboxSweepMs: config.outbox.sweepMs, retry, countRequest: (client, api) => metrics.kafkaRequests.inc({ client, api }),
-            }, log.child({ component: 'bus' }));
+              outboxSweepMs: config.outbox.sweepMs, retry, onMessageFailed,
+              countRequest: (client, api) => metrics.kafkaRequests.inc({ client, api }),
+              countResent: (n) => metrics.outboxResent.inc(n),
+            }, busLog);
             await bus.connect();
+            metrics.watchConsumerLag(() => bus.lag(), busLog);
             return bus;
           },
           inject: [Database, RootLogger, Metrics],

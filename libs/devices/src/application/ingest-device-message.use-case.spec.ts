@@ -1,7 +1,7 @@
 import pino from 'pino';
 import { Topics } from '@linan/contracts';
 import {
-  FakeCache, FakeClock, MessageBus, Metrics, type ConsumerHandle, type OutgoingMessage, type RootLogger, type Subscription,
+  FakeCache, FakeClock, MessageBus, Metrics, type ConsumerHandle, type ConsumerLag, type OutgoingMessage, type RootLogger, type Subscription,
 } from '@linan/platform';
 import type { Device } from '../domain/device';
 import { DevicePresence } from './device-presence';
@@ -21,6 +21,10 @@ class RecordingBus extends MessageBus {
   }
 
   subscribe(_s: Subscription): Promise<ConsumerHandle> {
+    throw new Error('not used');
+  }
+
+  lag(): Promise<ConsumerLag[]> {
     throw new Error('not used');
   }
 

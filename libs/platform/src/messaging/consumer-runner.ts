@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { PermanentMessageError } from '@linan/contracts';
 import { deadLetterTopic } from '@linan/contracts';
-import type { InboundMessage, OutgoingMessage, Subscription } from './message-bus';
+import type { FailureReport, InboundMessage, OutgoingMessage, Subscription } from './message-bus';
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -63,7 +63,8 @@ export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 /**
  * Runs one message with the retry policy: a permanent failure is dead-lettered at once, any other error is retried
  * with exponential backoff and dead-lettered after the last attempt. Never drops a message silently.
- * `firstFailure`, when given, is the outcome of the first attempt (already made, inside a batch).
+ * `firstFailure`, when given, is the outcome of the first attempt (already made, inside a batch). Each failure is
+ * told to `report`.
  */
 export async function runWithRetries(
   sub: Subscription,
@@ -74,6 +75,7 @@ export async function runWithRetries(
   deadLetter: (dl: DeadLetter) => Promise<void>,
   isStopping: () => boolean,
   firstFailure?: unknown,
+  report: FailureReport = () => undefined,
 ): Promise<'done' | 'dead-lettered' | 'stopped'> {
   for (let attempt = m.attempt; ; attempt++) {
     const msg = { ...m, attempt };
@@ -86,14 +88,17 @@ export async function runWithRetries(
       if (err instanceof PermanentMessageError) {
         log.error(ctx, 'message can never be processed; dead-lettered');
         await deadLetter(deadLetterFor(sub, msg, err.reason, err));
+        report({ group: sub.groupId, topic: m.topic, outcome: 'dead_letter', reason: err.reason });
         return 'dead-lettered';
       }
       if (attempt >= policy.maxAttempts) {
         log.error(ctx, 'message failed on every attempt; dead-lettered');
         await deadLetter(deadLetterFor(sub, msg, 'max_attempts', err));
+        report({ group: sub.groupId, topic: m.topic, outcome: 'dead_letter', reason: 'max_attempts' });
         return 'dead-lettered';
       }
       log.warn(ctx, 'message failed; will retry');
+      report({ group: sub.groupId, topic: m.topic, outcome: 'retry', reason: 'transient' });
       await sleep(policy.baseDelayMs * 2 ** (attempt - 1));
       if (isStopping()) return 'stopped';
     }

@@ -5,7 +5,7 @@ import { eventually, openTestDatabase, testBus } from '@linan/testing';
 import { PermanentMessageError } from '@linan/contracts';
 import type { OpenedDatabase } from '../persistence/open-database';
 import { INBOX_LIMIT } from './embedded-group-member';
-import type { InboundMessage } from './message-bus';
+import type { InboundMessage, MessageFailure } from './message-bus';
 import { partitionFor } from './partitioner';
 
 const msg = (key: string, value: string) => ({ key, value });
@@ -54,7 +54,8 @@ describe('EmbeddedBus', () => {
   });
 
   it('redelivers after a transient failure and rolls back the failed attempt', async () => {
-    const bus = testBus(opened);
+    const failures: MessageFailure[] = [];
+    const bus = testBus(opened, { onMessageFailed: (f) => void failures.push(f) });
     let calls = 0;
     const done: string[] = [];
     await bus.subscribe({
@@ -69,11 +70,13 @@ describe('EmbeddedBus', () => {
     await eventually(() => done.length === 1, 5000, 'redelivery');
     expect(done).toEqual(['flaky@2']);
     expect(calls).toBe(2);
+    expect(failures).toEqual([{ group: 'g', topic: 't', outcome: 'retry', reason: 'transient' }]);
     await bus.close();
   });
 
   it('dead-letters a permanent failure at once and keeps the partition flowing', async () => {
-    const bus = testBus(opened);
+    const failures: MessageFailure[] = [];
+    const bus = testBus(opened, { onMessageFailed: (f) => void failures.push(f) });
     // in-memory effects are not rolled back with the batch, so "a" may be seen twice: count distinct values
     const done = new Set<string>();
     const dead: InboundMessage[] = [];
@@ -91,11 +94,13 @@ describe('EmbeddedBus', () => {
     expect(dead[0].value).toBe('poison');
     expect(dead[0].headers['dlq-reason']).toBe('bad_envelope');
     expect(dead[0].headers['dlq-source']).toMatch(/^t\/\d+@\d+$/);
+    expect(failures).toEqual([{ group: 'g', topic: 't', outcome: 'dead_letter', reason: 'bad_envelope' }]);
     await bus.close();
   });
 
   it('dead-letters a message that fails on every attempt', async () => {
-    const bus = testBus(opened, { retry: { maxAttempts: 3, baseDelayMs: 1 } });
+    const failures: MessageFailure[] = [];
+    const bus = testBus(opened, { retry: { maxAttempts: 3, baseDelayMs: 1 }, onMessageFailed: (f) => void failures.push(f) });
     let attempts = 0;
     const dead: InboundMessage[] = [];
     await bus.subscribe({ groupId: 'g', topics: ['t.g.dlq'], handle: async (m) => void dead.push(m) });
@@ -104,6 +109,35 @@ describe('EmbeddedBus', () => {
     await eventually(() => dead.length === 1, 5000, 'dead letter after retries');
     expect(dead[0].headers['dlq-reason']).toBe('max_attempts');
     expect(attempts).toBe(3);
+    const retry = { group: 'g', topic: 't', outcome: 'retry', reason: 'transient' };
+    expect(failures).toEqual([retry, retry, { group: 'g', topic: 't', outcome: 'dead_letter', reason: 'max_attempts' }]);
+    await bus.close();
+  });
+
+  it('tells each group\'s lag per partition, growing while its consumer is stuck and back to 0 once it catches up', async () => {
+    // stuck: every attempt fails until released (a handler that waited inside its transaction would hold the
+    // embedded database's one connection, and the lag could not be read at all)
+    const bus = testBus(opened, { retry: { maxAttempts: 100, baseDelayMs: 5 } });
+    let released = false;
+    const release = () => void (released = true);
+    const seen: string[] = [];
+    await bus.subscribe({ groupId: 'slow', topics: ['t'], handle: async (m) => {
+      if (!released) throw new Error('stuck');
+      seen.push(m.value);
+    } });
+    await bus.subscribe({ groupId: 'live', topics: ['t'], ephemeral: true, handle: async () => undefined });
+    const total = async () => (await bus.lag()).reduce((n, l) => n + l.messages, 0);
+    await bus.publish('t', [msg('home-1', 'm1'), msg('home-1', 'm2'), msg('home-2', 'm3')]);
+    expect(await total()).toBe(3);
+    const lag = await bus.lag();
+    // the live view keeps no position, so only the group's four partitions
+    expect(lag.map((l) => `${l.group} ${l.topic} ${l.partition}`).sort()).toEqual(['slow t 0', 'slow t 1', 'slow t 2', 'slow t 3']);
+    expect(lag.find((l) => l.partition === partitionFor('home-1', 4))!.messages).toBeGreaterThanOrEqual(2);
+    await bus.publish('t', [msg('home-1', 'm4')]);
+    expect(await total()).toBe(4);
+    release();
+    await eventually(() => seen.length === 4, 5000, 'all four applied');
+    await eventually(async () => (await total()) === 0, 5000, 'no lag once caught up');
     await bus.close();
   });
 

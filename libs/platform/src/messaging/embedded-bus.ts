@@ -5,7 +5,7 @@ import { col, unnestRows } from '../persistence/sql';
 import type { DeadLetter } from './consumer-runner';
 import { GroupMember, type MemberOptions } from './embedded-group-member';
 import { partitionFor } from './partitioner';
-import { ConsumerHandle, InboundMessage, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
+import { ConsumerHandle, ConsumerLag, InboundMessage, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 
 const OUTBOX = Symbol('outbox');
 
@@ -182,6 +182,23 @@ export class EmbeddedBus extends MessageBus implements Outbox {
       for (let p = 0; p < this.options.partitions; p++) assignment.get(subscribed[p % subscribed.length])!.push({ topic, partition: p });
     }
     await Promise.all(members.map((m) => m.assign(assignment.get(m)!)));
+  }
+
+  /**
+   * Per partition of every group subscribed here, the messages in the log after the group's stored offset. Background
+   * work on the embedded database: a scrape of /metrics never holds up an alarm.
+   */
+  async lag(): Promise<ConsumerLag[]> {
+    const slots = [...this.groups].flatMap(([group, members]) => [...new Set(members.filter((m) => !m.ephemeral).flatMap((m) => m.topics))]
+      .flatMap((topic) => Array.from({ length: this.options.partitions }, (_, partition) => ({ group, topic, partition }))));
+    if (!slots.length) return [];
+    const rows = await this.db.background(() => this.db.query<{ g: string; t: string; p: number; n: string | number }>(
+      `SELECT s.g, s.t, s.p, (SELECT count(*) FROM bus_log b WHERE b.topic = s.t AND b.partition = s.p AND b.seq > coalesce(o.seq, 0)) AS n
+       FROM unnest($1::text[], $2::text[], $3::int[]) AS s (g, t, p)
+       LEFT JOIN bus_offsets o ON o.group_id = s.g AND o.topic = s.t AND o.partition = s.p`,
+      [slots.map((s) => s.group), slots.map((s) => s.topic), slots.map((s) => s.partition)],
+    ));
+    return rows.map((r) => ({ group: r.g, topic: r.t, partition: Number(r.p), messages: Number(r.n) }));
   }
 
   private async deadLetter(dl: DeadLetter): Promise<void> {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
 import { runWithRetries, showLive, sleep, type DeadLetter, type RetryPolicy } from './consumer-runner';
-import { LIVE_VIEW_GATHER_MS, type InboundMessage, type Subscription } from './message-bus';
+import { LIVE_VIEW_GATHER_MS, type FailureReport, type InboundMessage, type Subscription } from './message-bus';
 
 interface Row {
   seq: number | string;
@@ -18,6 +18,8 @@ export interface MemberOptions {
   pollMs: number;
   batchSize?: number;
   retry: RetryPolicy;
+  /** Told of every message that failed (retried or dead-lettered), for /metrics. */
+  onMessageFailed?: FailureReport;
 }
 
 /**
@@ -43,6 +45,11 @@ export class GroupMember {
 
   get topics(): string[] {
     return this.sub.topics;
+  }
+
+  /** A live view: no stored position, so no lag to speak of. */
+  get ephemeral(): boolean {
+    return this.sub.ephemeral === true;
   }
 
   async assign(partitions: { topic: string; partition: number }[]): Promise<void> {
@@ -362,6 +369,7 @@ class MemberWorker {
         }),
         () => this.stopping,
         m === failed ? failure : undefined,
+        this.options.onMessageFailed,
       );
       if (outcome === 'stopped') return;
       this.positions.set(slot(m.topic, m.partition), m.offset);

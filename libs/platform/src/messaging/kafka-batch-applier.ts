@@ -3,7 +3,7 @@ import { PermanentMessageError, retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
 import { deadLetterFor, sleep, type RetryPolicy } from './consumer-runner';
 import { forRetry, withoutRetryHeaders } from './kafka-records';
-import type { InboundMessage, OutgoingMessage, Subscription } from './message-bus';
+import type { FailureReport, InboundMessage, OutgoingMessage, Subscription } from './message-bus';
 import { lockStoredOffsets, slot, storeOffsets } from './stored-offsets';
 
 /** One partition's fetched messages. */
@@ -27,6 +27,7 @@ export class KafkaBatchApplier {
     private readonly publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
     /** The consumer is stopping: give up waiting and leave what is not done for the partitions' next owner. */
     private readonly stopping: () => boolean,
+    private readonly report: FailureReport = () => undefined,
   ) {}
 
   /**
@@ -110,10 +111,12 @@ export class KafkaBatchApplier {
       this.log.error(ctx, 'message dead-lettered');
       const dl = deadLetterFor(this.sub, m, reason, failure);
       await this.forward(dl.topic, { ...dl.message, headers: withoutRetryHeaders(dl.message.headers) });
+      this.report({ group: this.sub.groupId, topic: m.topic, outcome: 'dead_letter', reason });
     } else {
       const delay = this.retry.baseDelayMs * 2 ** (m.attempt - 1);
       this.log.warn({ ...ctx, delayMs: delay }, 'message failed; sent to the retry topic');
       await this.forward(retryTopic(m.topic, this.sub.groupId), forRetry(m, Date.now() + delay));
+      this.report({ group: this.sub.groupId, topic: m.topic, outcome: 'retry', reason: 'transient' });
     }
     // the message is safely elsewhere: move this partition past it
     await this.db.run(async () => {

@@ -7,7 +7,7 @@ import { StartupError } from '../config/config';
 import type { OpenedDatabase } from '../persistence/open-database';
 import { KafkaBus, encodeOutboxBatch, type KafkaBusOptions } from './kafka-bus';
 import { kafkajsModule } from './kafkajs-internals';
-import type { ConsumerHandle, InboundMessage } from './message-bus';
+import type { ConsumerHandle, InboundMessage, MessageFailure } from './message-bus';
 
 const available = postgresAvailable();
 
@@ -225,10 +225,12 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     ]);
     await opened.database.query(`INSERT INTO outbox_batches (messages, created_at) VALUES ('not json', now() - interval '1 minute')`);
     await opened.database.query(`INSERT INTO outbox_batches (messages, created_at) VALUES ($1, now() - interval '1 minute')`, [left]);
-    const b = await bus();
+    let resent = 0;
+    const b = await bus({ countResent: (n) => void (resent += n) });
     const seen: InboundMessage[] = [];
     handles.push(await b.subscribe({ groupId: 'g-sweep', topics: [t], handle: async (m) => void seen.push(m) }));
     await eventually(() => seen.length === 2, 10_000, 'the swept messages');
+    expect(resent).toBe(2);
     expect(seen[0]).toMatchObject({ value: 'left-behind-1', headers: { eventId: 'e-1' } });
     expect(seen[1]).toMatchObject({ value: 'left-behind-2', headers: {} });
     await eventually(async () => (await opened.database.query('SELECT 1 FROM outbox_batches WHERE messages = $1', [left])).length === 0, 5_000, 'the swept row deleted');
@@ -238,7 +240,8 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
 
   it('dead-letters a poison message with its reason and headers, and the partition keeps flowing', async () => {
     const t = topic();
-    const b = await bus();
+    const failures: MessageFailure[] = [];
+    const b = await bus({ onMessageFailed: (f) => void failures.push(f) });
     const ok: string[] = [];
     const dead: InboundMessage[] = [];
     handles.push(await b.subscribe({ groupId: 'g-poison', topics: [t], handle: async (m) => {
@@ -251,11 +254,13 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     // 'before' may be handled twice (its batch was rolled back when the poison failed); its stored effect is not
     expect([...new Set(ok)]).toEqual(['before', 'after']);
     expect(dead[0]).toMatchObject({ value: 'poison', headers: { eventId: 'p-1', 'dlq-reason': 'bad_envelope', 'dlq-group': 'g-poison' } });
+    expect(failures).toEqual([{ group: 'g-poison', topic: t, outcome: 'dead_letter', reason: 'bad_envelope' }]);
   });
 
   it('retries a transient failure through the retry topic, and dead-letters it after the last attempt', async () => {
     const t = topic();
-    const b = await bus();
+    const failures: MessageFailure[] = [];
+    const b = await bus({ onMessageFailed: (f) => void failures.push(f) });
     const attempts = new Map<string, number[]>();
     const dead: InboundMessage[] = [];
     handles.push(await b.subscribe({ groupId: 'g-retry', topics: [t], handle: async (m) => {
@@ -273,6 +278,39 @@ describe('KafkaBus (Kafka-protocol mock cluster and PostgreSQL)', () => {
     expect(dead[0]).toMatchObject({ value: 'hopeless', headers: { 'dlq-reason': 'max_attempts' } });
     expect(dead[0].headers['retry-attempt']).toBeUndefined();
     expect(retryTopic(t, 'g-retry')).toBe(`${t}.g-retry.retry`);
+    // flaky once and hopeless twice went to the retry topic, hopeless then to the dead-letter topic
+    const retry = { group: 'g-retry', topic: t, outcome: 'retry', reason: 'transient' };
+    expect(failures).toEqual(expect.arrayContaining([retry, { group: 'g-retry', topic: t, outcome: 'dead_letter', reason: 'max_attempts' }]));
+    expect(failures.filter((f) => f.outcome === 'retry')).toEqual([retry, retry, retry]);
+    expect(failures).toHaveLength(4);
+  });
+
+  it('tells each group\'s lag per partition, growing while its consumer is stuck and back to 0 once it catches up', async () => {
+    const t = topic();
+    const b = await bus();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const seen: string[] = [];
+    handles.push(await b.subscribe({ groupId: `g-lag-${t}`, topics: [t], handle: async (m) => {
+      await gate;
+      seen.push(m.value);
+    } }));
+    // a live view keeps no position: it has no lag
+    handles.push(await b.subscribe({ groupId: `live-lag-${t}`, topics: [t], ephemeral: true, handle: async () => undefined }));
+    const behind = async () => (await b.lag()).filter((l) => l.topic === t);
+    await b.publish(t, ['m1', 'm2', 'm3'].map((value) => ({ key: 'home-1', value })));
+    await b.publish(t, [{ key: 'home-2', value: 'm4' }]);
+    await eventually(async () => (await behind()).reduce((n, l) => n + l.messages, 0) === 4, 10_000, 'a lag of 4');
+    const lag = await behind();
+    expect(new Set(lag.map((l) => l.group))).toEqual(new Set([`g-lag-${t}`]));
+    expect(lag.map((l) => l.partition).sort()).toEqual([0, 1, 2, 3]);
+    await b.publish(t, [{ key: 'home-1', value: 'm5' }]);
+    await eventually(async () => (await behind()).reduce((n, l) => n + l.messages, 0) === 5, 10_000, 'a lag of 5 while stuck');
+    release();
+    await eventually(() => seen.length === 5, 10_000, 'all five applied');
+    await eventually(async () => (await behind()).every((l) => l.messages === 0), 10_000, 'no lag once caught up');
+    // its retry topic is watched too (nothing waits there)
+    expect((await b.lag()).filter((l) => l.topic === retryTopic(t, `g-lag-${t}`)).map((l) => l.messages)).toEqual([0, 0, 0, 0]);
   });
 
   it('does not hold up new messages while a retried one waits out its delay', async () => {

@@ -8,7 +8,7 @@ import { KafkaConsumer, type ConsumerPart, type KafkaConsumerOptions } from './k
 import { FIXED_KAFKAJS_VERSION } from './kafkajs-internals';
 import { fixKafkaProduceEncoder } from './kafkajs-produce-encoder';
 import { fixKafkaRequestQueue } from './kafkajs-request-queue';
-import { ConsumerHandle, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
+import { ConsumerHandle, ConsumerLag, MessageBus, Outbox, OutgoingMessage, Subscription } from './message-bus';
 import { rememberingPartitioner } from './partitioner';
 
 export interface KafkaBusOptions extends KafkaConsumerOptions {
@@ -19,6 +19,8 @@ export interface KafkaBusOptions extends KafkaConsumerOptions {
   outboxSweepMs: number;
   /** How long the first message of a produce request waits for others to join it (librdkafka's linger.ms); 0: none. */
   lingerMs: number;
+  /** Told how many messages each sweep of the outbox resent (for /metrics). */
+  countResent?: (messages: number) => void;
 }
 
 export interface Pending {
@@ -262,6 +264,7 @@ export class KafkaBus extends MessageBus implements Outbox {
       const items = readable.flatMap((r) => r.items);
       await this.send(items);
       await this.db.query('DELETE FROM outbox_batches WHERE id = ANY($1::bigint[])', [readable.map((r) => r.id)]);
+      this.options.countResent?.(items.length);
       this.log.warn({ count: items.length, transactions: readable.length }, 'outbox sweeper resent messages left behind');
     })).catch((err) => this.log.warn({ err }, 'outbox sweep failed; will try again')).finally(() => {
       this.sweeping = null;
@@ -283,6 +286,37 @@ export class KafkaBus extends MessageBus implements Outbox {
         await Promise.all(consumers.map((c) => c.stop()));
       },
     };
+  }
+
+  /**
+   * Per partition: the partition's end (its high watermark, from Kafka) less the next offset the group has to apply
+   * (from the offsets stored with the effects in PostgreSQL). A topic Kafka cannot tell about right now is left out.
+   */
+  async lag(): Promise<ConsumerLag[]> {
+    const wanted = new Map<string, Set<string>>();
+    for (const c of this.consumers) {
+      const p = c.storedPosition;
+      if (p) wanted.set(p.group, new Set([...(wanted.get(p.group) ?? []), ...p.topics]));
+    }
+    if (!wanted.size) return [];
+    const topics = [...new Set([...wanted.values()].flatMap((t) => [...t]))];
+    const ends = new Map<string, { partition: number; high: string; low: string }[]>();
+    await Promise.all(topics.map(async (topic) => {
+      try {
+        ends.set(topic, await this.admin.fetchTopicOffsets(topic));
+      } catch (err) {
+        this.log.debug({ err, topic }, 'partition ends not known; lag left out');
+      }
+    }));
+    const rows = await this.db.query<{ group_id: string; topic: string; partition: number; seq: string }>(
+      'SELECT group_id, topic, partition, seq FROM bus_offsets WHERE group_id = ANY($1::text[]) AND topic = ANY($2::text[])', [[...wanted.keys()], topics]);
+    const applied = new Map(rows.map((r) => [`${r.group_id}/${r.topic}/${Number(r.partition)}`, BigInt(r.seq)]));
+    return [...wanted].flatMap(([group, groupTopics]) => [...groupTopics].flatMap((topic) => (ends.get(topic) ?? []).map((e) => {
+      const low = BigInt(e.low);
+      const next = (applied.get(`${group}/${topic}/${e.partition}`) ?? -1n) + 1n;
+      const behind = BigInt(e.high) - (next > low ? next : low);
+      return { group, topic, partition: e.partition, messages: behind > 0n ? Number(behind) : 0 };
+    })));
   }
 
   async close(): Promise<void> {

@@ -6,7 +6,7 @@ import { withTimeout } from '../time/with-timeout';
 import { showLive, sleep, type RetryPolicy } from './consumer-runner';
 import { KafkaBatchApplier, type PartitionBatch } from './kafka-batch-applier';
 import { RETRY_HEADERS, inbound } from './kafka-records';
-import { LIVE_VIEW_GATHER_MS, OutgoingMessage, Subscription } from './message-bus';
+import { LIVE_VIEW_GATHER_MS, type FailureReport, OutgoingMessage, Subscription } from './message-bus';
 import { slot } from './stored-offsets';
 
 export interface KafkaConsumerOptions {
@@ -23,6 +23,8 @@ export interface KafkaConsumerOptions {
   fetchGatherMs?: number;
   /** Called once per request answered by Kafka, with the client kind and kafkajs's API name (for /metrics). */
   countRequest?: (client: KafkaClientKind, api: string) => void;
+  /** Told of every message that failed (sent to the retry or dead-letter topic), for /metrics. */
+  onMessageFailed?: FailureReport;
 }
 
 export type KafkaClientKind = 'producer' | 'consumer' | 'admin';
@@ -91,7 +93,7 @@ export class KafkaConsumer {
     private readonly part: ConsumerPart = 'main',
   ) {
     if (part === 'retries' && sub.ephemeral) throw new Error('a live view has no retry topics');
-    this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping);
+    this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping, options.onMessageFailed);
     this.retryTopics = new Map(part === 'retries' ? sub.topics.map((t) => [retryTopic(t, sub.groupId), t]) : []);
     this.consumer = this.createConsumer();
   }
@@ -99,6 +101,11 @@ export class KafkaConsumer {
   /** The topics this consumer reads. */
   get topics(): string[] {
     return this.part === 'retries' ? [...this.retryTopics.keys()] : this.sub.topics;
+  }
+
+  /** Where its progress counts (the subscription's group, in PostgreSQL) and on which topics; null for a live view. */
+  get storedPosition(): { group: string; topics: string[] } | null {
+    return this.sub.ephemeral ? null : { group: this.sub.groupId, topics: this.topics };
   }
 
   private fetchWaitMs(): number {

@@ -45,6 +45,27 @@ export interface Subscription {
  */
 export const LIVE_VIEW_GATHER_MS = 50;
 
+/** A message that failed in a consumer group: to be tried again, or moved to the group's dead-letter topic. */
+export interface MessageFailure {
+  group: string;
+  /** The topic the message was published to (not its retry topic). */
+  topic: string;
+  outcome: 'retry' | 'dead_letter';
+  /** Why it was dead-lettered (the `dlq-reason` header); `transient` for a retry. */
+  reason: string;
+}
+
+/** Told of every failed message, for /metrics (a consumer must never fail quietly). */
+export type FailureReport = (failure: MessageFailure) => void;
+
+/** How far a consumer group is behind on one partition: messages published and not yet applied. */
+export interface ConsumerLag {
+  group: string;
+  topic: string;
+  partition: number;
+  messages: number;
+}
+
 export interface ConsumerHandle {
   stop(): Promise<void>;
 }
@@ -57,6 +78,12 @@ export abstract class MessageBus {
   /** Resolves once every message is durable (stored, or acknowledged by all in-sync replicas). */
   abstract publish(topic: string, messages: OutgoingMessage[]): Promise<void>;
   abstract subscribe(subscription: Subscription): Promise<ConsumerHandle>;
+  /**
+   * The lag of every consumer group subscribed in this process (live views excluded: they keep no position), per
+   * partition of each topic they read, retry topics included. Read from the stored offsets, so a consumer that is
+   * stuck (its partition held while the database is down) shows its lag growing.
+   */
+  abstract lag(): Promise<ConsumerLag[]>;
   abstract close(): Promise<void>;
 }
 

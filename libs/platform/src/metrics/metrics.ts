@@ -1,4 +1,10 @@
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Logger } from 'pino';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { ConsumerLag, MessageFailure } from '../messaging/message-bus';
+import { withTimeout } from '../time/with-timeout';
+
+/** How long a scrape waits for the consumer lag (a Kafka request and a query) before it goes without. */
+const LAG_TIMEOUT_MS = 3_000;
 
 /** Every product metric in one registry, exposed on GET /metrics. */
 export class Metrics {
@@ -62,6 +68,30 @@ export class Metrics {
     labelNames: ['client', 'api'] as const,
     registers: [this.registry],
   });
+  readonly consumerRetries = new Counter({
+    name: 'linan_consumer_retries_total',
+    help: 'Messages a consumer group failed on and will try again (in distributed mode: sent to its retry topic), by group and topic',
+    labelNames: ['group', 'topic'] as const,
+    registers: [this.registry],
+  });
+  readonly deadLetters = new Counter({
+    name: 'linan_consumer_dead_letters_total',
+    help: "Messages moved to a consumer group's dead-letter topic and never applied (a device event there opened no alert), by group, topic and reason",
+    labelNames: ['group', 'topic', 'reason'] as const,
+    registers: [this.registry],
+  });
+  readonly outboxResent = new Counter({
+    name: 'linan_outbox_resent_messages_total',
+    help: 'Committed messages the outbox sweeper handed to Kafka because the process that wrote them did not (it stopped, or Kafka did not answer)',
+    registers: [this.registry],
+  });
+  readonly consumerLag = new Gauge({
+    name: 'linan_consumer_lag_messages',
+    help: 'Messages published and not yet applied by a consumer group of this process, per topic and partition (retry topics included), read at each scrape',
+    labelNames: ['group', 'topic', 'partition'] as const,
+    registers: [this.registry],
+    collect: () => this.collectLag(),
+  });
   readonly deviceToFirstDispatch = new Histogram({
     name: 'linan_device_to_first_dispatch_seconds',
     help: 'From the device event time to the first dispatch of its alert being recorded',
@@ -69,7 +99,36 @@ export class Metrics {
     registers: [this.registry],
   });
 
-  constructor(options: { defaultMetrics?: boolean } = {}) {
+  private lag: { source: () => Promise<ConsumerLag[]>; log: Logger } | null = null;
+
+  private readonly lagTimeoutMs: number;
+
+  constructor(options: { defaultMetrics?: boolean; lagTimeoutMs?: number } = {}) {
+    this.lagTimeoutMs = options.lagTimeoutMs ?? LAG_TIMEOUT_MS;
     if (options.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry, prefix: 'linan_' });
+  }
+
+  /** A retried or dead-lettered message (the buses' FailureReport). */
+  messageFailed(f: MessageFailure): void {
+    if (f.outcome === 'retry') this.consumerRetries.inc({ group: f.group, topic: f.topic });
+    else this.deadLetters.inc({ group: f.group, topic: f.topic, reason: f.reason });
+  }
+
+  /** Where each scrape reads the consumer lag from (the process's message bus). */
+  watchConsumerLag(source: () => Promise<ConsumerLag[]>, log: Logger): void {
+    this.lag = { source, log };
+  }
+
+  private async collectLag(): Promise<void> {
+    this.consumerLag.reset();
+    if (!this.lag) return;
+    try {
+      for (const l of await withTimeout(this.lag.source(), this.lagTimeoutMs, 'consumer lag not known in time')) {
+        this.consumerLag.set({ group: l.group, topic: l.topic, partition: String(l.partition) }, l.messages);
+      }
+    } catch (err) {
+      // the scrape goes on without the lag: the services' own health is on /health
+      this.lag.log.warn({ err }, 'consumer lag not known; left out of this scrape');
+    }
   }
 }
