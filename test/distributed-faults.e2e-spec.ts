@@ -7,7 +7,7 @@ import { execFile } from 'node:child_process';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
 import { deadLetterTopic, retryTopic, Topics } from '@linan/contracts';
 import { APP_NAMES } from '@linan/platform';
-import { describeDistributed, eventually, freePort, runAppUntilExit, type AppProcess } from '@linan/testing';
+import { describeDistributed, eventually, freePort, runAppUntilExit, sumMetric, type AppProcess } from '@linan/testing';
 import { DISPATCH_GROUP } from '../apps/dispatch/src/dispatch-request.consumer';
 import { TRIAGE_GROUP } from '../apps/triage/src/device-event.consumer';
 import {
@@ -92,6 +92,10 @@ describeDistributed('distributed mode on real services: faults', () => {
     await press(device, home, 'after-poison');
     const [alert] = await waitForAlerts(stack, [home], 15_000);
     expect(alert).toMatchObject({ type: 'sos', eventCount: 1 });
+
+    // and triage's /metrics counts the dead letter with its reason, which is what an operator's alert rule watches
+    const metrics = await (await fetch(`${stack.app('triage').httpUrl}/metrics`)).text();
+    expect(sumMetric(metrics, 'linan_consumer_dead_letters_total', { group: TRIAGE_GROUP, topic: Topics.deviceEvents, reason: 'not_json' })).toBe(1);
   }, 60_000);
 
   it('loses no SOS while Redis restarts: alerts during and after, presence back with the next heartbeat, duplicates caught again', async () => {

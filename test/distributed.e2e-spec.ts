@@ -7,7 +7,10 @@
  * outages) are in distributed-faults.e2e-spec.ts.
  */
 import { Client } from 'pg';
+import { retryTopic, Topics } from '@linan/contracts';
 import { describeDistributed, eventually, sumMetric } from '@linan/testing';
+import { DISPATCH_GROUP } from '../apps/dispatch/src/dispatch-request.consumer';
+import { TRIAGE_GROUP } from '../apps/triage/src/device-event.consumer';
 import {
   alertsOf, connectHomes, dispatchesOf, press, seedAides, seedHome, seedHomes, sleep, startStack, waitForAlerts, waitForDispatchesSent, type Stack,
 } from './distributed/stack';
@@ -87,6 +90,20 @@ describeDistributed('distributed mode: one process per app on real services', ()
     expect(await kafkaRequests('gateway-a', { client: 'producer', api: 'Produce' })).toBeGreaterThanOrEqual(1);
     expect(await kafkaRequests('dispatch', { client: 'consumer', api: 'Fetch' })).toBeGreaterThanOrEqual(1);
     expect(await kafkaRequests('triage-a', { client: 'consumer', api: 'Heartbeat' })).toBeGreaterThanOrEqual(1);
+
+    // and its consumer groups' lag, read at the scrape: every partition of the topics the app reads, nothing behind
+    const lagOf = async (app: string, group: string, topic: string) => {
+      const text = await (await fetch(`${stack.app(app).httpUrl}/metrics`)).text();
+      const partitions = text.split('\n').filter((l) => l.startsWith(`linan_consumer_lag_messages{group="${group}",topic="${topic}",`));
+      return { partitions: partitions.length, behind: sumMetric(text, 'linan_consumer_lag_messages', { group, topic }) };
+    };
+    for (const [app, group, topic] of [
+      ['dispatch', DISPATCH_GROUP, Topics.dispatchRequests], ['dispatch', DISPATCH_GROUP, retryTopic(Topics.dispatchRequests, DISPATCH_GROUP)],
+      ['triage-a', TRIAGE_GROUP, Topics.deviceEvents],
+    ]) {
+      await eventually(async () => (await lagOf(app, group, topic)).behind === 0, 10_000, `${group} caught up on ${topic}`);
+      expect(await lagOf(app, group, topic)).toEqual({ partitions: 4, behind: 0 });
+    }
   }, 60_000);
 
   it('shares the partitions between two triage replicas, and one killed mid-burst hands its partitions over: every home exactly one alert', async () => {
