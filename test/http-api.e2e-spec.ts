@@ -224,6 +224,51 @@ describe('HTTP API v1', () => {
     });
   });
 
+  describe('requests that cannot be read', () => {
+    // each answers 4xx with a code the console and the installers' app can act on, and stores nothing
+    const post = (path: string) => h.http().post(path).auth(h.adminToken, bearer);
+
+    it.each([
+      ['cut short', '{"name":"张三丰",'],
+      ['null', 'null'],
+      ['a string', '"a household"'],
+    ])('400 REQUEST.MALFORMED_JSON for a body that is not a JSON object (%s), and nothing is stored', async (_what, body) => {
+      const before = await count('households');
+      const r = await post('/api/v1/households').set('content-type', 'application/json').send(body).expect(400);
+      expect(r.body).toMatchObject({ statusCode: 400, code: 'REQUEST.MALFORMED_JSON', message: expect.stringContaining('JSON') });
+      expect(await count('households')).toBe(before);
+    });
+
+    it('413 REQUEST.TOO_LARGE for a body over the limit, and nothing is stored', async () => {
+      const before = await count('households');
+      const r = await post('/api/v1/households').send(householdBody({ name: '张'.repeat(60_000) })).expect(413);
+      expect(r.body).toMatchObject({ statusCode: 413, code: 'REQUEST.TOO_LARGE', message: expect.stringContaining('100 KB') });
+      expect(await count('households')).toBe(before);
+    });
+
+    it('400 REQUEST.BAD_ENCODING for a body that says gzip and is not', async () => {
+      const before = await count('households');
+      const r = await post('/api/v1/households').set('content-type', 'application/json').set('content-encoding', 'gzip').send('not gzip at all').expect(400);
+      expect(r.body).toMatchObject({ statusCode: 400, code: 'REQUEST.BAD_ENCODING' });
+      expect(await count('households')).toBe(before);
+    });
+
+    it('415 REQUEST.UNSUPPORTED_ENCODING for a content encoding the API does not take', async () => {
+      const r = await post('/api/v1/households').set('content-type', 'application/json').set('content-encoding', 'compress').send('{}').expect(415);
+      expect(r.body).toMatchObject({ statusCode: 415, code: 'REQUEST.UNSUPPORTED_ENCODING', message: expect.stringContaining('compress') });
+    });
+
+    it.each([
+      ['GET', '/api/v1/alerts/not-a-uuid'],
+      ['GET', '/api/v1/households/not-a-uuid'],
+      ['POST', '/api/v1/devices/not-a-uuid/install'],
+      ['POST', '/api/v1/aides/not-a-uuid/duty'],
+    ])('400 REQUEST.INVALID naming the id for %s %s', async (method, path) => {
+      const r = await (method === 'GET' ? h.http().get(path) : h.http().post(path).send({})).auth(h.adminToken, bearer).expect(400);
+      expect(r.body).toMatchObject({ statusCode: 400, code: 'REQUEST.INVALID', fields: [{ field: 'id', problems: [expect.stringContaining('UUID')] }] });
+    });
+  });
+
   it('serves health, metrics and the OpenAPI document', async () => {
     expect((await h.http().get('/health').expect(200)).body.status).toBe('ok');
     const m = (await h.http().get('/metrics').expect(200)).text;

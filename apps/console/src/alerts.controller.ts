@@ -1,13 +1,12 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Length } from 'class-validator';
 import { CurrentActor, Roles, type Actor } from '@linan/auth';
 import { AcknowledgeAlertUseCase, AlertQueries, DeviceEventLog, OUTCOMES, ResolveAlertUseCase, type Outcome } from '@linan/alerting';
 import { GetHouseholdUseCase } from '@linan/people';
 import { DispatchRepository, type Dispatch } from '@linan/dispatch';
-import { invalid } from '@linan/platform';
+import { invalid, UuidParam } from '@linan/platform';
 
-const uuid = new ParseUUIDPipe({ version: '4' });
 
 export class ResolveDto {
   @ApiProperty({ enum: OUTCOMES }) @IsIn(OUTCOMES) outcome!: Outcome;
@@ -60,7 +59,7 @@ export class AlertsController {
 
   @Roles('operator', 'aide')
   @Get('alerts/:id')
-  async one(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+  async one(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     const { alert, timeline } = await this.queries.get(actor, id);
     const household = await this.households.execute(actor, alert.householdId);
     const { policy, timerId: _timer, firstDeviceTs: _first, ...rest } = alert;
@@ -81,14 +80,14 @@ export class AlertsController {
   @Roles('operator', 'aide')
   @Post('alerts/:id/acknowledge')
   @HttpCode(200)
-  acknowledge(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+  acknowledge(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return this.ack.execute(actor, id);
   }
 
   @Roles('operator', 'aide')
   @Post('alerts/:id/resolve')
   @HttpCode(200)
-  resolve(@CurrentActor() actor: Actor, @Param('id', uuid) id: string, @Body() dto: ResolveDto) {
+  resolve(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Body() dto: ResolveDto) {
     return this.resolveAlert.execute(actor, id, dto.outcome, dto.note?.trim() || null);
   }
 

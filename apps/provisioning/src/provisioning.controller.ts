@@ -1,13 +1,13 @@
-import { Body, Controller, Get, HttpCode, Param, ParseUUIDPipe, Post, Query } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { CurrentActor, Roles, type Actor } from '@linan/auth';
+import { UuidParam } from '@linan/platform';
 import { AideRepository, CreateAideUseCase, CreateHouseholdUseCase, GetHouseholdUseCase, HouseholdRepository, SetAideDutyUseCase } from '@linan/people';
 import {
   DecommissionDeviceUseCase, DeviceRepository, InstallDeviceUseCase, RegisterDeviceUseCase, RotateDeviceSecretUseCase, DevicePresence, type Device,
 } from '@linan/devices';
 import { CreateAideDto, CreateHouseholdDto, DutyDto, InstallDeviceDto, RegisterDeviceDto } from './provisioning.dto';
 
-const uuid = new ParseUUIDPipe({ version: '4' });
 
 /** A device as the API shows it: a DC-09 AES key is never sent back. */
 function publicDevice(d: Device) {
@@ -41,7 +41,7 @@ export class HouseholdsController {
 
   @Roles('operator', 'installer')
   @Get(':id')
-  async one(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+  async one(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     const devices = await this.devices.listByHousehold(id);
     const presence = await this.presence.of(devices.map((d) => d.serial));
     return {
@@ -76,21 +76,21 @@ export class DevicesController {
   @Roles('installer')
   @Post(':id/install')
   @HttpCode(200)
-  async bind(@CurrentActor() actor: Actor, @Param('id', uuid) id: string, @Body() dto: InstallDeviceDto) {
+  async bind(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Body() dto: InstallDeviceDto) {
     return publicDevice(await this.install.execute(actor, id, dto.householdId));
   }
 
   @Roles('installer')
   @Post(':id/decommission')
   @HttpCode(200)
-  async retire(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+  async retire(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return publicDevice(await this.decommission.execute(actor, id));
   }
 
   @Roles('installer')
   @Post(':id/rotate-secret')
   @HttpCode(200)
-  async rotateSecret(@CurrentActor() actor: Actor, @Param('id', uuid) id: string) {
+  async rotateSecret(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     return { id, mqtt: await this.rotate.execute(actor, id) };
   }
 }
@@ -116,7 +116,7 @@ export class AidesController {
   @Roles('operator', 'aide')
   @Post(':id/duty')
   @HttpCode(200)
-  setDuty(@CurrentActor() actor: Actor, @Param('id', uuid) id: string, @Body() dto: DutyDto) {
+  setDuty(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Body() dto: DutyDto) {
     return this.duty.execute(actor, id, dto.onDuty);
   }
 }

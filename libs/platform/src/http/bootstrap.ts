@@ -8,6 +8,7 @@ import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { RootLogger } from '../logging/root-logger';
 import { Database } from '../persistence/database';
 import { DomainErrorFilter } from './domain-error.filter';
+import { REQUEST_BODY_LIMIT_KB, unreadableBodyAsHttpError } from './request-body';
 import { createValidationPipe } from './validation';
 
 /**
@@ -32,8 +33,12 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   // so the caller can say why in one line and exit: by default Nest would print the error with its stack through its
   // own console logger and call process.exit(1) itself. Nest's logs stay buffered until the pino logger takes them
   // (below); if creation fails they are dropped, as the caller reports the error.
-  const app = await NestFactory.create<NestExpressApplication>(module as never, { bufferLogs: true, abortOnError: false, logger: false });
+  const app = await NestFactory.create<NestExpressApplication>(module as never, { bufferLogs: true, abortOnError: false, logger: false, bodyParser: false });
   app.useLogger(app.get(PinoNestLogger));
+  // Nest's own parsers, registered here so that the handler after them turns a body it cannot read into a coded 4xx
+  app.useBodyParser('json', { limit: `${REQUEST_BODY_LIMIT_KB}kb` });
+  app.useBodyParser('urlencoded', { extended: true, limit: `${REQUEST_BODY_LIMIT_KB}kb` });
+  app.use(unreadableBodyAsHttpError);
   app.useGlobalPipes(createValidationPipe());
   app.useGlobalFilters(new DomainErrorFilter(app.get(RootLogger), databaseAnswersOf(app)));
   app.disable('x-powered-by');

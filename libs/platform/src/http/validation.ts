@@ -1,4 +1,5 @@
-import { BadRequestException, ValidationError, ValidationPipe } from '@nestjs/common';
+import { BadRequestException, Injectable, ValidationError, ValidationPipe, type ArgumentMetadata, type PipeTransform } from '@nestjs/common';
+import { isUUID } from 'class-validator';
 
 function flatten(errors: ValidationError[], prefix = ''): { field: string; problems: string[] }[] {
   return errors.flatMap((e) => {
@@ -14,14 +15,26 @@ export function createValidationPipe(): ValidationPipe {
     whitelist: true,
     forbidNonWhitelisted: true,
     transform: true,
-    exceptionFactory: (errors) => {
-      const fields = flatten(errors);
-      return new BadRequestException({
-        statusCode: 400,
-        code: 'REQUEST.INVALID',
-        message: `invalid fields: ${fields.map((f) => f.field).join(', ')}`,
-        fields,
-      });
-    },
+    exceptionFactory: (errors) => invalidFields(flatten(errors)),
   });
+}
+
+/** The 400 of a request with bad fields: `{code: "REQUEST.INVALID", message, fields: [{field, problems}]}`. */
+function invalidFields(fields: { field: string; problems: string[] }[]): BadRequestException {
+  return new BadRequestException({
+    statusCode: 400,
+    code: 'REQUEST.INVALID',
+    message: `invalid fields: ${fields.map((f) => f.field).join(', ')}`,
+    fields,
+  });
+}
+
+/** A path parameter that must be a UUID (`@Param('id', UuidParam)`): otherwise the same 400 as a bad body field, naming it. */
+@Injectable()
+export class UuidParam implements PipeTransform<string, string> {
+  transform(value: string, meta: ArgumentMetadata): string {
+    if (isUUID(value)) return value;
+    const field = meta.data || 'id';
+    throw invalidFields([{ field, problems: [`${field} must be a UUID`] }]);
+  }
 }
