@@ -258,6 +258,11 @@ describe('HTTP API v1', () => {
       expect(r.body).toMatchObject({ statusCode: 415, code: 'REQUEST.UNSUPPORTED_ENCODING', message: expect.stringContaining('compress') });
     });
 
+    it('404 REQUEST.NOT_FOUND for a route the API does not have', async () => {
+      const r = await h.http().get('/api/v1/no-such-thing').auth(h.adminToken, bearer).expect(404);
+      expect(r.body).toMatchObject({ statusCode: 404, code: 'REQUEST.NOT_FOUND', message: expect.stringContaining('/api/v1/no-such-thing') });
+    });
+
     it.each([
       ['GET', '/api/v1/alerts/not-a-uuid'],
       ['GET', '/api/v1/households/not-a-uuid'],
@@ -292,7 +297,8 @@ describe('login rate limit', () => {
   it('answers 429 after LOGIN_ATTEMPTS_PER_MINUTE attempts from one address, and leaves other routes alone', async () => {
     // the harness itself logged in once as admin
     for (let i = 0; i < 2; i++) await h.http().post('/api/v1/auth/login').send({ username: 'admin', password: 'guess' }).expect(401);
-    await h.http().post('/api/v1/auth/login').send({ username: 'admin', password: 'test-admin-pw' }).expect(429);
+    const r = await h.http().post('/api/v1/auth/login').send({ username: 'admin', password: 'test-admin-pw' }).expect(429);
+    expect(r.body).toMatchObject({ statusCode: 429, code: 'REQUEST.RATE_LIMITED' });
     await h.http().get('/api/v1/alerts').auth(h.adminToken, bearer).expect(200);
   });
 });

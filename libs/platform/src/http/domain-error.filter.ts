@@ -14,6 +14,17 @@ export const HTTP_STATUS_OF: Readonly<Record<ErrorKind, number>> = {
   unavailable: HttpStatus.SERVICE_UNAVAILABLE,
 };
 
+/** Codes for the HTTP exceptions that come without one (Nest's routing, pipes and guards). */
+const CODE_OF_STATUS: Readonly<Record<number, string>> = {
+  [HttpStatus.BAD_REQUEST]: 'REQUEST.INVALID',
+  [HttpStatus.UNAUTHORIZED]: 'AUTH.TOKEN_REQUIRED',
+  [HttpStatus.FORBIDDEN]: 'AUTH.FORBIDDEN',
+  [HttpStatus.NOT_FOUND]: 'REQUEST.NOT_FOUND',
+  [HttpStatus.METHOD_NOT_ALLOWED]: 'REQUEST.METHOD_NOT_ALLOWED',
+  [HttpStatus.PAYLOAD_TOO_LARGE]: 'REQUEST.TOO_LARGE',
+  [HttpStatus.TOO_MANY_REQUESTS]: 'REQUEST.RATE_LIMITED',
+};
+
 /** How long a client is asked to wait before trying again while the database does not answer (Retry-After). */
 export const DATABASE_RETRY_AFTER_S = 5;
 
@@ -39,8 +50,11 @@ export class DomainErrorFilter implements ExceptionFilter {
       return;
     }
     if (exception instanceof HttpException) {
+      const status = exception.getStatus();
       const body = exception.getResponse();
-      res.status(exception.getStatus()).json(typeof body === 'string' ? { statusCode: exception.getStatus(), message: body } : body);
+      const answer = typeof body === 'string' ? { statusCode: status, message: body } : (body as Record<string, unknown>);
+      // Nest's own exceptions (an unknown route, the login limit) carry no code: every answer names one
+      res.status(status).json('code' in answer ? answer : { ...answer, code: CODE_OF_STATUS[status] ?? `HTTP.${status}` });
       return;
     }
     const errorId = randomUUID();
