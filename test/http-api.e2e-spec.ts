@@ -179,11 +179,43 @@ describe('HTTP API v1', () => {
       const c = await connectDevice(h.platform.mqttUrl, home.serial, home.password);
       await publishQos1(c, `devices/${home.serial}/events`, sosEvent('a1'));
       c.end();
-      return eventually(async () => {
+      const alert = await eventually(async () => {
         const r = await h.http().get(`/api/v1/alerts?householdId=${home.householdId}`).auth(h.adminToken, bearer).expect(200);
         return r.body.items[0] as { id: string } | undefined;
       }, 5000, 'the alert');
+      return { ...alert, serial: home.serial };
     };
+
+    it('answers acknowledge and resolve with the alert as GET shows it: ISO times, no internals', async () => {
+      const alert = await openAlert();
+      const operator = await h.tokenFor('operator');
+      const acked = (await h.http().post(`/api/v1/alerts/${alert.id}/acknowledge`).auth(operator, bearer).expect(200)).body;
+      const resolved = (await h.http().post(`/api/v1/alerts/${alert.id}/resolve`).auth(operator, bearer).send({ outcome: 'test' }).expect(200)).body;
+      const shown = (await h.http().get(`/api/v1/alerts/${alert.id}`).auth(operator, bearer).expect(200)).body;
+      const iso = expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+      expect(acked).toMatchObject({ id: alert.id, status: 'acknowledged', openedAt: iso, acknowledgedAt: iso, resolvedAt: null, ackTimeoutSeconds: expect.any(Number) });
+      expect(resolved).toMatchObject({ status: 'resolved', outcome: 'test', acknowledgedAt: acked.acknowledgedAt, resolvedAt: iso });
+      for (const body of [acked, resolved]) {
+        expect(Object.keys(body)).not.toEqual(expect.arrayContaining(['policy']));
+        expect(body).not.toHaveProperty('timerId');
+        expect(body).not.toHaveProperty('firstDeviceTs');
+      }
+      // the same fields as GET, which adds the household, timeline, dispatches and recent events
+      const { household: _h, timeline: _t, dispatches: _d, recentEvents, ...summary } = shown;
+      expect(Object.keys(resolved).sort()).toEqual(Object.keys(summary).sort());
+      expect(recentEvents[0]).toMatchObject({ serial: alert.serial, type: 'sos', alertId: alert.id });
+    });
+
+    it('lists the timeline by time, oldest first, also when an entry was written after later ones', async () => {
+      const alert = await openAlert();
+      const first = (await h.http().get(`/api/v1/alerts/${alert.id}`).auth(h.adminToken, bearer).expect(200)).body.timeline;
+      // written last, but it happened a minute before everything else (an event read late, after its alert escalated)
+      const earlier = new Date(Date.parse(first[0].at) - 60_000);
+      await db.query(`INSERT INTO alert_log (alert_id, at, kind, actor, details) VALUES ($1, $2, 'event_received', 'device:late', '{}')`, [alert.id, earlier]);
+      const timeline = (await h.http().get(`/api/v1/alerts/${alert.id}`).auth(h.adminToken, bearer).expect(200)).body.timeline;
+      expect(timeline[0]).toMatchObject({ at: earlier.toISOString(), actor: 'device:late' });
+      expect(timeline.slice(1)).toEqual(first);
+    });
 
     it('acknowledge then resolve; the timeline shows who did what, oldest first', async () => {
       const alert = await openAlert();

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Param, Post, Query } from '@nestjs/com
 import { ApiBearerAuth, ApiProperty, ApiPropertyOptional, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { IsIn, IsOptional, IsString, IsUUID, Length } from 'class-validator';
 import { CurrentActor, Roles, type Actor } from '@linan/auth';
-import { AcknowledgeAlertUseCase, AlertQueries, DeviceEventLog, OUTCOMES, ResolveAlertUseCase, type Outcome } from '@linan/alerting';
+import { AcknowledgeAlertUseCase, AlertQueries, DeviceEventLog, OUTCOMES, ResolveAlertUseCase, type Alert, type Outcome } from '@linan/alerting';
 import { GetHouseholdUseCase } from '@linan/people';
 import { DispatchRepository, type Dispatch } from '@linan/dispatch';
 import { invalid, UuidParam } from '@linan/platform';
@@ -25,6 +25,20 @@ function toDispatchView(d: Dispatch) {
   return {
     id: d.id, alertId: d.alertId, round: d.round, recipientKind: d.recipientKind, recipientId: d.recipientId, recipientName: d.recipientName,
     channel: d.channel, status: d.status, attempts: d.attempts, lastError: d.lastError, createdAt: iso(d.createdAt), updatedAt: iso(d.updatedAt),
+  };
+}
+
+/**
+ * An alert as the API shows it, in `GET /alerts/{id}` and in the answers to acknowledge and resolve: times in ISO 8601,
+ * and the escalation policy as its acknowledgement timeout only (the rest of the policy and the timer are internal).
+ */
+function alertView(alert: Alert) {
+  const { policy, timerId: _timer, firstDeviceTs: _first, ...rest } = alert;
+  return {
+    ...rest,
+    createdAt: iso(alert.openedAt), openedAt: iso(alert.openedAt), deviceTime: iso(alert.firstDeviceTs),
+    acknowledgedAt: iso(alert.acknowledgedAt), resolvedAt: iso(alert.resolvedAt), escalationDueAt: iso(alert.escalationDueAt),
+    ackTimeoutSeconds: policy.ackTimeoutMs / 1000,
   };
 }
 
@@ -62,12 +76,8 @@ export class AlertsController {
   async one(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
     const { alert, timeline } = await this.queries.get(actor, id);
     const household = await this.households.execute(actor, alert.householdId);
-    const { policy, timerId: _timer, firstDeviceTs: _first, ...rest } = alert;
     return {
-      ...rest,
-      createdAt: iso(alert.openedAt), openedAt: iso(alert.openedAt), deviceTime: iso(alert.firstDeviceTs),
-      acknowledgedAt: iso(alert.acknowledgedAt), resolvedAt: iso(alert.resolvedAt), escalationDueAt: iso(alert.escalationDueAt),
-      ackTimeoutSeconds: policy.ackTimeoutMs / 1000,
+      ...alertView(alert),
       household,
       timeline: timeline.map((t) => ({ at: iso(t.at), kind: t.kind, actor: t.actor, details: t.details ?? {} })),
       dispatches: (await this.dispatches.list({ alertId: id, limit: 200 })).map(toDispatchView),
@@ -80,15 +90,15 @@ export class AlertsController {
   @Roles('operator', 'aide')
   @Post('alerts/:id/acknowledge')
   @HttpCode(200)
-  acknowledge(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
-    return this.ack.execute(actor, id);
+  async acknowledge(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string) {
+    return alertView(await this.ack.execute(actor, id));
   }
 
   @Roles('operator', 'aide')
   @Post('alerts/:id/resolve')
   @HttpCode(200)
-  resolve(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Body() dto: ResolveDto) {
-    return this.resolveAlert.execute(actor, id, dto.outcome, dto.note?.trim() || null);
+  async resolve(@CurrentActor() actor: Actor, @Param('id', UuidParam) id: string, @Body() dto: ResolveDto) {
+    return alertView(await this.resolveAlert.execute(actor, id, dto.outcome, dto.note?.trim() || null));
   }
 
   @Roles('operator')

@@ -22,7 +22,7 @@ const EVENT_COLUMNS = [
   ecol('household_id', 'uuid', (x) => x.event.householdId), ecol('type', 'text', (x) => x.event.type), ecol('state', 'text', (x) => x.event.state),
   ecol('device_ts', 'timestamptz', (x) => new Date(x.event.deviceTs)), ecol('received_at', 'timestamptz', (x) => new Date(x.event.receivedAt)),
   ecol('late', 'boolean', (x) => x.event.late),
-  ecol('payload', 'jsonb', (x) => JSON.stringify({ battery: x.event.battery, signal: x.event.signal, data: x.event.data })),
+  ecol('payload', 'jsonb', (x) => JSON.stringify({ serial: x.event.serial, battery: x.event.battery, signal: x.event.signal, data: x.event.data })),
   ecol('alert_id', 'uuid', (x) => x.alertId),
 ];
 
@@ -105,7 +105,8 @@ export class TypeOrmAlertRepository extends AlertRepository {
     await this.db.write(`INSERT INTO alert_log (alert_id, at, kind, actor, details) SELECT * FROM ${v.from}`, v.params);
   }
   async timeline(alertId: string): Promise<TimelineEntry[]> {
-    const rows = await this.db.manager().getRepository(AlertLogOrmEntity).find({ where: { alertId }, order: { id: 'ASC' } });
+    // oldest first by time: an entry can be written after later ones (an event read late, after its alert escalated)
+    const rows = await this.db.manager().getRepository(AlertLogOrmEntity).find({ where: { alertId }, order: { at: 'ASC', id: 'ASC' } });
     return rows.map((r) => ({ alertId: r.alertId, at: new Date(r.at).getTime(), kind: r.kind, actor: r.actor, details: r.details }));
   }
   async list(f: AlertListFilter): Promise<AlertSummary[]> {
@@ -168,6 +169,7 @@ export class TypeOrmDeviceEventLog extends DeviceEventLog {
   }
   async recentForHousehold(householdId: string, limit: number): Promise<Array<DeviceEventReceived & { alertId: string | null }>> {
     const rows = await this.db.manager().getRepository(DeviceEventOrmEntity).find({ where: { householdId }, order: { receivedAt: 'DESC' }, take: limit });
+    // the serial is kept in the payload (events stored before it was have none)
     return rows.map((r) => ({
       deviceId: r.deviceId, serial: '', householdId: r.householdId, deviceEventId: r.deviceEventId, type: r.type as DeviceEventReceived['type'],
       state: r.state as 'alarm' | 'clear', deviceTs: new Date(r.deviceTs).getTime(), receivedAt: new Date(r.receivedAt).getTime(), late: r.late,
