@@ -210,6 +210,13 @@ describe('deployment files', () => {
       expect(problems).toMatch(/\/ws is a WebSocket route but does not pass the upgrade/);
     });
 
+    it('an edge that does not wait for an app it proxies to', () => {
+      const c = compose();
+      const edge = Object.values(c.services).find((s) => (s.volumes ?? []).map(String).some((v) => v.includes('deploy/nginx/linan.conf')))!;
+      delete (edge.depends_on as Record<string, unknown>).dispatch;
+      expect(composeAll(c).nginx.join('\n')).toMatch(/proxies to dispatch but does not wait for it/);
+    });
+
     it('a secret written into the compose file', () => {
       const text = composeText.replace('ADMIN_PASSWORD: ${ADMIN_PASSWORD:-}', 'ADMIN_PASSWORD: hunter2hunter2')
         .replace('${JWT_SECRET:-}', '${JWT_SECRET:-s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t}')

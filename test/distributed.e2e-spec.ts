@@ -78,6 +78,11 @@ describeDistributed('distributed mode: one process per app on real services', ()
     expect(dispatches.filter((d) => d.channel === 'sms' && d.recipientKind === 'aide').map((d) => d.recipientId).sort()).toEqual([...aides].sort());
     expect(dispatches.filter((d) => d.channel === 'sms' && d.recipientKind === 'family')).toHaveLength(1);
     expect(dispatches.filter((d) => d.channel === 'console')).toHaveLength(1);
+    // the fake SMS provider's outbox is served by dispatch, the process that sent (the console's process sent none)
+    const outbox = await stack.console.on(stack.app('dispatch').httpUrl).get<{ items: { reference: string; to: string }[] }>('/api/v1/embedded/sms');
+    const smsIds = dispatches.filter((d) => d.channel === 'sms').map((d) => d.id);
+    expect(outbox.items.filter((m) => smsIds.includes(m.reference))).toHaveLength(smsIds.length);
+    expect(outbox.items.map((m) => m.to)).toEqual(outbox.items.map(() => expect.stringMatching(/^1\d\d\*{4}\d{4}$/)));
 
     const detail = await stack.console.get<{ household: { id: string }; timeline: { kind: string }[]; dispatches: unknown[] }>(`/api/v1/alerts/${alert.id}`);
     expect(detail.household.id).toBe(home.householdId);

@@ -69,7 +69,14 @@ export function nginxProblems(conf: NginxConf, routes: readonly EdgeRoute[], com
   for (const [k, r] of wanted) if (!seen.has(k)) problems.push(`nginx: no location for route ${r.match} ${r.path} → ${r.app}`);
   const health = conf.locations.find((l) => l.modifier === '=' && l.path === EDGE_HEALTH_PATH);
   if (!health || health.upstream || !/return\s+200/.test(health.body)) problems.push(`nginx: location = ${EDGE_HEALTH_PATH} should answer 200 itself`);
-  const mounted = Object.values(compose.services).some((s) => (s.volumes ?? []).map(String).some((v) => /deploy\/nginx\/linan\.conf:\/etc\/nginx\/conf\.d\/default\.conf/.test(v)));
-  if (!mounted) problems.push('no service mounts deploy/nginx/linan.conf as /etc/nginx/conf.d/default.conf');
+  const edge = Object.entries(compose.services).find(([, s]) => (s.volumes ?? []).map(String).some((v) => /deploy\/nginx\/linan\.conf:\/etc\/nginx\/conf\.d\/default\.conf/.test(v)));
+  if (!edge) problems.push('no service mounts deploy/nginx/linan.conf as /etc/nginx/conf.d/default.conf');
+  else {
+    // nginx resolves its upstreams' names when it starts: an app service not up yet stops it
+    const [edgeName, edgeService] = edge;
+    const deps = Array.isArray(edgeService.depends_on) ? edgeService.depends_on : Object.keys(edgeService.depends_on ?? {});
+    const proxied = new Set([...conf.upstreams.values()].flat().map((server) => server.split(':')[0]));
+    for (const host of proxied) if (!deps.includes(host)) problems.push(`service ${edgeName}: proxies to ${host} but does not wait for it (depends_on)`);
+  }
   return problems;
 }

@@ -4,13 +4,12 @@ import { AuthModule } from '@linan/auth';
 import { DispatchModule } from '@linan/dispatch';
 import { PeopleModule } from '@linan/people';
 import { AlertsController } from './alerts.controller';
-import { DevSmsController } from './dev-sms.controller';
 import { LiveGateway } from './live.gateway';
 
 /** The operators' console: alert queue and actions, timeline, dispatch records, and the live WebSocket. */
 @Module({
   imports: [AuthModule, AlertingModule, PeopleModule, DispatchModule],
-  controllers: [AlertsController, DevSmsController],
+  controllers: [AlertsController],
   providers: [LiveGateway],
 })
 export class ConsoleModule {}

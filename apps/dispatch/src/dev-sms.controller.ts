@@ -4,7 +4,10 @@ import { Roles } from '@linan/auth';
 import { FakeSmsSender, SmsSender } from '@linan/dispatch';
 import { maskPhone } from '@linan/platform';
 
-/** What the fake SMS provider "sent": for embedded mode and demos (404 with a real provider). */
+/**
+ * What the fake SMS provider "sent": for embedded mode, demos and test deployments (404 with a real provider). Served
+ * by dispatch, the process that sends: each dispatch replica lists its own.
+ */
 @ApiTags('embedded')
 @ApiBearerAuth()
 @Controller('api/v1/embedded/sms')
