@@ -16,7 +16,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { APP_NAMES, displayHost, readEnvironment, type AppConfig, type AppName } from '@linan/platform';
-import { appEnvironment, checkDistributedEnvironment, redactUrl } from './lib/distributed-env';
+import { appEnvironment, checkDistributedEnvironment, redactUrl, takenAppPorts } from './lib/distributed-env';
 import { createEdgeProxy, type EdgeHealth, type EdgeProxy, type Upstream } from './lib/edge-proxy';
 import { freePort, REPO_ROOT, sleep } from './lib/platform-process';
 
@@ -125,6 +125,16 @@ function stopAll(): Promise<void> {
   return stopping;
 }
 
+/** Where devices connect: MQTT_URL's broker, without the platform's own account. */
+function deviceBroker(mqttUrl: string): string {
+  try {
+    const u = new URL(mqttUrl);
+    return `${u.protocol}//${u.host}`;
+  } catch {
+    return redactUrl(mqttUrl);
+  }
+}
+
 function summary(config: AppConfig, edgeUrl: string): string {
   const services = [
     `PostgreSQL ${redactUrl(config.database.url ?? '')}`,
@@ -139,6 +149,7 @@ function summary(config: AppConfig, edgeUrl: string): string {
     `  Console       ${edgeUrl}/`,
     `  HTTP API      ${edgeUrl}/api/v1/…   API docs ${edgeUrl}/api/docs   WebSocket ${edgeUrl.replace(/^http/, 'ws')}/ws`,
     `  Health        ${edgeUrl}/health   (every app's /health)`,
+    `  Devices       ${deviceBroker(config.mqtt.url ?? '')}   (MQTT, each with its own serial and secret)`,
     '',
     ...children.map((c) => `  ${c.app.padEnd(13)} http://127.0.0.1:${c.port}   (/health, /metrics; pid ${c.proc.pid})`),
     '',
@@ -170,6 +181,11 @@ async function main(): Promise<void> {
   });
 
   const ports = await internalPorts(config.http.port);
+  const taken = config.http.port === 0 ? null : await takenAppPorts(ports);
+  if (taken) {
+    warn(`\n${taken}\n`);
+    process.exit(1);
+  }
   const upstreams = new Map<string, Upstream>(APP_NAMES.map((app, i) => [app, { host: '127.0.0.1', port: ports[i] }]));
   edge = createEdgeProxy({ upstreams, health: edgeHealth, log: (l) => warn(`${prefix('edge', APP_NAMES.length)}${l}`) });
   let edgePort: number;

@@ -5,7 +5,9 @@
 import { createServer, request, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocket, WebSocketServer } from 'ws';
-import { appEnvironment, checkDistributedEnvironment } from '../scripts/lib/distributed-env';
+import { APP_NAMES } from '@linan/platform';
+import { freePort } from '@linan/testing';
+import { appEnvironment, checkDistributedEnvironment, takenAppPorts } from '../scripts/lib/distributed-env';
 import { createEdgeProxy, type EdgeProxy, type Upstream } from '../scripts/lib/edge-proxy';
 
 const SERVICES = {
@@ -38,6 +40,21 @@ describe('start:distributed environment check', () => {
     const env = appEnvironment({ ...SERVICES, PORT: '3000', APPS: 'gateway,console', UNSET: undefined }, 'triage', 3002);
     expect(env).toMatchObject({ ...SERVICES, APPS: 'triage', PORT: '3002', HTTP_HOST: '127.0.0.1' });
     expect('UNSET' in env).toBe(false);
+  });
+
+  it('names an app port that is already taken (an app a killed launcher left running) and how to find it', async () => {
+    const ports = await Promise.all(APP_NAMES.map(() => freePort()));
+    expect(await takenAppPorts(ports)).toBeNull();
+    const holder = createServer();
+    await new Promise<void>((r) => holder.listen(ports[2], '127.0.0.1', r));
+    try {
+      const message = await takenAppPorts(ports);
+      expect(message).toContain(`${ports[2]} (${APP_NAMES[2]}) is already in use`);
+      expect(message).toMatch(/earlier start:distributed[\s\S]*pgrep -af[\s\S]*Or set PORT/);
+      expect(message).not.toContain(String(ports[1]));
+    } finally {
+      holder.close();
+    }
   });
 });
 

@@ -29,6 +29,19 @@ const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'wal_init_zer
  * PostgreSQL when DATABASE_URL is set, otherwise PGlite in DATA_DIR/pg. Runs the migrations either way. On PostgreSQL
  * every connection carries `applicationName` (pg_stat_activity shows which app holds which connection).
  */
+/** SQLSTATEs of a server that answered and refused: a wrong password, an unknown role, an unknown database. */
+const REFUSED = new Set(['28P01', '28000', '3D000']);
+
+/** Why the apps cannot use PostgreSQL at start, worded for whoever set DATABASE_URL. */
+export function postgresStartupMessage(where: string, e: unknown): string {
+  const { code, message } = e as { code?: string; message?: string };
+  if (code && REFUSED.has(code)) {
+    return `PostgreSQL at ${where} (DATABASE_URL) refused the connection: ${message}. Create the role and the database first `
+      + '(docs/deployment.md, "What must exist first"), or correct DATABASE_URL';
+  }
+  return `cannot reach PostgreSQL at ${where} (DATABASE_URL): ${message ?? String(e)}`;
+}
+
 export async function openDatabase(config: AppConfig, entities: Entities, applicationName = 'linan'): Promise<OpenedDatabase> {
   const common = { entities, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
   if (config.database.url) {
@@ -39,7 +52,7 @@ export async function openDatabase(config: AppConfig, entities: Entities, applic
     try {
       await ds.initialize();
     } catch (e) {
-      throw new StartupError(`cannot reach PostgreSQL at ${redactUrl(config.database.url)} (DATABASE_URL): ${(e as Error).message}`, { cause: e });
+      throw new StartupError(postgresStartupMessage(redactUrl(config.database.url), e), { cause: e });
     }
     try {
       await migrateExclusively(ds);
