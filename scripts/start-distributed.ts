@@ -22,6 +22,8 @@ import { freePort, REPO_ROOT, sleep } from './lib/platform-process';
 
 const READY_TIMEOUT_MS = 120_000;
 const STOP_GRACE_MS = 15_000;
+/** How long the edge's /health waits for each app's. */
+const HEALTH_TIMEOUT_MS = 3_000;
 
 interface AppProcess {
   app: AppName;
@@ -71,7 +73,7 @@ function startChild(app: AppName, index: number, port: number, env: Record<strin
 
 async function appHealth(port: number): Promise<{ status: number; body: unknown }> {
   try {
-    const r = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(3000) });
+    const r = await fetch(`http://127.0.0.1:${port}/health`, { signal: AbortSignal.timeout(HEALTH_TIMEOUT_MS) });
     const text = await r.text();
     let body: unknown = text;
     try {
@@ -81,7 +83,10 @@ async function appHealth(port: number): Promise<{ status: number; body: unknown 
     }
     return { status: r.status, body };
   } catch (e) {
-    return { status: 0, body: (e as Error).message };
+    const err = e as Error & { cause?: { code?: string } };
+    if (err.name === 'TimeoutError') return { status: 0, body: `no answer from its /health within ${HEALTH_TIMEOUT_MS / 1000} s (hung, or too busy)` };
+    if (err.cause?.code === 'ECONNREFUSED') return { status: 0, body: 'not listening (stopped, or still starting)' };
+    return { status: 0, body: err.message };
   }
 }
 
