@@ -35,6 +35,8 @@ describe('operators console (headless Chromium)', () => {
   let phoneCtx: BrowserContext;
   let page: Page;
   const pageErrors: string[] = [];
+  /** Every request of the page that met a 404 (a page file missing). */
+  const notFound: string[] = [];
   const devices = new Map<string, MqttClient>();
   let zhang: SeededHome;
   let li: SeededHome;
@@ -77,6 +79,7 @@ describe('operators console (headless Chromium)', () => {
     phoneCtx.setDefaultTimeout(8000);
     page = await phoneCtx.newPage();
     page.on('pageerror', (e) => pageErrors.push(e.message));
+    page.on('response', (r) => void (r.status() === 404 && notFound.push(r.url())));
   }, 30_000);
 
   afterAll(async () => {
@@ -104,6 +107,7 @@ describe('operators console (headless Chromium)', () => {
     expect(await bodyData(page, 'audio')).toBe('running');
     expect(await page.locator('#audio-hint').isHidden()).toBe(true);
     expect(await sideways(page)).toBeLessThanOrEqual(0);
+    expect(notFound).toEqual([]);
   });
 
   it('shows alarms live as devices raise them: P1 on top, Chinese labels, a ticking timer, a beep and a notice for P1 only', async () => {

@@ -208,7 +208,12 @@ describe('HTTP API v1', () => {
 
     it('lists the timeline by time, oldest first, also when an entry was written after later ones', async () => {
       const alert = await openAlert();
-      const first = (await h.http().get(`/api/v1/alerts/${alert.id}`).auth(h.adminToken, bearer).expect(200)).body.timeline;
+      // once every dispatch's outcome is on the timeline, nothing more is written to it
+      const first = await eventually(async () => {
+        const d = (await h.http().get(`/api/v1/alerts/${alert.id}`).auth(h.adminToken, bearer).expect(200)).body;
+        const outcomes = d.timeline.filter((t: { kind: string }) => /^dispatch_(sent|failed)$/.test(t.kind)).length;
+        return d.dispatches.length > 0 && outcomes === d.dispatches.length && d.timeline;
+      }, 10_000, 'every dispatch outcome on the timeline');
       // written last, but it happened a minute before everything else (an event read late, after its alert escalated)
       const earlier = new Date(Date.parse(first[0].at) - 60_000);
       await db.query(`INSERT INTO alert_log (alert_id, at, kind, actor, details) VALUES ($1, $2, 'event_received', 'device:late', '{}')`, [alert.id, earlier]);
