@@ -39,6 +39,11 @@ describeDistributed('distributed mode on real services: faults', () => {
   }, 90_000);
 
   const everyApp = async (ready: boolean) => (await Promise.all([...stack.apps.values()].map(healthy))).every((h) => h === ready);
+  /** An app's `linan_health_up` on /metrics, by check. */
+  const healthUp = async (app: string): Promise<Record<string, number>> => {
+    const text = await (await fetch(`${stack.app(app).httpUrl}/metrics`)).text();
+    return Object.fromEntries([...text.matchAll(/^linan_health_up\{check="([^"]+)"\} (\d+)$/gm)].map((m) => [m[1], Number(m[2])]));
+  };
 
   afterAll(async () => {
     await stack?.close();
@@ -167,11 +172,15 @@ describeDistributed('distributed mode on real services: faults', () => {
       await expect(stack.console.get('/api/v1/alerts?status=all')).rejects.toThrow(/→ 503: .*"code":"SERVICE\.DATABASE_UNAVAILABLE"/);
       await expect(stack.provisioning.get(`/api/v1/households/${during.householdId}`)).rejects.toThrow(/→ 503: .*SERVICE\.DATABASE_UNAVAILABLE/);
       expect(await everyApp(false)).toBe(true);
+      // what an alert rule sees: the app still answers its scrape, and says its database is down
+      await eventually(async () => (await healthUp('triage')).database === 0, 15_000, 'triage reporting its database down on /metrics');
+      expect(await healthUp('triage')).toMatchObject({ database: 0, kafka: 1, redis: 1 });
     } finally {
       await proxy.restore();
     }
 
     await eventually(() => everyApp(true), 30_000, `every app ready again\n${outputTails(stack)}`);
+    await eventually(async () => (await healthUp('triage')).database === 1, 15_000, 'triage reporting its database up again on /metrics');
     const [alert] = await waitForAlerts(stack, [during], 30_000);
     expect(alert).toMatchObject({ type: 'sos', eventCount: 1 });
     const sent = await waitForDispatchesSent(stack, alert.id, 20_000, 'the alert\'s dispatches sent');
@@ -208,6 +217,7 @@ describeDistributed('distributed mode on real services: faults', () => {
     }
 
     await eventually(() => everyApp(true), 30_000, `every app ready again\n${outputTails(stack)}`);
+    await eventually(async () => (await healthUp('triage')).database === 1, 15_000, 'triage reporting its database up again on /metrics');
     const [alert] = await waitForAlerts(stack, [during], 30_000);
     expect(alert).toMatchObject({ type: 'sos', eventCount: 1 });
     await waitForDispatchesSent(stack, alert.id, 20_000, 'the alert\'s dispatches sent');

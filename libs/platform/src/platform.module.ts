@@ -117,8 +117,10 @@ export class PlatformModule {
       providers: [
         {
           provide: HealthRegistry,
-          useFactory: (db: Database, bus: MessageBus) => {
+          useFactory: (db: Database, bus: MessageBus, metrics: Metrics) => {
             const r = new HealthRegistry();
+            // /metrics carries the same checks as /health (linan_health_up), so an alert rule sees an app that is up but cannot reach a service
+            metrics.watchHealth(() => r.check());
             r.register('database', async () => {
               await db.query('SELECT 1');
               return { up: true };
@@ -126,7 +128,7 @@ export class PlatformModule {
             if (bus instanceof KafkaBus) r.register('kafka', async () => ({ up: true, detail: await bus.ping() }));
             return r;
           },
-          inject: [Database, MessageBus],
+          inject: [Database, MessageBus, Metrics],
         },
         { provide: AppConfig, useValue: config },
         { provide: RootLogger, useValue: options.logger },

@@ -1,3 +1,5 @@
+import { withTimeout } from '../time/with-timeout';
+
 export interface ProbeResult {
   up: boolean;
   detail?: Record<string, unknown>;
@@ -13,5 +15,16 @@ export class HealthRegistry {
 
   entries(): [string, () => Promise<ProbeResult>][] {
     return [...this.probes.entries()];
+  }
+
+  /** Every probe's answer now, side by side; one that fails or does not answer within `timeoutMs` is down. */
+  async check(timeoutMs = 2_000): Promise<{ name: string; up: boolean }[]> {
+    return Promise.all(this.entries().map(async ([name, probe]) => {
+      try {
+        return { name, up: (await withTimeout(probe(), timeoutMs, `${name} did not answer`)).up };
+      } catch {
+        return { name, up: false };
+      }
+    }));
   }
 }

@@ -56,3 +56,30 @@ describe(Metrics.name, () => {
     expect(lines.at(-1)).toMatchObject({ err: { message: 'consumer lag not known in time' } });
   });
 });
+
+describe(`${Metrics.name} health`, () => {
+  const healthLines = async (m: Metrics) => (await m.registry.metrics()).split('\n').filter((l) => l.startsWith('linan_health_up{'));
+
+  it('shows each /health check as 1 or 0, and asks the services at most every 5 s however often it is scraped', async () => {
+    const m = new Metrics({ defaultMetrics: false });
+    let asked = 0;
+    let kafkaUp = true;
+    m.watchHealth(async () => {
+      asked++;
+      return [{ name: 'database', up: true }, { name: 'kafka', up: kafkaUp }];
+    });
+    const now = jest.spyOn(Date, 'now').mockReturnValue(1_000_000);
+    try {
+      expect(await healthLines(m)).toEqual(['linan_health_up{check="database"} 1', 'linan_health_up{check="kafka"} 1']);
+      kafkaUp = false;
+      now.mockReturnValue(1_004_999);
+      expect(await healthLines(m)).toContain('linan_health_up{check="kafka"} 1');
+      expect(asked).toBe(1);
+      now.mockReturnValue(1_005_000);
+      expect(await healthLines(m)).toEqual(['linan_health_up{check="database"} 1', 'linan_health_up{check="kafka"} 0']);
+      expect(asked).toBe(2);
+    } finally {
+      now.mockRestore();
+    }
+  });
+});

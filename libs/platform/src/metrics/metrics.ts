@@ -5,6 +5,8 @@ import { withTimeout } from '../time/with-timeout';
 
 /** How long a scrape waits for the consumer lag (a Kafka request and a query) before it goes without. */
 const LAG_TIMEOUT_MS = 3_000;
+/** How long the parts' health read at a scrape is reused: frequent scrapes do not ask every service each time. */
+const HEALTH_REUSE_MS = 5_000;
 
 /** Every product metric in one registry, exposed on GET /metrics. */
 export class Metrics {
@@ -92,6 +94,13 @@ export class Metrics {
     registers: [this.registry],
     collect: () => this.collectLag(),
   });
+  readonly healthUp = new Gauge({
+    name: 'linan_health_up',
+    help: 'Whether each part this app needs answers (the checks of /health: database, kafka, redis, mqtt …): 1 up, 0 down; read at a scrape, at most every 5 s',
+    labelNames: ['check'] as const,
+    registers: [this.registry],
+    collect: () => this.collectHealth(),
+  });
   readonly deviceToFirstDispatch = new Histogram({
     name: 'linan_device_to_first_dispatch_seconds',
     help: 'From the device event time to the first dispatch of its alert being recorded',
@@ -100,6 +109,7 @@ export class Metrics {
   });
 
   private lag: { source: () => Promise<ConsumerLag[]>; log: Logger } | null = null;
+  private health: { source: () => Promise<{ name: string; up: boolean }[]>; read: { at: number; checks: { name: string; up: boolean }[] } | null } | null = null;
 
   private readonly lagTimeoutMs: number;
 
@@ -117,6 +127,19 @@ export class Metrics {
   /** Where each scrape reads the consumer lag from (the process's message bus). */
   watchConsumerLag(source: () => Promise<ConsumerLag[]>, log: Logger): void {
     this.lag = { source, log };
+  }
+
+  /** Where a scrape reads the parts' health from (the app's /health checks; each check bounded in time by the source). */
+  watchHealth(source: () => Promise<{ name: string; up: boolean }[]>): void {
+    this.health = { source, read: null };
+  }
+
+  private async collectHealth(): Promise<void> {
+    const h = this.health;
+    if (!h) return;
+    if (!h.read || Date.now() - h.read.at >= HEALTH_REUSE_MS) h.read = { at: Date.now(), checks: await h.source() };
+    this.healthUp.reset();
+    for (const c of h.read.checks) this.healthUp.set({ check: c.name }, c.up ? 1 : 0);
   }
 
   private async collectLag(): Promise<void> {
