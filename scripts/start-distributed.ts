@@ -9,8 +9,9 @@
  *   included; its /health is 200 only while every app's /health is.
  * - Forwards each app's output with the app's name in front; waits until every app's /health is 200 and prints
  *   where each listens.
- * - Ctrl-C, SIGTERM or SIGHUP stops them all (SIGTERM, then SIGKILL after 15 s). If an app exits, at start or
- *   later, the others are stopped too and the launcher exits 1.
+ * - Ctrl-C, SIGTERM or SIGHUP stops them all (SIGTERM, then SIGKILL after 15 s). If an app exits before every app
+ *   was ready, the others are stopped too and the launcher exits 1; later, the app is started again on its port
+ *   (RestartPolicy) while the others keep running, until it exits too often.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
@@ -19,6 +20,7 @@ import { APP_NAMES, displayHost, readEnvironment, type AppConfig, type AppName }
 import { appEnvironment, checkDistributedEnvironment, redactUrl, takenAppPorts } from './lib/distributed-env';
 import { createEdgeProxy, type EdgeHealth, type EdgeProxy, type Upstream } from './lib/edge-proxy';
 import { freePort, REPO_ROOT, sleep } from './lib/platform-process';
+import { MAX_RESTARTS, RESTART_WINDOW_MS, RestartPolicy } from './lib/restart-policy';
 
 const READY_TIMEOUT_MS = 120_000;
 const STOP_GRACE_MS = 15_000;
@@ -28,6 +30,7 @@ const HEALTH_TIMEOUT_MS = 3_000;
 interface AppProcess {
   app: AppName;
   port: number;
+  env: Record<string, string>;
   proc: ChildProcess;
   exited: Promise<void>;
 }
@@ -40,6 +43,9 @@ const warn = (line: string) => process.stderr.write(`${line}\n`);
 let children: AppProcess[] = [];
 let edge: EdgeProxy | null = null;
 let stopping: Promise<void> | null = null;
+/** Every app was ready once: from then on an app that exits is started again (RestartPolicy). */
+let running = false;
+const restarts = new RestartPolicy();
 
 function prefix(app: string, i: number): string {
   const label = `${app.padEnd(12)}|`;
@@ -65,10 +71,38 @@ function startChild(app: AppName, index: number, port: number, env: Record<strin
   const exited = new Promise<void>((resolve) => proc.once('close', () => resolve()));
   proc.once('close', (code, signal) => {
     if (stopping) return;
-    warn(`\n${app} exited (${signal ? `signal ${signal}` : `code ${code}`}); stopping the other apps.`);
-    void stopAll().then(() => process.exit(1));
+    const how = signal ? `signal ${signal}` : `code ${code}`;
+    if (!running) {
+      warn(`\n${app} exited (${how}) before every app was ready; stopping the other apps.`);
+      void stopAll().then(() => process.exit(1));
+      return;
+    }
+    const next = restarts.next(app, Date.now());
+    if (!next.restart) {
+      warn(`\n${app} exited (${how}), its ${next.count}th exit within ${RESTART_WINDOW_MS / 60_000} minutes; stopping every app (exit 1).`);
+      void stopAll().then(() => process.exit(1));
+      return;
+    }
+    warn(`\n${app} exited (${how}); starting it again in ${next.delayMs / 1000} s (restart ${next.count} of ${MAX_RESTARTS} within ${RESTART_WINDOW_MS / 60_000} minutes). The other apps keep running.`);
+    setTimeout(() => void restart(index, env), next.delayMs);
   });
-  return { app, port, proc, exited };
+  return { app, port, env, proc, exited };
+}
+
+/** Starts a running app's process again on its port, and says when it is ready. */
+async function restart(index: number, env: Record<string, string>): Promise<void> {
+  if (stopping) return;
+  const { app, port } = children[index];
+  children[index] = startChild(app, index, port, env);
+  say(`${app} started again (pid ${children[index].proc.pid})`);
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  while (!stopping && Date.now() < deadline && children[index].proc.exitCode === null && children[index].proc.signalCode === null) {
+    if ((await appHealth(port)).status === 200) {
+      say(`${app} is ready again`);
+      return;
+    }
+    await sleep(250);
+  }
 }
 
 async function appHealth(port: number): Promise<{ status: number; body: unknown }> {
@@ -211,6 +245,7 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   if (stopping) return;
+  running = true;
   say(summary(config, `http://${displayHost(config.http.host)}:${edgePort}`));
 }
 

@@ -9,6 +9,7 @@ import { APP_NAMES } from '@linan/platform';
 import { freePort } from '@linan/testing';
 import { appEnvironment, checkDistributedEnvironment, takenAppPorts } from '../scripts/lib/distributed-env';
 import { createEdgeProxy, type EdgeProxy, type Upstream } from '../scripts/lib/edge-proxy';
+import { MAX_RESTARTS, RESTART_WINDOW_MS, RestartPolicy } from '../scripts/lib/restart-policy';
 
 const SERVICES = {
   DATABASE_URL: 'postgres://linan:pw@127.0.0.1:5432/linan',
@@ -86,6 +87,23 @@ async function fakeApp(name: string, withWebSocket = false): Promise<FakeApp> {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return { name, server, seen, upstream: { host: '127.0.0.1', port: (server.address() as AddressInfo).port } };
 }
+
+describe('start:distributed restarts', () => {
+  it('starts an app that exited again after 1, 2, 4 … s, and gives up on its sixth exit within 10 minutes', () => {
+    const p = new RestartPolicy();
+    const delays = Array.from({ length: MAX_RESTARTS }, (_, i) => p.next('triage', i * 1_000));
+    expect(delays.map((d) => d.restart && d.delayMs)).toEqual([1_000, 2_000, 4_000, 8_000, 16_000]);
+    expect(p.next('triage', 6_000)).toEqual({ restart: false, count: MAX_RESTARTS + 1 });
+    // another app has its own count
+    expect(p.next('console', 6_000)).toEqual({ restart: true, delayMs: 1_000, count: 1 });
+  });
+
+  it('forgets exits older than the window: an app that crashes now and then is always started again', () => {
+    const p = new RestartPolicy();
+    for (let i = 0; i < 20; i++) expect(p.next('dispatch', i * (RESTART_WINDOW_MS / 4)).restart).toBe(true);
+    expect(p.next('dispatch', 20 * (RESTART_WINDOW_MS / 4) + 1)).toMatchObject({ restart: true, count: 4 });
+  });
+});
 
 describe('start:distributed edge proxy', () => {
   let console_: FakeApp;
