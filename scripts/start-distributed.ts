@@ -84,15 +84,15 @@ function startChild(app: AppName, index: number, port: number, env: Record<strin
       return;
     }
     warn(`\n${app} exited (${how}); starting it again in ${next.delayMs / 1000} s (restart ${next.count} of ${MAX_RESTARTS} within ${RESTART_WINDOW_MS / 60_000} minutes). The other apps keep running.`);
-    setTimeout(() => void restart(index, env), next.delayMs);
+    setTimeout(() => void restart(index), next.delayMs);
   });
   return { app, port, env, proc, exited };
 }
 
-/** Starts a running app's process again on its port, and says when it is ready. */
-async function restart(index: number, env: Record<string, string>): Promise<void> {
+/** Starts a running app's process again on its port with the same environment, and says when it is ready. */
+async function restart(index: number): Promise<void> {
   if (stopping) return;
-  const { app, port } = children[index];
+  const { app, port, env } = children[index];
   children[index] = startChild(app, index, port, env);
   say(`${app} started again (pid ${children[index].proc.pid})`);
   const deadline = Date.now() + READY_TIMEOUT_MS;

@@ -7,7 +7,6 @@ import { GetHouseholdUseCase } from '@linan/people';
 import { DispatchRepository, type Dispatch } from '@linan/dispatch';
 import { invalid, UuidParam } from '@linan/platform';
 
-
 export class ResolveDto {
   @ApiProperty({ enum: OUTCOMES }) @IsIn(OUTCOMES) outcome!: Outcome;
   @ApiPropertyOptional({ example: '老人误按，已电话确认平安' }) @IsOptional() @IsString() @Length(0, 1000) note?: string;

@@ -25,10 +25,6 @@ export interface OpenedDatabase {
  */
 const EMBEDDED_START_PARAMS = [...PGlite.defaultStartParams, '-c', 'wal_init_zero=off'];
 
-/**
- * PostgreSQL when DATABASE_URL is set, otherwise PGlite in DATA_DIR/pg. Runs the migrations either way. On PostgreSQL
- * every connection carries `applicationName` (pg_stat_activity shows which app holds which connection).
- */
 /** SQLSTATEs of a server that answered and refused: a wrong password, an unknown role, an unknown database. */
 const REFUSED = new Set(['28P01', '28000', '3D000']);
 
@@ -42,6 +38,10 @@ export function postgresStartupMessage(where: string, e: unknown): string {
   return `cannot reach PostgreSQL at ${where} (DATABASE_URL): ${message ?? String(e)}`;
 }
 
+/**
+ * PostgreSQL when DATABASE_URL is set, otherwise PGlite in DATA_DIR/pg. Runs the migrations either way. On PostgreSQL
+ * every connection carries `applicationName` (pg_stat_activity shows which app holds which connection).
+ */
 export async function openDatabase(config: AppConfig, entities: Entities, applicationName = 'linan'): Promise<OpenedDatabase> {
   const common = { entities, migrations: MIGRATIONS, migrationsRun: true, synchronize: false, logging: false } as const;
   if (config.database.url) {
