@@ -11,6 +11,7 @@ export * from './messaging/message-bus';
 export * from './messaging/envelope';
 export * from './messaging/embedded-bus';
 export * from './messaging/kafka-bus';
+export * from './messaging/dead-letter-replay';
 export type { KafkaConsumerOptions } from './messaging/kafka-consumer';
 export * from './messaging/partitioner';
 export * from './cache/cache';
