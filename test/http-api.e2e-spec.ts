@@ -295,6 +295,12 @@ describe('HTTP API v1', () => {
       expect(r.body).toMatchObject({ statusCode: 415, code: 'REQUEST.UNSUPPORTED_ENCODING', message: expect.stringContaining('compress') });
     });
 
+    it('400 REQUEST.INVALID naming alertId when the dispatch list is asked for one that is not a UUID', async () => {
+      const r = await h.http().get('/api/v1/dispatches?alertId=not-a-uuid').auth(h.adminToken, bearer).expect(400);
+      expect(r.body).toMatchObject({ statusCode: 400, code: 'REQUEST.INVALID', fields: [{ field: 'alertId', problems: [expect.stringContaining('UUID')] }] });
+      await h.http().get('/api/v1/dispatches').auth(h.adminToken, bearer).expect(200);
+    });
+
     it('404 REQUEST.NOT_FOUND for a route the API does not have', async () => {
       const r = await h.http().get('/api/v1/no-such-thing').auth(h.adminToken, bearer).expect(404);
       expect(r.body).toMatchObject({ statusCode: 404, code: 'REQUEST.NOT_FOUND', message: expect.stringContaining('/api/v1/no-such-thing') });

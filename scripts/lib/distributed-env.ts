@@ -1,4 +1,4 @@
-import { createServer } from 'node:net';
+import { portIsFree } from '../../libs/testing/src/services/free-port';
 import { APP_NAMES, ConfigError, loadConfig, type AppConfig, type AppName, type RawEnv } from '@linan/platform';
 
 /** What every app needs to run as its own process, and what each one stands for. */
@@ -52,22 +52,13 @@ export function redactUrl(url: string): string {
   return url.replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@');
 }
 
-/** Whether a process may listen on 127.0.0.1:port now. */
-function canListen(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = createServer();
-    s.once('error', () => resolve(false));
-    s.listen(port, '127.0.0.1', () => s.close(() => resolve(true)));
-  });
-}
-
 /**
  * Before any app starts: the apps' ports (in APP_NAMES order) that something already holds, each named with its app
  * and what to do, or null when all are free. The usual holder is an app of an earlier launcher that was killed with
  * SIGKILL (its apps outlive it); the app would otherwise fail on its own with a message about PORT alone.
  */
 export async function takenAppPorts(ports: readonly number[]): Promise<string | null> {
-  const free = await Promise.all(ports.map(canListen));
+  const free = await Promise.all(ports.map(portIsFree));
   const taken = ports.map((port, i) => ({ app: APP_NAMES[i], port })).filter((_, i) => !free[i]);
   if (!taken.length) return null;
   return [
@@ -75,6 +66,6 @@ export async function takenAppPorts(ports: readonly number[]): Promise<string | 
     'Most likely the apps of an earlier start:distributed are still running (a launcher killed with SIGKILL leaves its apps behind):',
     '  list them:  pgrep -af "dist/apps/.*/main.js"',
     '  stop them:  pkill -f "dist/apps/.*/main.js"',
-    'Or set PORT so that PORT+1 … PORT+5 are free.',
+    `Or set PORT so that PORT+1 … PORT+${ports.length} are free.`,
   ].join('\n');
 }

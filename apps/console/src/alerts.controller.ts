@@ -5,7 +5,7 @@ import { CurrentActor, Roles, type Actor } from '@linan/auth';
 import { AcknowledgeAlertUseCase, AlertQueries, DeviceEventLog, OUTCOMES, ResolveAlertUseCase, type Alert, type Outcome } from '@linan/alerting';
 import { GetHouseholdUseCase } from '@linan/people';
 import { DispatchRepository, type Dispatch } from '@linan/dispatch';
-import { invalid, UuidParam } from '@linan/platform';
+import { UuidParam } from '@linan/platform';
 
 export class ResolveDto {
   @ApiProperty({ enum: OUTCOMES }) @IsIn(OUTCOMES) outcome!: Outcome;
@@ -103,8 +103,7 @@ export class AlertsController {
   @Roles('operator')
   @Get('dispatches')
   @ApiQuery({ name: 'alertId', required: false })
-  async dispatchList(@CurrentActor() actor: Actor, @Query('alertId') alertId?: string) {
-    if (alertId !== undefined && !/^[0-9a-f-]{36}$/i.test(alertId)) throw invalid('REQUEST.INVALID', 'alertId must be a UUID', { fields: [{ field: 'alertId', problems: ['must be a UUID'] }] });
+  async dispatchList(@CurrentActor() actor: Actor, @Query('alertId', UuidParam) alertId?: string) {
     const items = await this.dispatches.list({ alertId, district: actor.district, limit: 500 });
     return { items: items.map(toDispatchView) };
   }

@@ -8,7 +8,6 @@ import {
 } from '@linan/devices';
 import { CreateAideDto, CreateHouseholdDto, DutyDto, InstallDeviceDto, RegisterDeviceDto } from './provisioning.dto';
 
-
 /** A device as the API shows it: a DC-09 AES key is never sent back. */
 function publicDevice(d: Device) {
   const { aesKey, ...attributes } = d.attributes;

@@ -29,11 +29,14 @@ function invalidFields(fields: { field: string; problems: string[] }[]): BadRequ
   });
 }
 
-/** A path parameter that must be a UUID (`@Param('id', UuidParam)`): otherwise the same 400 as a bad body field, naming it. */
+/**
+ * A path or query parameter that must be a UUID (`@Param('id', UuidParam)`, `@Query('alertId', UuidParam)`; a query
+ * parameter may be left out): otherwise the same 400 as a bad body field, naming it.
+ */
 @Injectable()
-export class UuidParam implements PipeTransform<string, string> {
-  transform(value: string, meta: ArgumentMetadata): string {
-    if (isUUID(value)) return value;
+export class UuidParam implements PipeTransform<string | undefined, string | undefined> {
+  transform(value: string | undefined, meta: ArgumentMetadata): string | undefined {
+    if (isUUID(value) || (value === undefined && meta.type === 'query')) return value;
     const field = meta.data || 'id';
     throw invalidFields([{ field, problems: [`${field} must be a UUID`] }]);
   }

@@ -1,7 +1,7 @@
 import { Kafka, logLevel, type Consumer, type Producer } from 'kafkajs';
 import { deadLetterTopic } from '@linan/contracts';
 import { withTimeout } from '../time/with-timeout';
-import { RETRY_HEADERS } from './kafka-records';
+import { headersOf, withoutRetryHeaders } from './kafka-records';
 
 export interface ReplayOptions {
   brokers: readonly string[];
@@ -30,10 +30,8 @@ const DLQ_HEADER = /^dlq-/;
 
 /** The headers a dead letter goes back with: its own, without the dead-letter and retry bookkeeping, plus where it came from. */
 function replayHeaders(headers: Record<string, string>, from: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  const retry = new Set<string>(Object.values(RETRY_HEADERS));
-  for (const [k, v] of Object.entries(headers)) if (!DLQ_HEADER.test(k) && !retry.has(k)) out[k] = v;
-  return { ...out, 'replayed-from': from };
+  const own = Object.fromEntries(Object.entries(withoutRetryHeaders(headers)).filter(([k]) => !DLQ_HEADER.test(k)));
+  return { ...own, 'replayed-from': from };
 }
 
 /**
@@ -74,7 +72,7 @@ export async function replayDeadLetters(o: ReplayOptions): Promise<DeadLetterSee
         eachMessage: async ({ partition, message }) => {
           const end = todo.get(partition);
           if (end === undefined || BigInt(message.offset) >= end) return;
-          const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, String(Array.isArray(v) ? v[v.length - 1] : v ?? '')]));
+          const headers = headersOf(message.headers);
           const letter: DeadLetterSeen = {
             partition, offset: message.offset, key: message.key?.toString() ?? '', reason: headers['dlq-reason'] ?? '',
             error: headers['dlq-error'] ?? '', source: headers['dlq-source'] ?? '', eventId: headers.eventId ?? null,

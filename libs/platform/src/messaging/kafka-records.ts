@@ -4,7 +4,8 @@ import type { InboundMessage, OutgoingMessage } from './message-bus';
 /** What a message on a retry topic carries besides its own headers. */
 export const RETRY_HEADERS = { topic: 'retry-topic', attempt: 'retry-attempt', notBefore: 'retry-not-before' } as const;
 
-function headersOf(h: IHeaders | undefined): Record<string, string> {
+/** Kafka's headers (buffers, possibly repeated) as strings, the last value of each. */
+export function headersOf(h: IHeaders | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of Object.entries(h ?? {})) {
     if (v === undefined) continue;

@@ -24,6 +24,11 @@ function tryListen(port: number): Promise<number | null> {
   });
 }
 
+/** Whether something may listen on 127.0.0.1:port right now. */
+export async function portIsFree(port: number): Promise<boolean> {
+  return (await tryListen(port)) !== null;
+}
+
 /**
  * A TCP port nobody listens on right now on 127.0.0.1 (it may be taken before the caller binds it: retry then).
  * Chosen below the kernel's ephemeral range, so that no outgoing connection of the many a test run opens takes it
