@@ -6,6 +6,8 @@ import type { AuthedRequest } from './auth.decorators';
 /**
  * Writes one audit row per action (any request that is not a read), allowed or refused: who, what, on which
  * record, from where, with which HTTP outcome. Bodies are not stored: they may hold personal data and passwords.
+ * The row is stored before the answer is sent, so an answered action is on record (and rows keep the order of the
+ * actions of one client); a failed write is logged and does not change the answer: the action itself has happened.
  */
 @Injectable()
 export class AuditTrail {
@@ -15,7 +17,7 @@ export class AuditTrail {
     return !['GET', 'HEAD', 'OPTIONS'].includes(req.method);
   }
 
-  record(req: AuthedRequest, outcome: number, result?: unknown): void {
+  async record(req: AuthedRequest, outcome: number, result?: unknown): Promise<void> {
     const route = (req.route as { path?: string } | undefined)?.path ?? req.path;
     const body = (req.body ?? {}) as Record<string, unknown>;
     const param = req.params?.id;
@@ -32,7 +34,10 @@ export class AuditTrail {
       ip: req.ip ?? null,
       details: {},
     } satisfies Partial<AuditOrmEntity>;
-    this.db.outside(() => this.db.dataSource.getRepository(AuditOrmEntity).insert(row as never))
-      .catch((err: unknown) => this.log.error({ err, action: row.action }, 'audit row not written'));
+    try {
+      await this.db.outside(() => this.db.dataSource.getRepository(AuditOrmEntity).insert(row as never));
+    } catch (err) {
+      this.log.error({ err, action: row.action }, 'audit row not written');
+    }
   }
 }

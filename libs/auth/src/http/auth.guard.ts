@@ -20,13 +20,13 @@ export class AuthGuard implements CanActivate {
     const token = header.startsWith('Bearer ') ? header.slice(7) : '';
     const actor = token ? await this.tokens.verify(token) : null;
     if (!actor) {
-      if (AuditTrail.isAction(req)) this.audit.record(req, 401);
+      if (AuditTrail.isAction(req)) await this.audit.record(req, 401);
       throw new UnauthorizedException({ statusCode: 401, code: 'AUTH.TOKEN_REQUIRED', message: 'a valid bearer token is required' });
     }
     req.actor = actor;
     const roles = this.reflector.getAllAndOverride<Role[] | undefined>(ROLES_KEY, targets);
     if (roles && actor.role !== 'admin' && !roles.includes(actor.role)) {
-      if (AuditTrail.isAction(req)) this.audit.record(req, 403);
+      if (AuditTrail.isAction(req)) await this.audit.record(req, 403);
       throw new ForbiddenException({ statusCode: 403, code: 'AUTH.ROLE_FORBIDDEN', message: `role "${actor.role}" may not do this` });
     }
     return true;
