@@ -20,7 +20,9 @@ export class ReconcileDeviceCredentialsUseCase {
 
   /**
    * `graceMs`: an account the registry does not know may belong to a registration still committing (its broker
-   * account is written inside the transaction), so it is checked again after this long before it is removed.
+   * account is written inside the transaction), so it is checked again after this long before it is removed; and a
+   * device registered between the two lists (broker first, registry second) is looked for again after it too, so it
+   * is not reported missing.
    */
   async execute(options: { graceMs: number }): Promise<ReconcileReport | null> {
     const inBroker = await this.credentials.listSerials();
@@ -28,16 +30,19 @@ export class ReconcileDeviceCredentialsUseCase {
     const inRegistry = new Set(await this.devices.listSerialsWithCredentials());
     const candidates = inBroker.filter((s) => !inRegistry.has(s));
     const brokerSet = new Set(inBroker);
-    const missing = [...inRegistry].filter((s) => !brokerSet.has(s));
+    let missing = [...inRegistry].filter((s) => !brokerSet.has(s));
+    if ((candidates.length || missing.length) && options.graceMs > 0) await new Promise((r) => setTimeout(r, options.graceMs));
     const revoked: string[] = [];
-    if (candidates.length) {
-      if (options.graceMs > 0) await new Promise((r) => setTimeout(r, options.graceMs));
-      for (const serial of candidates) {
-        const d = await this.devices.findBySerial(serial);
-        if (d && d.status !== 'decommissioned' && d.secretHash) continue;
-        await this.credentials.revoke(serial);
-        revoked.push(serial);
-      }
+    for (const serial of candidates) {
+      const d = await this.devices.findBySerial(serial);
+      if (d && d.status !== 'decommissioned' && d.secretHash) continue;
+      await this.credentials.revoke(serial);
+      revoked.push(serial);
+    }
+    if (missing.length) {
+      const brokerNow = new Set((await this.credentials.listSerials()) ?? []);
+      const registryNow = new Set(await this.devices.listSerialsWithCredentials());
+      missing = missing.filter((s) => !brokerNow.has(s) && registryNow.has(s));
     }
     return { revoked, missing };
   }

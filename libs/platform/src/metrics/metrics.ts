@@ -87,6 +87,16 @@ export class Metrics {
     help: 'Committed messages the outbox sweeper handed to Kafka because the process that wrote them did not (it stopped, or Kafka did not answer)',
     registers: [this.registry],
   });
+  readonly deviceAccountsMissing = new Gauge({
+    name: 'linan_device_accounts_missing',
+    help: 'Devices with credentials in the registry and no account on the MQTT broker (they cannot connect), as of the last reconciliation by provisioning',
+    registers: [this.registry],
+  });
+  readonly deviceAccountsRevoked = new Counter({
+    name: 'linan_device_accounts_revoked_total',
+    help: 'Broker accounts removed by reconciliation because the registry does not know their device or has decommissioned it',
+    registers: [this.registry],
+  });
   readonly consumerLag = new Gauge({
     name: 'linan_consumer_lag_messages',
     help: 'Messages published and not yet applied by a consumer group of this process, per topic and partition (retry topics included), read at each scrape',

@@ -62,6 +62,8 @@ export class MosquittoDeviceCredentials extends DeviceCredentialsDirectory {
   /** Subscribed to the answers on the current connection. */
   private ready = false;
   private readonly waiters = new Set<() => void>();
+  /** Told each time the connection becomes ready, the first time and after every reconnection. */
+  private readonly readyListeners = new Set<() => void>();
   private readonly pending = new Map<string, Pending>();
   /** Why the connection is not ready, for the caller's error message. */
   private problem: string | null = null;
@@ -72,6 +74,16 @@ export class MosquittoDeviceCredentials extends DeviceCredentialsDirectory {
 
   get connected(): boolean {
     return this.ready;
+  }
+
+  /**
+   * Calls `listener` each time the admin connection becomes ready after this call: after every reconnection, such as
+   * a broker restart, whose accounts may then differ from before (a volume restored from a backup). Returns a
+   * function that removes it.
+   */
+  onReady(listener: () => void): () => void {
+    this.readyListeners.add(listener);
+    return () => this.readyListeners.delete(listener);
   }
 
   /** Opens the admin connection (once; it then reconnects on its own). Resolves when it can take commands. */
@@ -103,6 +115,7 @@ export class MosquittoDeviceCredentials extends DeviceCredentialsDirectory {
         this.log.info({ broker: address.display }, 'device-account admin connection ready');
         for (const w of this.waiters) w();
         this.waiters.clear();
+        for (const l of this.readyListeners) l();
       });
     });
     client.on('close', () => {
