@@ -28,6 +28,7 @@ describe(BrokerAccountsService.name, () => {
     const config = { mqtt: { adminTimeoutMs: ADMIN_TIMEOUT_MS } } as AppConfig;
     service = new BrokerAccountsService(directory, new ReconcileDeviceCredentialsUseCase(registry, directory),
       config, metrics, new HealthRegistry(), silentLogger as unknown as RootLogger);
+    service.timings.recheckMissingMs = 300;
   });
 
   afterAll(async () => {
@@ -36,7 +37,7 @@ describe(BrokerAccountsService.name, () => {
     await broker?.stop();
   });
 
-  it('reconciles when its connection is ready and again after the broker restarts, counting devices left without an account', async () => {
+  it('reconciles when its connection is ready and again after the broker restarts, counting devices left without an account until they have one again', async () => {
     await other.upsert('SN-R1', 'secret-1');
     await other.upsert('SN-R2', 'secret-2');
 
@@ -57,5 +58,9 @@ describe(BrokerAccountsService.name, () => {
     expect(await value(metrics.deviceAccountsRevoked)).toBe(1);
     expect((await directory.listSerials()).sort()).toEqual(['SN-R1']);
     expect(await metrics.registry.getSingleMetricAsString('linan_device_accounts_missing')).toContain('linan_device_accounts_missing 1');
+
+    // the device's secret is rotated (a new account): the count falls without waiting for the hourly pass
+    await directory.upsert('SN-R2', 'secret-2-rotated');
+    await eventually(async () => (await value(metrics.deviceAccountsMissing)) === 0, 5_000, 'the count back at 0 after the rotation');
   });
 });

@@ -4,12 +4,15 @@ import { DeviceCredentialsDirectory, MosquittoDeviceCredentials, ReconcileDevice
 
 /** How often the accounts are compared with the registry besides after every (re)connection to the broker. */
 export const RECONCILE_EVERY_MS = 60 * 60 * 1000;
+/** While devices are without an account, how soon to look again (so the count falls as their secrets are rotated). */
+export const RECHECK_MISSING_MS = 5 * 60 * 1000;
 
 /**
  * With an external broker, provisioning holds the admin connection that keeps device accounts in step with the
  * registry: it reports on /health as `mqtt-admin`, and it reconciles the broker's accounts with the registry (see
  * ReconcileDeviceCredentialsUseCase) each time that connection is ready, at start and after every reconnection (a
- * broker restarted on a volume restored from an old backup has lost accounts), and every hour. Devices left without an
+ * broker restarted on a volume restored from an old backup has lost accounts), every hour, and every 5 minutes while
+ * devices are without an account. Devices left without an
  * account are logged by serial and counted in `linan_device_accounts_missing`, which an alert watches. The app starts
  * without waiting for the broker; registering a device meanwhile fails with DEVICE.BROKER_UNAVAILABLE rather than
  * half-succeeding.
@@ -22,7 +25,10 @@ export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicat
   /** Asked for again while a pass runs: one more pass follows it. */
   private again = false;
   private timer: NodeJS.Timeout | null = null;
+  private recheck: NodeJS.Timeout | null = null;
   private stopListening: (() => void) | null = null;
+  /** How often to compare; set before the app starts (tests shorten them). */
+  readonly timings = { everyMs: RECONCILE_EVERY_MS, recheckMissingMs: RECHECK_MISSING_MS };
 
   constructor(
     private readonly directory: DeviceCredentialsDirectory,
@@ -42,7 +48,7 @@ export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicat
     const directory = this.directory;
     if (!(directory instanceof MosquittoDeviceCredentials)) return;
     this.stopListening = directory.onReady(() => void this.reconcileSoon());
-    this.timer = setInterval(() => void this.reconcileSoon(), RECONCILE_EVERY_MS).unref();
+    this.timer = setInterval(() => void this.reconcileSoon(), this.timings.everyMs).unref();
     void this.connect(directory);
   }
 
@@ -85,6 +91,8 @@ export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicat
       if (!report) return;
       this.metrics.deviceAccountsRevoked.inc(report.revoked.length);
       this.metrics.deviceAccountsMissing.set(report.missing.length);
+      if (this.recheck) clearTimeout(this.recheck);
+      this.recheck = report.missing.length ? setTimeout(() => this.reconcileSoon(), this.timings.recheckMissingMs).unref() : null;
       if (report.revoked.length) this.log.warn({ count: report.revoked.length, serials: report.revoked.slice(0, 20) }, 'removed broker accounts of unknown or decommissioned devices');
       if (report.missing.length) {
         this.log.error({ count: report.missing.length, serials: report.missing.slice(0, 100) },
@@ -99,6 +107,7 @@ export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicat
   onApplicationShutdown(): void {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
+    if (this.recheck) clearTimeout(this.recheck);
     this.stopListening?.();
   }
 }
