@@ -109,6 +109,12 @@ describeDistributed('distributed mode: one process per app on real services', ()
       await eventually(async () => (await lagOf(app, group, topic)).behind === 0, 10_000, `${group} caught up on ${topic}`);
       expect(await lagOf(app, group, topic)).toEqual({ partitions: 4, behind: 0 });
     }
+
+    // provisioning compared Mosquitto's device accounts with the registry once its admin connection was up: none missing
+    const provisioning = stack.app('provisioning');
+    await eventually(async () => (await provisioning.metric('linan_device_accounts_compared_timestamp_seconds')) > 0, 10_000, 'the accounts compared');
+    expect(await provisioning.metric('linan_device_accounts_compared_timestamp_seconds')).toBeLessThanOrEqual(Date.now() / 1000);
+    expect(await (await fetch(`${provisioning.httpUrl}/metrics`)).text()).toMatch(/^linan_device_accounts_missing 0$/m);
   }, 60_000);
 
   it('shares the partitions between two triage replicas, and one killed mid-burst hands its partitions over: every home exactly one alert', async () => {

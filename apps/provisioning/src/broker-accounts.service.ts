@@ -91,6 +91,7 @@ export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicat
       if (!report) return;
       this.metrics.deviceAccountsRevoked.inc(report.revoked.length);
       this.metrics.deviceAccountsMissing.set(report.missing.length);
+      this.metrics.deviceAccountsCompared.setToCurrentTime();
       if (this.recheck) clearTimeout(this.recheck);
       this.recheck = report.missing.length ? setTimeout(() => this.reconcileSoon(), this.timings.recheckMissingMs).unref() : null;
       if (report.revoked.length) this.log.warn({ count: report.revoked.length, serials: report.revoked.slice(0, 20) }, 'removed broker accounts of unknown or decommissioned devices');

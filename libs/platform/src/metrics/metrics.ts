@@ -92,6 +92,11 @@ export class Metrics {
     help: 'Devices with credentials in the registry and no account on the MQTT broker (they cannot connect), as of the last reconciliation by provisioning',
     registers: [this.registry],
   });
+  readonly deviceAccountsCompared = new Gauge({
+    name: 'linan_device_accounts_compared_timestamp_seconds',
+    help: 'When provisioning last compared the MQTT broker\'s device accounts with the registry (Unix time; 0 until it has)',
+    registers: [this.registry],
+  });
   readonly deviceAccountsRevoked = new Counter({
     name: 'linan_device_accounts_revoked_total',
     help: 'Broker accounts removed by reconciliation because the registry does not know their device or has decommissioned it',
