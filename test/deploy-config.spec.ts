@@ -12,7 +12,7 @@ import {
   composeSecretProblems, dockerfileEnv, parseEnvFile, type ComposeFile,
 } from './deploy/compose-checks';
 import {
-  k8sAppProblems, k8sApps, k8sIngressProblems, k8sMosquittoProblems, k8sSecretProblems, k8sServiceProblems, K8S_DIR, kustomizationProblems,
+  k8sAppProblems, k8sApps, k8sIngressProblems, k8sMosquittoProblems, k8sSecretProblems, k8sServiceProblems, k8sAvailabilityProblems, K8S_DIR, kustomizationProblems,
   loadManifests, type Manifest,
 } from './deploy/k8s-checks';
 import { nginxProblems, parseNginx } from './deploy/nginx-checks';
@@ -57,6 +57,7 @@ function k8sAll(manifests: Manifest[], examples: Manifest[], routes: readonly Ed
     workloads: problems,
     apps_: k8sAppProblems(apps),
     services: k8sServiceProblems(manifests, apps),
+    availability: k8sAvailabilityProblems(manifests, apps),
     ingress: k8sIngressProblems(manifests, apps, routes),
     secrets: k8sSecretProblems(manifests, examples),
     mosquitto: k8sMosquittoProblems(manifests, examples, apps, k8sReadme),
@@ -119,6 +120,7 @@ describe('deployment files', () => {
     });
     it('gives each app a configuration loadConfig accepts, probes on /health at PORT, resources, stable gateway ids', () => expect(r.apps_).toEqual([]));
     it('has a Service for each app', () => expect(r.services).toEqual([]));
+    it('keeps a replica of each app running through node drains and spreads replicas over nodes', () => expect(r.availability).toEqual([]));
     it('routes the Ingress by the route table', () => expect(r.ingress).toEqual([]));
     it('keeps secrets out of the manifests', () => expect(r.secrets).toEqual([]));
     it("runs Mosquitto on the project's files, reachable at the apps' MQTT_URL", () => expect(r.mosquitto).toEqual([]));
@@ -129,7 +131,7 @@ describe('deployment files', () => {
     const compose = () => clone(loadCompose());
     const k8s = () => clone(loadManifests());
     // the object of that name that is not its Service: the workload, or the ConfigMap
-    const workload = (ms: Manifest[], name: string) => ms.find((m) => m.obj.metadata?.name === name && m.obj.kind !== 'Service')!.obj;
+    const workload = (ms: Manifest[], name: string) => ms.find((m) => m.obj.metadata?.name === name && !['Service', 'PodDisruptionBudget'].includes(m.obj.kind))!.obj;
 
     it('a route the apps serve that the table forgets, and a table entry nobody serves', () => {
       const served = servedRoutes();
@@ -264,6 +266,21 @@ describe('deployment files', () => {
       expect(problems).toMatch(/linan-console: JWT_SECRET is written into the manifest/);
       expect(problems).toMatch(/Secret\/oops: a Secret with values in a deployed manifest/);
       expect(problems).toMatch(/JWT_SECRET is not a marked example value/);
+    });
+
+    it('k8s: an app without a disruption budget or spread, a budget that pins its app, one that selects nothing', () => {
+      const { manifests, examples } = k8s();
+      const withoutTriageBudget = manifests.filter((m) => !(m.obj.kind === 'PodDisruptionBudget' && m.obj.metadata.name === 'linan-triage'));
+      workload(withoutTriageBudget, 'linan-dispatch').spec.template.spec.topologySpreadConstraints = [];
+      withoutTriageBudget.find((m) => m.obj.kind === 'PodDisruptionBudget' && m.obj.metadata.name === 'linan-console')!.obj.spec.minAvailable = 2;
+      withoutTriageBudget.push({ file: 'x.yaml', obj: { kind: 'PodDisruptionBudget', metadata: { name: 'stale' }, spec: { minAvailable: 1, selector: { matchLabels: { app: 'gone' } } } } });
+      withoutTriageBudget.push({ file: 'y.yaml', obj: { kind: 'PodDisruptionBudget', metadata: { name: 'broker' }, spec: { minAvailable: 1, selector: { matchLabels: { 'app.kubernetes.io/component': 'mosquitto' } } } } });
+      const problems = k8sAll(withoutTriageBudget, examples).availability.join('\n');
+      expect(problems).toMatch(/Deployment\/linan-triage.*no PodDisruptionBudget/);
+      expect(problems).toMatch(/Deployment\/linan-dispatch.*not spread over nodes/);
+      expect(problems).toMatch(/PodDisruptionBudget\/linan-console: linan-console runs 2 replica\(s\) and the budget lets none be evicted/);
+      expect(problems).toMatch(/PodDisruptionBudget\/stale: selects no workload's pods/);
+      expect(problems).toMatch(/PodDisruptionBudget\/broker: .* runs 1 replica\(s\) and the budget lets none be evicted/);
     });
 
     it('k8s: a kustomization that forgets a manifest, a Mosquitto ConfigMap made from files that are not there', () => {

@@ -143,6 +143,44 @@ export function k8sServiceProblems(manifests: Manifest[], apps: K8sApp[]): strin
   return apps.filter((a) => !serviceFor(manifests, a.m)).map((a) => `${a.where}: no Service selects its pods on port http`);
 }
 
+/**
+ * Availability of the apps run in several replicas: a PodDisruptionBudget that keeps one running through voluntary
+ * evictions (a node drain) yet lets one go at a time, and a spread over nodes so one node's failure leaves one
+ * running. A budget that selects no app, several apps, or a single-replica workload it would pin is named too.
+ */
+export function k8sAvailabilityProblems(manifests: Manifest[], apps: K8sApp[]): string[] {
+  const problems: string[] = [];
+  const budgets = manifests.filter((m) => m.obj.kind === 'PodDisruptionBudget');
+  const where = (b: Manifest) => `${b.file} PodDisruptionBudget/${b.obj.metadata?.name}`;
+  for (const b of budgets) {
+    const covered = workloads(manifests).filter((w) => selects(b.obj.spec?.selector?.matchLabels, podLabels(w)));
+    if (!covered.length) problems.push(`${where(b)}: selects no workload's pods`);
+    if (covered.length > 1) problems.push(`${where(b)}: selects the pods of ${covered.map((w) => w.obj.metadata?.name).join(' and ')}`);
+    for (const w of covered) {
+      const replicas = w.obj.spec?.replicas ?? 1;
+      const { minAvailable, maxUnavailable } = b.obj.spec ?? {};
+      if (typeof minAvailable !== 'number' && typeof maxUnavailable !== 'number') {
+        problems.push(`${where(b)}: give minAvailable or maxUnavailable as a number of pods`);
+      } else if ((typeof minAvailable === 'number' && minAvailable >= replicas) || maxUnavailable === 0) {
+        problems.push(`${where(b)}: ${w.obj.metadata?.name} runs ${replicas} replica(s) and the budget lets none be evicted, so no node drain could finish`);
+      } else if (typeof minAvailable === 'number' && minAvailable < 1) {
+        problems.push(`${where(b)}: minAvailable ${minAvailable} lets a drain stop every replica of ${w.obj.metadata?.name}`);
+      }
+    }
+  }
+  for (const { where: at, m } of apps) {
+    if ((m.obj.spec?.replicas ?? 1) < 2) continue;
+    if (!budgets.some((b) => selects(b.obj.spec?.selector?.matchLabels, podLabels(m)))) {
+      problems.push(`${at}: no PodDisruptionBudget keeps one of its replicas running through a node drain`);
+    }
+    const spread = (m.obj.spec?.template?.spec?.topologySpreadConstraints ?? []) as any[];
+    if (!spread.some((c) => c.topologyKey === 'kubernetes.io/hostname' && selects(c.labelSelector?.matchLabels, podLabels(m)))) {
+      problems.push(`${at}: its replicas are not spread over nodes (topologySpreadConstraints on kubernetes.io/hostname selecting its pods)`);
+    }
+  }
+  return problems;
+}
+
 /** The Ingress paths against the route table: same paths and match, each to a Service of the route's app. */
 export function k8sIngressProblems(manifests: Manifest[], apps: K8sApp[], routes: readonly EdgeRoute[]): string[] {
   const problems: string[] = [];
