@@ -152,6 +152,7 @@ export class PlatformModule {
               brokers: config.kafka.brokers, clientId: kafkaClientId(appName), maxWaitMs: config.kafka.maxWaitMs, lingerMs: config.kafka.lingerMs, fetchGatherMs: config.kafka.fetchGatherMs,
               outboxSweepMs: config.outbox.sweepMs, retry, onMessageFailed,
               countRequest: (client, api) => metrics.kafkaRequests.inc({ client, api }),
+              onLogRestart: (r) => metrics.logRestarts.inc({ group: r.group, topic: r.topic }),
               countResent: (n) => metrics.outboxResent.inc(n),
             }, busLog);
             await bus.connect();

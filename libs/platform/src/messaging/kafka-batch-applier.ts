@@ -4,13 +4,31 @@ import { Database } from '../persistence/database';
 import { deadLetterFor, sleep, type RetryPolicy } from './consumer-runner';
 import { forRetry, withoutRetryHeaders } from './kafka-records';
 import type { FailureReport, InboundMessage, OutgoingMessage, Subscription } from './message-bus';
-import { lockStoredOffsets, slot, storeOffsets } from './stored-offsets';
+import { forgetStoredOffsets, lockStoredOffsets, pastLogEnd, slot, storeOffsets, type FetchedPartition } from './stored-offsets';
 
 /** One partition's fetched messages. */
-export interface PartitionBatch {
+export interface PartitionBatch extends FetchedPartition {
+  messages: InboundMessage[];
+}
+
+/** A partition whose log started over: its messages are applied from the new log's start. */
+export interface LogRestart {
+  group: string;
   topic: string;
   partition: number;
-  messages: InboundMessage[];
+  /** The offset stored for it, from the earlier log. */
+  storedOffset: string;
+  /** Where its log ends now. */
+  logEnd: string;
+}
+
+export interface ApplierHooks {
+  /** Told of every message that failed (sent to the retry or dead-letter topic). */
+  report?: FailureReport;
+  /** Where a partition's log ends now (Kafka's high watermark). */
+  partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
+  /** Told of every partition whose log started over. */
+  onLogRestart?: (r: LogRestart) => void;
 }
 
 /**
@@ -27,8 +45,38 @@ export class KafkaBatchApplier {
     private readonly publish: (topic: string, messages: OutgoingMessage[]) => Promise<void>,
     /** The consumer is stopping: give up waiting and leave what is not done for the partitions' next owner. */
     private readonly stopping: () => boolean,
-    private readonly report: FailureReport = () => undefined,
+    private readonly hooks: ApplierHooks = {},
   ) {}
+
+  /**
+   * lockStoredOffsets, except for a partition whose log started over (the topic deleted and created again, a Kafka
+   * cluster rebuilt empty, data lost): its new messages reuse offsets at or below the one stored, and would be taken
+   * for messages already applied and skipped. Its stored offset is forgotten instead, so its messages are applied from
+   * the new log's start; every handler is idempotent by event id. A batch fetched before a rebalance can be older than
+   * the stored offset its successor wrote since, so the log's end is asked of Kafka again before anything is forgotten.
+   */
+  private async storedOffsets(parts: readonly FetchedPartition[]): Promise<Map<string, bigint>> {
+    const stored = await lockStoredOffsets(this.db, this.sub.groupId, parts);
+    const suspects = pastLogEnd(parts, stored);
+    if (!suspects.length) return stored;
+    const restarts: LogRestart[] = [];
+    for (const p of suspects) {
+      const fetched = BigInt(p.highWatermark!);
+      const end = this.hooks.partitionEnd ? await this.hooks.partitionEnd(p.topic, p.partition).catch(() => fetched) : fetched;
+      const was = stored.get(slot(p))!;
+      if (end > was) continue;
+      restarts.push({ group: this.sub.groupId, topic: p.topic, partition: p.partition, storedOffset: String(was), logEnd: String(end) });
+    }
+    if (!restarts.length) return stored;
+    await forgetStoredOffsets(this.db, this.sub.groupId, restarts);
+    for (const r of restarts) {
+      this.log.error(r, 'the partition\'s log ends before the offset stored for it: the topic was created again or Kafka lost its data; '
+        + 'applying its messages from the start of its new log (messages the old log held and nobody had applied are gone)');
+      stored.set(slot(r), -1n);
+      this.hooks.onLogRestart?.(r);
+    }
+    return stored;
+  }
 
   /**
    * The batches (any partitions) in one transaction that also stores every partition's offset. Returns what is done
@@ -44,7 +92,7 @@ export class KafkaBatchApplier {
     let failure: unknown;
     try {
       await this.db.run(async () => {
-        const done = await lockStoredOffsets(this.db, this.sub.groupId, batches);
+        const done = await this.storedOffsets(batches);
         const fresh = batches.flatMap((b) => b.messages.filter((m) => BigInt(m.offset) > done.get(slot(b))!));
         if (fresh.length > 1 && this.sub.handleBatch) {
           await this.sub.handleBatch(fresh);
@@ -69,7 +117,7 @@ export class KafkaBatchApplier {
     this.log.warn({ err: failure, topic: b.topic, partition: b.partition, count: b.messages.length }, 'batch failed; running its messages one by one');
     const done: InboundMessage[] = [];
     for (const m of b.messages) {
-      if (this.stopping() || !(await this.applyOne(b.topic, b.partition, m, heartbeat, m === failed ? failure : undefined))) break;
+      if (this.stopping() || !(await this.applyOne(b, m, heartbeat, m === failed ? failure : undefined))) break;
       done.push(m);
     }
     return [{ ...b, messages: done }];
@@ -80,15 +128,15 @@ export class KafkaBatchApplier {
    * False when the consumer stopped before the message was done with.
    */
   async applyOne(
-    topic: string, partition: number, m: InboundMessage, heartbeat: () => Promise<void>, knownFailure?: unknown,
+    part: FetchedPartition, m: InboundMessage, heartbeat: () => Promise<void>, knownFailure?: unknown,
   ): Promise<boolean> {
     let failure: unknown = knownFailure;
+    const one = [{ ...part, messages: [m] }];
     for (;;) {
       if (failure === undefined) {
         try {
-          const one = [{ topic, partition, messages: [m] }];
           await this.db.run(async () => {
-            if (BigInt(m.offset) <= (await lockStoredOffsets(this.db, this.sub.groupId, one)).get(slot(one[0]))!) return;
+            if (BigInt(m.offset) <= (await this.storedOffsets(one)).get(slot(part))!) return;
             await this.sub.handle(m);
             await storeOffsets(this.db, this.sub.groupId, one);
           });
@@ -111,17 +159,16 @@ export class KafkaBatchApplier {
       this.log.error(ctx, 'message dead-lettered');
       const dl = deadLetterFor(this.sub, m, reason, failure);
       await this.forward(dl.topic, { ...dl.message, headers: withoutRetryHeaders(dl.message.headers) });
-      this.report({ group: this.sub.groupId, topic: m.topic, outcome: 'dead_letter', reason });
+      this.hooks.report?.({ group: this.sub.groupId, topic: m.topic, outcome: 'dead_letter', reason });
     } else {
       const delay = this.retry.baseDelayMs * 2 ** (m.attempt - 1);
       this.log.warn({ ...ctx, delayMs: delay }, 'message failed; sent to the retry topic');
       await this.forward(retryTopic(m.topic, this.sub.groupId), forRetry(m, Date.now() + delay));
-      this.report({ group: this.sub.groupId, topic: m.topic, outcome: 'retry', reason: 'transient' });
+      this.hooks.report?.({ group: this.sub.groupId, topic: m.topic, outcome: 'retry', reason: 'transient' });
     }
     // the message is safely elsewhere: move this partition past it
     await this.db.run(async () => {
-      const one = [{ topic, partition, messages: [m] }];
-      await lockStoredOffsets(this.db, this.sub.groupId, one);
+      await this.storedOffsets(one);
       await storeOffsets(this.db, this.sub.groupId, one);
     });
     return true;

@@ -275,8 +275,9 @@ export class KafkaBus extends MessageBus implements Outbox {
   async subscribe(sub: Subscription): Promise<ConsumerHandle> {
     if (this.closed) throw new Error('bus is closed');
     const parts: ConsumerPart[] = sub.ephemeral ? ['main'] : ['main', 'retries'];
+    const options = { ...this.options, partitionEnd: (topic: string, partition: number) => this.partitionEnd(topic, partition) };
     const consumers = parts.map((part) => new KafkaConsumer(
-      this.kafka, sub, this.db, this.options, this.log.child({ group: sub.groupId, part }), (topic, messages) => this.publish(topic, messages), part,
+      this.kafka, sub, this.db, options, this.log.child({ group: sub.groupId, part }), (topic, messages) => this.publish(topic, messages), part,
     ));
     consumers.forEach((c) => this.consumers.add(c));
     await Promise.all(consumers.map((c) => c.start()));
@@ -286,6 +287,14 @@ export class KafkaBus extends MessageBus implements Outbox {
         await Promise.all(consumers.map((c) => c.stop()));
       },
     };
+  }
+
+  /** Where a partition's log ends now (its high watermark), from Kafka within 3 s. */
+  private async partitionEnd(topic: string, partition: number): Promise<bigint> {
+    const ends = await withTimeout(this.admin.fetchTopicOffsets(topic), 3_000, 'Kafka did not say where the partition ends');
+    const end = ends.find((e) => e.partition === partition);
+    if (!end) throw new Error(`Kafka does not know partition ${partition} of ${topic}`);
+    return BigInt(end.high);
   }
 
   /**

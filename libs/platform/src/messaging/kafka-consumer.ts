@@ -4,7 +4,7 @@ import { retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
 import { withTimeout } from '../time/with-timeout';
 import { showLive, sleep, type RetryPolicy } from './consumer-runner';
-import { KafkaBatchApplier, type PartitionBatch } from './kafka-batch-applier';
+import { KafkaBatchApplier, type LogRestart, type PartitionBatch } from './kafka-batch-applier';
 import { RETRY_HEADERS, inbound } from './kafka-records';
 import { LIVE_VIEW_GATHER_MS, type FailureReport, OutgoingMessage, Subscription } from './message-bus';
 import { slot } from './stored-offsets';
@@ -25,6 +25,10 @@ export interface KafkaConsumerOptions {
   countRequest?: (client: KafkaClientKind, api: string) => void;
   /** Told of every message that failed (sent to the retry or dead-letter topic), for /metrics. */
   onMessageFailed?: FailureReport;
+  /** Told of every partition whose log started over (see KafkaBatchApplier), for /metrics. */
+  onLogRestart?: (r: LogRestart) => void;
+  /** Where a partition's log ends now (the bus asks Kafka); without it the end seen at the fetch is believed. */
+  partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
 }
 
 export type KafkaClientKind = 'producer' | 'consumer' | 'admin';
@@ -93,7 +97,9 @@ export class KafkaConsumer {
     private readonly part: ConsumerPart = 'main',
   ) {
     if (part === 'retries' && sub.ephemeral) throw new Error('a live view has no retry topics');
-    this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping, options.onMessageFailed);
+    this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping, {
+      report: options.onMessageFailed, partitionEnd: options.partitionEnd, onLogRestart: options.onLogRestart,
+    });
     this.retryTopics = new Map(part === 'retries' ? sub.topics.map((t) => [retryTopic(t, sub.groupId), t]) : []);
     this.consumer = this.createConsumer();
   }
@@ -219,7 +225,7 @@ export class KafkaConsumer {
         if (!isRunning() || isStale()) return;
         await this.waitUntil(Number(m.headers[RETRY_HEADERS.notBefore] ?? 0), heartbeat);
         if (!isRunning() || isStale()) return;
-        if (!(await this.applier.applyOne(batch.topic, batch.partition, m, heartbeat))) return;
+        if (!(await this.applier.applyOne(batch, m, heartbeat))) return;
         resolveOffset(m.offset);
         this.commit([{ topic: batch.topic, partition: batch.partition, messages: [m] }]);
       }
@@ -231,7 +237,7 @@ export class KafkaConsumer {
     // process dies, what was fetched but not handled is fetched again from Kafka's committed offset, which only
     // follows the offsets stored with the effects.
     this.heartbeat = heartbeat;
-    this.buffer.push({ topic: batch.topic, partition: batch.partition, messages });
+    this.buffer.push({ topic: batch.topic, partition: batch.partition, highWatermark: batch.highWatermark, messages });
     this.buffered += messages.length;
     resolveOffset(messages[messages.length - 1].offset);
     // started after this tick, so the other partitions of the same fetch join the first transaction
@@ -279,8 +285,12 @@ export class KafkaConsumer {
           const b = this.buffer.shift()!;
           n += b.messages.length;
           const same = taken.find((t) => slot(t) === slot(b));
-          if (same) same.messages.push(...b.messages);
-          else taken.push({ ...b, messages: [...b.messages] });
+          if (same) {
+            same.messages.push(...b.messages);
+            same.highWatermark = b.highWatermark; // the later fetch's
+          } else {
+            taken.push({ ...b, messages: [...b.messages] });
+          }
         }
         const done = await this.applier.apply(taken, () => this.heartbeat());
         taken = [];

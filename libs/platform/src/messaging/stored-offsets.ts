@@ -1,5 +1,12 @@
 import type { Database } from '../persistence/database';
 
+/** A partition of a topic as fetched: with its log's end then (Kafka's high watermark), when known. */
+export interface FetchedPartition {
+  topic: string;
+  partition: number;
+  highWatermark?: string;
+}
+
 /** A partition of a topic, as a map key. */
 export const slot = (p: { topic: string; partition: number }) => `${p.topic}/${p.partition}`;
 
@@ -8,7 +15,7 @@ export const slot = (p: { topic: string; partition: number }) => `${p.topic}/${p
  * offset stored with the last effects: messages at or below it were already applied (by this member before a crash,
  * or by another before a rebalance). Inside the transaction that applies the next messages.
  */
-export async function lockStoredOffsets(db: Database, groupId: string, parts: { topic: string; partition: number }[]): Promise<Map<string, bigint>> {
+export async function lockStoredOffsets(db: Database, groupId: string, parts: readonly { topic: string; partition: number }[]): Promise<Map<string, bigint>> {
   const rows = await db.query<{ topic: string; partition: number; seq: string }>(
     `INSERT INTO bus_offsets (group_id, topic, partition, seq) SELECT $1, t, p, -1 FROM unnest($2::text[], $3::int[]) AS v (t, p)
      ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING topic, partition, seq`,
@@ -28,5 +35,22 @@ export function storeOffsets(
     `UPDATE bus_offsets AS o SET seq = GREATEST(o.seq, v.s) FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
      WHERE o.group_id = $1 AND o.topic = v.t AND o.partition = v.p`,
     [groupId, batches.map((b) => b.topic), batches.map((b) => b.partition), batches.map((b) => b.messages[b.messages.length - 1].offset)],
+  );
+}
+
+/**
+ * The partitions whose stored offset is at or past the end their log had when fetched. Offsets there have been
+ * given again: the log started over (the topic deleted and created again, a cluster rebuilt empty, data lost).
+ */
+export function pastLogEnd<P extends FetchedPartition>(parts: readonly P[], stored: ReadonlyMap<string, bigint>): P[] {
+  return parts.filter((p) => p.highWatermark !== undefined && BigInt(p.highWatermark) <= (stored.get(slot(p)) ?? -1n));
+}
+
+/** Forgets the stored offset of these partitions (their rows locked by lockStoredOffsets in the same transaction). */
+export async function forgetStoredOffsets(db: Database, groupId: string, parts: readonly { topic: string; partition: number }[]): Promise<void> {
+  await db.query(
+    `UPDATE bus_offsets AS o SET seq = -1 FROM unnest($2::text[], $3::int[]) AS v (t, p)
+     WHERE o.group_id = $1 AND o.topic = v.t AND o.partition = v.p`,
+    [groupId, parts.map((p) => p.topic), parts.map((p) => p.partition)],
   );
 }

@@ -82,6 +82,12 @@ export class Metrics {
     labelNames: ['group', 'topic', 'reason'] as const,
     registers: [this.registry],
   });
+  readonly logRestarts = new Counter({
+    name: 'linan_consumer_log_restarts_total',
+    help: 'Partitions found with a log that ends before the offset stored for them (the topic created again, Kafka\'s data lost): their messages were applied from the new log\'s start',
+    labelNames: ['group', 'topic'] as const,
+    registers: [this.registry],
+  });
   readonly outboxResent = new Counter({
     name: 'linan_outbox_resent_messages_total',
     help: 'Committed messages the outbox sweeper handed to Kafka because the process that wrote them did not (it stopped, or Kafka did not answer)',

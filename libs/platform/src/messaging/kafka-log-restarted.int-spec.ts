@@ -1,0 +1,124 @@
+import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../../testing/src/services/postgres';
+import { startKafkaMock, type KafkaMock } from '../../../testing/src/services/kafka';
+import { eventually, openTestDatabase, silentLogger } from '../../../testing/src/test-platform';
+import type { OpenedDatabase } from '../persistence/open-database';
+import { KafkaBatchApplier, type LogRestart } from './kafka-batch-applier';
+import { KafkaBus } from './kafka-bus';
+import type { ConsumerHandle, InboundMessage } from './message-bus';
+
+const available = postgresAvailable();
+
+/**
+ * The offsets that count are stored in PostgreSQL with the effects. When a topic's log starts over (the topic deleted
+ * and created again, a Kafka cluster rebuilt empty, data lost), its new messages reuse offsets at or below the stored
+ * one: taken for messages already applied, they would be skipped, alarms among them.
+ */
+describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock cluster and PostgreSQL)', () => {
+  let testDb: TestDatabase;
+  let opened: OpenedDatabase;
+  const mocks: KafkaMock[] = [];
+  const buses: KafkaBus[] = [];
+  const handles: ConsumerHandle[] = [];
+  const topic = 'test.log-restart.v1';
+  const group = 'restart-group';
+
+  beforeAll(async () => {
+    if (!(await available)) throw new Error('PostgreSQL at 127.0.0.1:5432 (or TEST_POSTGRES_URL) is needed for the Kafka bus tests');
+    testDb = await createTestDatabase();
+    opened = await openTestDatabase({ DATABASE_URL: testDb.url });
+  });
+
+  afterEach(async () => {
+    await Promise.all(handles.splice(0).map((h) => h.stop()));
+    await Promise.all(buses.splice(0).map((b) => b.close()));
+  });
+
+  afterAll(async () => {
+    await opened?.close();
+    await testDb?.drop();
+    await Promise.all(mocks.map((m) => m.stop()));
+  });
+
+  const restarts: LogRestart[] = [];
+
+  async function busOn(mock: KafkaMock): Promise<KafkaBus> {
+    const b = new KafkaBus(opened.database, {
+      brokers: [mock.brokers], clientId: 'test', maxWaitMs: 20, lingerMs: 0, outboxSweepMs: 200, retry: { maxAttempts: 3, baseDelayMs: 20 },
+      joinTimeoutMs: 20_000, onLogRestart: (r) => void restarts.push(r),
+    }, silentLogger);
+    await b.connect();
+    buses.push(b);
+    return b;
+  }
+
+  async function consume(b: KafkaBus, seen: string[]): Promise<void> {
+    handles.push(await b.subscribe({ groupId: group, topics: [topic], handle: async (m) => void seen.push(m.value) }));
+  }
+
+  it('applies the messages of a log that started over instead of taking them for ones already applied', async () => {
+    // the first life of the topic: ten messages on one key (one partition) applied, offsets 0..9 stored
+    const first = await startKafkaMock();
+    mocks.push(first);
+    const before = await busOn(first);
+    const seenBefore: string[] = [];
+    await consume(before, seenBefore);
+    const earlier = Array.from({ length: 10 }, (_, i) => `old-${i}`);
+    for (const value of earlier) await before.publish(topic, [{ key: 'home-1', value }]);
+    await eventually(() => seenBefore.length === 10, 15_000, 'the first life applied');
+    expect(restarts).toEqual([]);
+    const stored = await opened.database.query<{ seq: string }>('SELECT seq FROM bus_offsets WHERE group_id = $1 AND seq >= 0', [group]);
+    expect(stored.map((r) => Number(r.seq))).toEqual([9]);
+    await Promise.all(handles.splice(0).map((h) => h.stop()));
+    await Promise.all(buses.splice(0).map((b) => b.close()));
+
+    // the same database on a Kafka whose log is empty: its new messages are at offsets 0, 1, 2
+    const second = await startKafkaMock();
+    mocks.push(second);
+    const after = await busOn(second);
+    const seenAfter: string[] = [];
+    await consume(after, seenAfter);
+    await after.publish(topic, [{ key: 'home-1', value: 'new-0' }, { key: 'home-1', value: 'new-1' }, { key: 'home-1', value: 'new-2' }]);
+    await eventually(() => seenAfter.length === 3, 15_000, 'the new messages applied');
+    expect(seenAfter).toEqual(['new-0', 'new-1', 'new-2']);
+    // and the stored offset follows the new log
+    const now = await opened.database.query<{ seq: string }>('SELECT seq FROM bus_offsets WHERE group_id = $1 AND seq >= 0', [group]);
+    expect(now.map((r) => Number(r.seq))).toEqual([2]);
+    // told once, with where the old log had got to and where the new one ends
+    expect(restarts).toEqual([{ group, topic, partition: expect.any(Number), storedOffset: '9', logEnd: expect.stringMatching(/^[123]$/) }]);
+  }, 60_000);
+
+  describe('a batch fetched before a rebalance, older than the offset its successor stored since', () => {
+    const staleGroup = 'stale-group';
+    const message = (offset: string): InboundMessage => ({ topic, partition: 0, offset, key: 'home-1', value: `stale-${offset}`, headers: {}, timestamp: 0, attempt: 1 });
+    const applier = (partitionEnd: (() => Promise<bigint>) | undefined, seen: string[], told: LogRestart[]) =>
+      new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
+        { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false, { partitionEnd, onLogRestart: (r) => void told.push(r) });
+    const storedSeq = async () => Number((await opened.database.query<{ seq: string }>(
+      'SELECT seq FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND partition = 0', [staleGroup, topic]))[0].seq);
+
+    beforeEach(async () => {
+      await opened.database.query('DELETE FROM bus_offsets WHERE group_id = $1', [staleGroup]);
+      await opened.database.query('INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ($1, $2, 0, 9)', [staleGroup, topic]);
+    });
+
+    it('is taken for what it is when Kafka says the log goes on past the stored offset: skipped, the offset kept', async () => {
+      const seen: string[] = [];
+      const told: LogRestart[] = [];
+      const done = await applier(async () => 20n, seen, told).apply([{ topic, partition: 0, highWatermark: '6', messages: [message('4'), message('5')] }], async () => undefined);
+      expect(done.flatMap((b) => b.messages.map((m) => m.offset))).toEqual(['4', '5']);
+      expect(seen).toEqual([]);
+      expect(told).toEqual([]);
+      expect(await storedSeq()).toBe(9);
+    });
+
+    it('when Kafka cannot say where the log ends, believes the fetch: applied again rather than lost', async () => {
+      const seen: string[] = [];
+      const told: LogRestart[] = [];
+      await applier(async () => { throw new Error('Kafka did not answer'); }, seen, told)
+        .apply([{ topic, partition: 0, highWatermark: '6', messages: [message('4'), message('5')] }], async () => undefined);
+      expect(seen).toEqual(['stale-4', 'stale-5']);
+      expect(told.map((r) => [r.storedOffset, r.logEnd])).toEqual([['9', '6']]);
+      expect(await storedSeq()).toBe(5);
+    });
+  });
+});
