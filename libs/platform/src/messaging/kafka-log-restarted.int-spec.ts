@@ -51,6 +51,10 @@ describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock clus
     return b;
   }
 
+  /** The offsets stored for the group's partitions that have any. */
+  const storedOffsets = async () => (await opened.database.query<{ seq: string }>(
+    'SELECT seq FROM bus_offsets WHERE group_id = $1 AND seq >= 0', [group])).map((r) => Number(r.seq));
+
   async function consume(b: KafkaBus, seen: string[]): Promise<void> {
     handles.push(await b.subscribe({ groupId: group, topics: [topic], handle: async (m) => void seen.push(m.value) }));
   }
@@ -65,9 +69,9 @@ describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock clus
     const earlier = Array.from({ length: 10 }, (_, i) => `old-${i}`);
     for (const value of earlier) await before.publish(topic, [{ key: 'home-1', value }]);
     await eventually(() => seenBefore.length === 10, 15_000, 'the first life applied');
+    // a handler runs inside the transaction that stores the offset: wait for its commit
+    await eventually(async () => (await storedOffsets()).join() === '9', 10_000, 'offset 9 stored');
     expect(restarts).toEqual([]);
-    const stored = await opened.database.query<{ seq: string }>('SELECT seq FROM bus_offsets WHERE group_id = $1 AND seq >= 0', [group]);
-    expect(stored.map((r) => Number(r.seq))).toEqual([9]);
     await Promise.all(handles.splice(0).map((h) => h.stop()));
     await Promise.all(buses.splice(0).map((b) => b.close()));
 
@@ -81,8 +85,7 @@ describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock clus
     await eventually(() => seenAfter.length === 3, 15_000, 'the new messages applied');
     expect(seenAfter).toEqual(['new-0', 'new-1', 'new-2']);
     // and the stored offset follows the new log
-    const now = await opened.database.query<{ seq: string }>('SELECT seq FROM bus_offsets WHERE group_id = $1 AND seq >= 0', [group]);
-    expect(now.map((r) => Number(r.seq))).toEqual([2]);
+    await eventually(async () => (await storedOffsets()).join() === '2', 10_000, 'offset 2 stored');
     // told once, with where the old log had got to and where the new one ends
     expect(restarts).toEqual([{ group, topic, partition: expect.any(Number), storedOffset: '9', logEnd: expect.stringMatching(/^[123]$/) }]);
   }, 60_000);
