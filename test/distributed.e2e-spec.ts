@@ -157,6 +157,10 @@ describeDistributed('distributed mode: one process per app on real services', ()
       // one dispatch per recipient and round: nothing sent twice
       expect(new Set(ds.map((d) => `${d.round}/${d.recipientKind}/${d.recipientId}`)).size).toBe(ds.length);
     }
+    // a hand-over is neither a log that started over nor messages lost to retention (the survivor's checks of batches
+    // against the stored offsets raised nothing)
+    expect(await b.metric('linan_consumer_log_restarts_total')).toBe(0);
+    expect(await b.metric('linan_consumer_expired_messages_total')).toBe(0);
   }, 120_000);
 
   it('splits device messages between two gateway replicas, and a killed one loses no acknowledged event once it is back under its client id', async () => {
@@ -221,6 +225,9 @@ describeDistributed('distributed mode: one process per app on real services', ()
       expect(ds.filter((d) => d.recipientKind === 'aide' && d.channel === 'sms').map((d) => d.recipientId).sort()).toEqual([...aides].sort());
       expect(ds.filter((d) => d.recipientKind === 'family' && d.channel === 'sms')).toHaveLength(1);
     }
+    // resuming from the stored offsets after a crash raised neither check of batches against them
+    expect(await dispatch.metric('linan_consumer_log_restarts_total')).toBe(0);
+    expect(await dispatch.metric('linan_consumer_expired_messages_total')).toBe(0);
   }, 150_000);
 
   it('sends what a dispatch process recorded and never sent (it died between the two): the running one\'s sweeper claims it after the grace', async () => {

@@ -22,6 +22,16 @@ export interface LogRestart {
   logEnd: string;
 }
 
+/** Messages a partition's log lost before the group applied them: Kafka's retention removed them. */
+export interface ExpiredMessages {
+  group: string;
+  topic: string;
+  partition: number;
+  /** The first offset not applied, and how many from there the log no longer holds. */
+  from: string;
+  count: number;
+}
+
 export interface ApplierHooks {
   /** Told of every message that failed (sent to the retry or dead-letter topic). */
   report?: FailureReport;
@@ -29,6 +39,8 @@ export interface ApplierHooks {
   partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
   /** Told of every partition whose log started over. */
   onLogRestart?: (r: LogRestart) => void;
+  /** Told of messages removed from a partition before the group applied them. */
+  onExpired?: (e: ExpiredMessages) => void;
 }
 
 /**
@@ -37,6 +49,9 @@ export interface ApplierHooks {
  * retry or dead-letter topic so its partition keeps flowing, except while the database itself is down.
  */
 export class KafkaBatchApplier {
+  /** Gaps already reported (a batch whose transaction failed is looked at again one message at a time). */
+  private readonly gapsReported = new Set<string>();
+
   constructor(
     private readonly db: Database,
     private readonly sub: Subscription,
@@ -49,16 +64,37 @@ export class KafkaBatchApplier {
   ) {}
 
   /**
-   * lockStoredOffsets, except for a partition whose log started over (the topic deleted and created again, a Kafka
-   * cluster rebuilt empty, data lost): its new messages reuse offsets at or below the one stored, and would be taken
-   * for messages already applied and skipped. Its stored offset is forgotten instead, so its messages are applied from
+   * lockStoredOffsets, and two checks of each batch against the stored offset. (1) A partition whose log started
+   * over (the topic deleted and created again, a Kafka cluster rebuilt empty, data lost): its new messages reuse
+   * offsets at or below the one stored, and would be taken for messages already applied and skipped. Its stored offset is forgotten instead, so its messages are applied from
    * the new log's start; every handler is idempotent by event id. A batch fetched before a rebalance can be older than
    * the stored offset its successor wrote since, so the log's end is asked of Kafka again before anything is forgotten.
+   * (2) A batch that starts past the message after the stored offset: the messages between were removed by Kafka's
+   * retention before the group applied them (offsets in these topics are consecutive: no compaction, no
+   * transactions). They cannot be had any more; they are reported.
    */
-  private async storedOffsets(parts: readonly FetchedPartition[]): Promise<Map<string, bigint>> {
+  private async storedOffsets(parts: readonly PartitionBatch[]): Promise<Map<string, bigint>> {
     const stored = await lockStoredOffsets(this.db, this.sub.groupId, parts);
     const suspects = pastLogEnd(parts, stored);
-    if (!suspects.length) return stored;
+    if (suspects.length) await this.forgetRestartedLogs(suspects, stored);
+    for (const p of parts) this.reportGap(p, stored.get(slot(p))!);
+    return stored;
+  }
+
+  private reportGap(b: PartitionBatch, stored: bigint): void {
+    if (stored < 0n || !b.messages.length) return;
+    const first = BigInt(b.messages[0].offset);
+    if (first <= stored + 1n) return;
+    const key = `${slot(b)}/${stored}`;
+    if (this.gapsReported.has(key)) return;
+    if (this.gapsReported.size >= 1_000) this.gapsReported.clear();
+    this.gapsReported.add(key);
+    const e: ExpiredMessages = { group: this.sub.groupId, topic: b.topic, partition: b.partition, from: String(stored + 1n), count: Number(first - stored - 1n) };
+    this.log.error(e, 'messages of this partition were removed by Kafka before the group applied them (retention shorter than the group was held up); they are lost');
+    this.hooks.onExpired?.(e);
+  }
+
+  private async forgetRestartedLogs(suspects: readonly FetchedPartition[], stored: Map<string, bigint>): Promise<void> {
     const restarts: LogRestart[] = [];
     for (const p of suspects) {
       const fetched = BigInt(p.highWatermark!);
@@ -67,7 +103,7 @@ export class KafkaBatchApplier {
       if (end > was) continue;
       restarts.push({ group: this.sub.groupId, topic: p.topic, partition: p.partition, storedOffset: String(was), logEnd: String(end) });
     }
-    if (!restarts.length) return stored;
+    if (!restarts.length) return;
     await forgetStoredOffsets(this.db, this.sub.groupId, restarts);
     for (const r of restarts) {
       this.log.error(r, 'the partition\'s log ends before the offset stored for it: the topic was created again or Kafka lost its data; '
@@ -75,7 +111,6 @@ export class KafkaBatchApplier {
       stored.set(slot(r), -1n);
       this.hooks.onLogRestart?.(r);
     }
-    return stored;
   }
 
   /**

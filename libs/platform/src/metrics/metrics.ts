@@ -88,6 +88,12 @@ export class Metrics {
     labelNames: ['group', 'topic'] as const,
     registers: [this.registry],
   });
+  readonly expiredMessages = new Counter({
+    name: 'linan_consumer_expired_messages_total',
+    help: 'Messages Kafka removed (retention) before the consumer group applied them: lost',
+    labelNames: ['group', 'topic'] as const,
+    registers: [this.registry],
+  });
   readonly outboxResent = new Counter({
     name: 'linan_outbox_resent_messages_total',
     help: 'Committed messages the outbox sweeper handed to Kafka because the process that wrote them did not (it stopped, or Kafka did not answer)',

@@ -2,18 +2,20 @@ import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../
 import { startKafkaMock, type KafkaMock } from '../../../testing/src/services/kafka';
 import { eventually, openTestDatabase, silentLogger } from '../../../testing/src/test-platform';
 import type { OpenedDatabase } from '../persistence/open-database';
-import { KafkaBatchApplier, type LogRestart } from './kafka-batch-applier';
+import { KafkaBatchApplier, type ExpiredMessages, type LogRestart } from './kafka-batch-applier';
 import { KafkaBus } from './kafka-bus';
 import type { ConsumerHandle, InboundMessage } from './message-bus';
 
 const available = postgresAvailable();
 
 /**
- * The offsets that count are stored in PostgreSQL with the effects. When a topic's log starts over (the topic deleted
- * and created again, a Kafka cluster rebuilt empty, data lost), its new messages reuse offsets at or below the stored
- * one: taken for messages already applied, they would be skipped, alarms among them.
+ * The offsets that count are stored in PostgreSQL with the effects, and Kafka's log may not agree with them. When a
+ * topic's log starts over (the topic deleted and created again, a Kafka cluster rebuilt empty, data lost), its new
+ * messages reuse offsets at or below the stored one: taken for messages already applied, they would be skipped,
+ * alarms among them. When Kafka's retention removed messages the group had not applied, the next batch starts past
+ * the stored offset: those are lost, and must be reported.
  */
-describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock cluster and PostgreSQL)', () => {
+describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-protocol mock cluster and PostgreSQL)', () => {
   let testDb: TestDatabase;
   let opened: OpenedDatabase;
   const mocks: KafkaMock[] = [];
@@ -90,12 +92,13 @@ describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock clus
     expect(restarts).toEqual([{ group, topic, partition: expect.any(Number), storedOffset: '9', logEnd: expect.stringMatching(/^[123]$/) }]);
   }, 60_000);
 
-  describe('a batch fetched before a rebalance, older than the offset its successor stored since', () => {
+  describe('batches that do not follow on from the stored offset (the applier on PostgreSQL, offset 9 stored)', () => {
     const staleGroup = 'stale-group';
     const message = (offset: string): InboundMessage => ({ topic, partition: 0, offset, key: 'home-1', value: `stale-${offset}`, headers: {}, timestamp: 0, attempt: 1 });
-    const applier = (partitionEnd: (() => Promise<bigint>) | undefined, seen: string[], told: LogRestart[]) =>
+    const applier = (partitionEnd: (() => Promise<bigint>) | undefined, seen: string[], told: LogRestart[], expired: ExpiredMessages[] = []) =>
       new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
-        { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false, { partitionEnd, onLogRestart: (r) => void told.push(r) });
+        { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false,
+        { partitionEnd, onLogRestart: (r) => void told.push(r), onExpired: (e) => void expired.push(e) });
     const storedSeq = async () => Number((await opened.database.query<{ seq: string }>(
       'SELECT seq FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND partition = 0', [staleGroup, topic]))[0].seq);
 
@@ -104,7 +107,7 @@ describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock clus
       await opened.database.query('INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ($1, $2, 0, 9)', [staleGroup, topic]);
     });
 
-    it('is taken for what it is when Kafka says the log goes on past the stored offset: skipped, the offset kept', async () => {
+    it('a batch fetched before a rebalance, older than its successor\'s progress, is taken for what it is when Kafka says the log goes on: skipped, the offset kept', async () => {
       const seen: string[] = [];
       const told: LogRestart[] = [];
       const done = await applier(async () => 20n, seen, told).apply([{ topic, partition: 0, highWatermark: '6', messages: [message('4'), message('5')] }], async () => undefined);
@@ -114,7 +117,7 @@ describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock clus
       expect(await storedSeq()).toBe(9);
     });
 
-    it('when Kafka cannot say where the log ends, believes the fetch: applied again rather than lost', async () => {
+    it('such a batch, when Kafka cannot say where the log ends: the fetch believed, applied again rather than lost', async () => {
       const seen: string[] = [];
       const told: LogRestart[] = [];
       await applier(async () => { throw new Error('Kafka did not answer'); }, seen, told)
@@ -122,6 +125,27 @@ describe('KafkaBus when a partition\'s log starts over (Kafka-protocol mock clus
       expect(seen).toEqual(['stale-4', 'stale-5']);
       expect(told.map((r) => [r.storedOffset, r.logEnd])).toEqual([['9', '6']]);
       expect(await storedSeq()).toBe(5);
+    });
+
+    it('a batch that starts past the next offset: the messages between, removed by Kafka before they were applied, are reported once', async () => {
+      const seen: string[] = [];
+      const expired: ExpiredMessages[] = [];
+      const a = applier(async () => 30n, seen, [], expired);
+      await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [message('15'), message('16')] }], async () => undefined);
+      expect(seen).toEqual(['stale-15', 'stale-16']);
+      expect(expired).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 5 }]);
+      expect(await storedSeq()).toBe(16);
+      // the next batch follows on: nothing more to report
+      await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [message('17')] }], async () => undefined);
+      expect(expired).toHaveLength(1);
+    });
+
+    it('a batch that follows on from the stored offset, or a group that never stored one, reports nothing', async () => {
+      const expired: ExpiredMessages[] = [];
+      await applier(async () => 30n, [], [], expired).apply([{ topic, partition: 0, highWatermark: '20', messages: [message('10')] }], async () => undefined);
+      await opened.database.query('DELETE FROM bus_offsets WHERE group_id = $1', [staleGroup]);
+      await applier(async () => 30n, [], [], expired).apply([{ topic, partition: 0, highWatermark: '20', messages: [message('12')] }], async () => undefined);
+      expect(expired).toEqual([]);
     });
   });
 });
