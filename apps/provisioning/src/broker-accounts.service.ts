@@ -12,10 +12,9 @@ export const RECHECK_MISSING_MS = 5 * 60 * 1000;
  * registry: it reports on /health as `mqtt-admin`, and it reconciles the broker's accounts with the registry (see
  * ReconcileDeviceCredentialsUseCase) each time that connection is ready, at start and after every reconnection (a
  * broker restarted on a volume restored from an old backup has lost accounts), every hour, and every 5 minutes while
- * devices are without an account. Devices left without an
- * account are logged by serial and counted in `linan_device_accounts_missing`, which an alert watches. The app starts
- * without waiting for the broker; registering a device meanwhile fails with DEVICE.BROKER_UNAVAILABLE rather than
- * half-succeeding.
+ * devices are without an account. Devices left without an account are logged by serial and counted in
+ * `linan_device_accounts_missing`, which an alert watches. The app starts without waiting for the broker; registering
+ * a device meanwhile fails with DEVICE.BROKER_UNAVAILABLE rather than half-succeeding.
  */
 @Injectable()
 export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicationShutdown {

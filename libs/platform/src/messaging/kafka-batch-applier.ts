@@ -66,9 +66,10 @@ export class KafkaBatchApplier {
   /**
    * lockStoredOffsets, and two checks of each batch against the stored offset. (1) A partition whose log started
    * over (the topic deleted and created again, a Kafka cluster rebuilt empty, data lost): its new messages reuse
-   * offsets at or below the one stored, and would be taken for messages already applied and skipped. Its stored offset is forgotten instead, so its messages are applied from
-   * the new log's start; every handler is idempotent by event id. A batch fetched before a rebalance can be older than
-   * the stored offset its successor wrote since, so the log's end is asked of Kafka again before anything is forgotten.
+   * offsets at or below the one stored, and would be taken for messages already applied and skipped. Its stored
+   * offset is forgotten instead, so its messages are applied from the new log's start; every handler is idempotent by
+   * event id. A batch fetched before a rebalance can be older than the stored offset its successor wrote since, so the
+   * log's end is asked of Kafka again before anything is forgotten.
    * (2) A batch that starts past the message after the stored offset: the messages between were removed by Kafka's
    * retention before the group applied them (offsets in these topics are consecutive: no compaction, no
    * transactions). They cannot be had any more; they are reported.
