@@ -160,7 +160,7 @@ describeDistributed('distributed mode: one process per app on real services', ()
     // a hand-over is neither a log that started over nor messages lost to retention (the survivor's checks of batches
     // against the stored offsets raised nothing)
     expect(await b.metric('linan_consumer_log_restarts_total')).toBe(0);
-    expect(await b.metric('linan_consumer_expired_messages_total')).toBe(0);
+    expect(await b.metric('linan_consumer_lost_messages_total')).toBe(0);
   }, 120_000);
 
   it('splits device messages between two gateway replicas, and a killed one loses no acknowledged event once it is back under its client id', async () => {
@@ -227,7 +227,7 @@ describeDistributed('distributed mode: one process per app on real services', ()
     }
     // resuming from the stored offsets after a crash raised neither check of batches against them
     expect(await dispatch.metric('linan_consumer_log_restarts_total')).toBe(0);
-    expect(await dispatch.metric('linan_consumer_expired_messages_total')).toBe(0);
+    expect(await dispatch.metric('linan_consumer_lost_messages_total')).toBe(0);
   }, 150_000);
 
   it('sends what a dispatch process recorded and never sent (it died between the two): the running one\'s sweeper claims it after the grace', async () => {

@@ -153,7 +153,7 @@ export class PlatformModule {
               outboxSweepMs: config.outbox.sweepMs, retry, onMessageFailed,
               countRequest: (client, api) => metrics.kafkaRequests.inc({ client, api }),
               onLogRestart: (r) => metrics.logRestarts.inc({ group: r.group, topic: r.topic }),
-              onExpired: (e) => metrics.expiredMessages.inc({ group: e.group, topic: e.topic }, e.count),
+              onLost: (e) => metrics.lostMessages.inc({ group: e.group, topic: e.topic }, e.count),
               countResent: (n) => metrics.outboxResent.inc(n),
             }, busLog);
             await bus.connect();

@@ -22,8 +22,11 @@ export interface LogRestart {
   logEnd: string;
 }
 
-/** Messages a partition's log lost before the group applied them: Kafka's retention removed them. */
-export interface ExpiredMessages {
+/**
+ * Messages between the group's stored offset and the next one Kafka gave it: never applied here, and not coming.
+ * Kafka's retention removed them, or the database is older than the group's position in Kafka (restored from a backup).
+ */
+export interface LostMessages {
   group: string;
   topic: string;
   partition: number;
@@ -39,8 +42,8 @@ export interface ApplierHooks {
   partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
   /** Told of every partition whose log started over. */
   onLogRestart?: (r: LogRestart) => void;
-  /** Told of messages removed from a partition before the group applied them. */
-  onExpired?: (e: ExpiredMessages) => void;
+  /** Told of messages the group never applied and will not be given (see LostMessages). */
+  onLost?: (e: LostMessages) => void;
 }
 
 /**
@@ -70,9 +73,9 @@ export class KafkaBatchApplier {
    * offset is forgotten instead, so its messages are applied from the new log's start; every handler is idempotent by
    * event id. A batch fetched before a rebalance can be older than the stored offset its successor wrote since, so the
    * log's end is asked of Kafka again before anything is forgotten.
-   * (2) A batch that starts past the message after the stored offset: the messages between were removed by Kafka's
-   * retention before the group applied them (offsets in these topics are consecutive: no compaction, no
-   * transactions). They cannot be had any more; they are reported.
+   * (2) A batch that starts past the message after the stored offset: the messages between were never applied here
+   * and Kafka will not give them (offsets in these topics are consecutive: no compaction, no transactions). Its
+   * retention removed them, or the database was restored to a time before the group's position in Kafka. Reported.
    */
   private async storedOffsets(parts: readonly PartitionBatch[]): Promise<Map<string, bigint>> {
     const stored = await lockStoredOffsets(this.db, this.sub.groupId, parts);
@@ -90,9 +93,10 @@ export class KafkaBatchApplier {
     if (this.gapsReported.has(key)) return;
     if (this.gapsReported.size >= 1_000) this.gapsReported.clear();
     this.gapsReported.add(key);
-    const e: ExpiredMessages = { group: this.sub.groupId, topic: b.topic, partition: b.partition, from: String(stored + 1n), count: Number(first - stored - 1n) };
-    this.log.error(e, 'messages of this partition were removed by Kafka before the group applied them (retention shorter than the group was held up); they are lost');
-    this.hooks.onExpired?.(e);
+    const e: LostMessages = { group: this.sub.groupId, topic: b.topic, partition: b.partition, from: String(stored + 1n), count: Number(first - stored - 1n) };
+    this.log.error(e, 'messages of this partition were never applied and Kafka will not give them: its retention removed them '
+      + '(shorter than the group was held up), or the database was restored to before the group\'s position in Kafka; they are lost');
+    this.hooks.onLost?.(e);
   }
 
   private async forgetRestartedLogs(suspects: readonly FetchedPartition[], stored: Map<string, bigint>): Promise<void> {

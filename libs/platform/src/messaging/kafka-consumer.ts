@@ -4,7 +4,7 @@ import { retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
 import { withTimeout } from '../time/with-timeout';
 import { showLive, sleep, type RetryPolicy } from './consumer-runner';
-import { KafkaBatchApplier, type ExpiredMessages, type LogRestart, type PartitionBatch } from './kafka-batch-applier';
+import { KafkaBatchApplier, type LostMessages, type LogRestart, type PartitionBatch } from './kafka-batch-applier';
 import { RETRY_HEADERS, inbound } from './kafka-records';
 import { LIVE_VIEW_GATHER_MS, type FailureReport, OutgoingMessage, Subscription } from './message-bus';
 import { slot } from './stored-offsets';
@@ -27,8 +27,8 @@ export interface KafkaConsumerOptions {
   onMessageFailed?: FailureReport;
   /** Told of every partition whose log started over (see KafkaBatchApplier), for /metrics. */
   onLogRestart?: (r: LogRestart) => void;
-  /** Told of messages Kafka removed before the group applied them (see KafkaBatchApplier), for /metrics. */
-  onExpired?: (e: ExpiredMessages) => void;
+  /** Told of messages the group never applied and will not be given (see KafkaBatchApplier), for /metrics. */
+  onLost?: (e: LostMessages) => void;
   /** Where a partition's log ends now (the bus asks Kafka); without it the end seen at the fetch is believed. */
   partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
 }
@@ -100,7 +100,7 @@ export class KafkaConsumer {
   ) {
     if (part === 'retries' && sub.ephemeral) throw new Error('a live view has no retry topics');
     this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping, {
-      report: options.onMessageFailed, partitionEnd: options.partitionEnd, onLogRestart: options.onLogRestart, onExpired: options.onExpired,
+      report: options.onMessageFailed, partitionEnd: options.partitionEnd, onLogRestart: options.onLogRestart, onLost: options.onLost,
     });
     this.retryTopics = new Map(part === 'retries' ? sub.topics.map((t) => [retryTopic(t, sub.groupId), t]) : []);
     this.consumer = this.createConsumer();

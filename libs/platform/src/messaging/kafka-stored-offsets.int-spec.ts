@@ -2,7 +2,7 @@ import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../
 import { startKafkaMock, type KafkaMock } from '../../../testing/src/services/kafka';
 import { eventually, openTestDatabase, silentLogger } from '../../../testing/src/test-platform';
 import type { OpenedDatabase } from '../persistence/open-database';
-import { KafkaBatchApplier, type ExpiredMessages, type LogRestart } from './kafka-batch-applier';
+import { KafkaBatchApplier, type LostMessages, type LogRestart } from './kafka-batch-applier';
 import { KafkaBus } from './kafka-bus';
 import type { ConsumerHandle, InboundMessage } from './message-bus';
 
@@ -95,10 +95,10 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
   describe('batches that do not follow on from the stored offset (the applier on PostgreSQL, offset 9 stored)', () => {
     const staleGroup = 'stale-group';
     const message = (offset: string): InboundMessage => ({ topic, partition: 0, offset, key: 'home-1', value: `stale-${offset}`, headers: {}, timestamp: 0, attempt: 1 });
-    const applier = (partitionEnd: (() => Promise<bigint>) | undefined, seen: string[], told: LogRestart[], expired: ExpiredMessages[] = []) =>
+    const applier = (partitionEnd: (() => Promise<bigint>) | undefined, seen: string[], told: LogRestart[], lost: LostMessages[] = []) =>
       new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
         { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false,
-        { partitionEnd, onLogRestart: (r) => void told.push(r), onExpired: (e) => void expired.push(e) });
+        { partitionEnd, onLogRestart: (r) => void told.push(r), onLost: (e) => void lost.push(e) });
     const storedSeq = async () => Number((await opened.database.query<{ seq: string }>(
       'SELECT seq FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND partition = 0', [staleGroup, topic]))[0].seq);
 
@@ -129,23 +129,23 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
 
     it('a batch that starts past the next offset: the messages between, removed by Kafka before they were applied, are reported once', async () => {
       const seen: string[] = [];
-      const expired: ExpiredMessages[] = [];
-      const a = applier(async () => 30n, seen, [], expired);
+      const lost: LostMessages[] = [];
+      const a = applier(async () => 30n, seen, [], lost);
       await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [message('15'), message('16')] }], async () => undefined);
       expect(seen).toEqual(['stale-15', 'stale-16']);
-      expect(expired).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 5 }]);
+      expect(lost).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 5 }]);
       expect(await storedSeq()).toBe(16);
       // the next batch follows on: nothing more to report
       await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [message('17')] }], async () => undefined);
-      expect(expired).toHaveLength(1);
+      expect(lost).toHaveLength(1);
     });
 
     it('a batch that follows on from the stored offset, or a group that never stored one, reports nothing', async () => {
-      const expired: ExpiredMessages[] = [];
-      await applier(async () => 30n, [], [], expired).apply([{ topic, partition: 0, highWatermark: '20', messages: [message('10')] }], async () => undefined);
+      const lost: LostMessages[] = [];
+      await applier(async () => 30n, [], [], lost).apply([{ topic, partition: 0, highWatermark: '20', messages: [message('10')] }], async () => undefined);
       await opened.database.query('DELETE FROM bus_offsets WHERE group_id = $1', [staleGroup]);
-      await applier(async () => 30n, [], [], expired).apply([{ topic, partition: 0, highWatermark: '20', messages: [message('12')] }], async () => undefined);
-      expect(expired).toEqual([]);
+      await applier(async () => 30n, [], [], lost).apply([{ topic, partition: 0, highWatermark: '20', messages: [message('12')] }], async () => undefined);
+      expect(lost).toEqual([]);
     });
   });
 });

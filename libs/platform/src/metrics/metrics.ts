@@ -88,9 +88,9 @@ export class Metrics {
     labelNames: ['group', 'topic'] as const,
     registers: [this.registry],
   });
-  readonly expiredMessages = new Counter({
-    name: 'linan_consumer_expired_messages_total',
-    help: 'Messages Kafka removed (retention) before the consumer group applied them: lost',
+  readonly lostMessages = new Counter({
+    name: 'linan_consumer_lost_messages_total',
+    help: 'Messages the consumer group never applied and Kafka will not give it (removed by retention, or a database restored to before the group\'s position): lost',
     labelNames: ['group', 'topic'] as const,
     registers: [this.registry],
   });
