@@ -3,7 +3,7 @@
  * them back to their topic once their cause is fixed (docs/deployment.md, "Dead letters"). Needs KAFKA_BROKERS.
  */
 import { parseArgs } from 'node:util';
-import { readEnvironment, replayDeadLetters } from '@linan/platform';
+import { kafkaBrokers, readEnvironment, replayDeadLetters } from '@linan/platform';
 
 const USAGE = 'usage: npm run dlq:replay -- --topic gateway.device-events.v1 --group triage [--dry-run]   (KAFKA_BROKERS must be set)';
 
@@ -15,14 +15,15 @@ async function main(): Promise<void> {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     process.exit(2);
   }
-  const brokers = (readEnvironment().KAFKA_BROKERS ?? '').split(',').map((b) => b.trim()).filter(Boolean);
-  const missing = [!values.topic && '--topic', !values.group && '--group', !brokers.length && 'KAFKA_BROKERS'].filter(Boolean);
+  const raw = readEnvironment().KAFKA_BROKERS?.trim();
+  const brokers = raw ? kafkaBrokers(raw) : null;
+  const missing = [!values.topic && '--topic', !values.group && '--group', !brokers && 'KAFKA_BROKERS (host:port[,host:port...])'].filter(Boolean);
   if (missing.length) {
     process.stderr.write(`missing ${missing.join(', ')}\n${USAGE}\n`);
     process.exit(2);
   }
   const dryRun = values['dry-run'] === true;
-  const letters = await replayDeadLetters({ brokers, topic: values.topic!, group: values.group!, dryRun });
+  const letters = await replayDeadLetters({ brokers: brokers!, topic: values.topic!, group: values.group!, dryRun });
   for (const l of letters) {
     process.stdout.write(`${l.partition}@${l.offset}  key ${l.key}  event ${l.eventId ?? '-'}  ${l.reason}: ${l.error}  (was ${l.source})\n`);
   }

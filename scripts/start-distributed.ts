@@ -16,6 +16,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
+import { brokerAddress } from '@linan/devices';
 import { APP_NAMES, displayHost, readEnvironment, type AppConfig, type AppName } from '@linan/platform';
 import { appEnvironment, checkDistributedEnvironment, redactUrl, takenAppPorts } from './lib/distributed-env';
 import { createEdgeProxy, type EdgeHealth, type EdgeProxy, type Upstream } from './lib/edge-proxy';
@@ -164,16 +165,6 @@ function stopAll(): Promise<void> {
   return stopping;
 }
 
-/** Where devices connect: MQTT_URL's broker, without the platform's own account. */
-function deviceBroker(mqttUrl: string): string {
-  try {
-    const u = new URL(mqttUrl);
-    return `${u.protocol}//${u.host}`;
-  } catch {
-    return redactUrl(mqttUrl);
-  }
-}
-
 function summary(config: AppConfig, edgeUrl: string): string {
   const services = [
     `PostgreSQL ${redactUrl(config.database.url ?? '')}`,
@@ -188,7 +179,8 @@ function summary(config: AppConfig, edgeUrl: string): string {
     `  Console       ${edgeUrl}/`,
     `  HTTP API      ${edgeUrl}/api/v1/…   API docs ${edgeUrl}/api/docs   WebSocket ${edgeUrl.replace(/^http/, 'ws')}/ws`,
     `  Health        ${edgeUrl}/health   (every app's /health)`,
-    `  Devices       ${deviceBroker(config.mqtt.url ?? '')}   (MQTT, each with its own serial and secret)`,
+    // where devices connect: MQTT_URL's broker without the platform's own account (validated by the configuration)
+    `  Devices       ${brokerAddress(config.mqtt.url!).url}   (MQTT, each with its own serial and secret)`,
     '',
     ...children.map((c) => `  ${c.app.padEnd(13)} http://127.0.0.1:${c.port}   (/health, /metrics; pid ${c.proc.pid})`),
     '',

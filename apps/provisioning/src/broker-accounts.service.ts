@@ -4,7 +4,10 @@ import { DeviceCredentialsDirectory, MosquittoDeviceCredentials, ReconcileDevice
 
 /** How often the accounts are compared with the registry besides after every (re)connection to the broker. */
 export const RECONCILE_EVERY_MS = 60 * 60 * 1000;
-/** While devices are without an account, how soon to look again (so the count falls as their secrets are rotated). */
+/**
+ * While devices are without an account, or after a comparison that failed, how soon to look again (so the count
+ * falls as secrets are rotated, and a failed comparison does not wait for the hourly one).
+ */
 export const RECHECK_MISSING_MS = 5 * 60 * 1000;
 
 /**
@@ -12,7 +15,7 @@ export const RECHECK_MISSING_MS = 5 * 60 * 1000;
  * registry: it reports on /health as `mqtt-admin`, and it reconciles the broker's accounts with the registry (see
  * ReconcileDeviceCredentialsUseCase) each time that connection is ready, at start and after every reconnection (a
  * broker restarted on a volume restored from an old backup has lost accounts), every hour, and every 5 minutes while
- * devices are without an account. Devices left without an account are logged by serial and counted in
+ * devices are without an account or after a comparison that failed. Devices left without an account are logged by serial and counted in
  * `linan_device_accounts_missing`, which an alert watches. The app starts without waiting for the broker; registering
  * a device meanwhile fails with DEVICE.BROKER_UNAVAILABLE rather than half-succeeding.
  */
@@ -84,6 +87,10 @@ export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicat
   }
 
   private async reconcileOnce(): Promise<void> {
+    const lookAgain = (soon: boolean) => {
+      if (this.recheck) clearTimeout(this.recheck);
+      this.recheck = soon ? setTimeout(() => this.reconcileSoon(), this.timings.recheckMissingMs).unref() : null;
+    };
     try {
       // twice the command timeout: a registration whose broker command was sent has committed or failed by then
       const report = await this.reconcile.execute({ graceMs: 2 * this.config.mqtt.adminTimeoutMs });
@@ -91,8 +98,7 @@ export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicat
       this.metrics.deviceAccountsRevoked.inc(report.revoked.length);
       this.metrics.deviceAccountsMissing.set(report.missing.length);
       this.metrics.deviceAccountsCompared.setToCurrentTime();
-      if (this.recheck) clearTimeout(this.recheck);
-      this.recheck = report.missing.length ? setTimeout(() => this.reconcileSoon(), this.timings.recheckMissingMs).unref() : null;
+      lookAgain(report.missing.length > 0);
       if (report.revoked.length) this.log.warn({ count: report.revoked.length, serials: report.revoked.slice(0, 20) }, 'removed broker accounts of unknown or decommissioned devices');
       if (report.missing.length) {
         this.log.error({ count: report.missing.length, serials: report.missing.slice(0, 100) },
@@ -100,7 +106,8 @@ export class BrokerAccountsService implements OnApplicationBootstrap, OnApplicat
       }
       this.log.info({ revoked: report.revoked.length, missing: report.missing.length }, 'device accounts reconciled with the registry');
     } catch (err) {
-      this.log.error({ err }, 'device accounts could not be reconciled with the registry');
+      this.log.error({ err, retryInMs: this.timings.recheckMissingMs }, 'device accounts could not be reconciled with the registry; trying again');
+      lookAgain(true);
     }
   }
 

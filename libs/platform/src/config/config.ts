@@ -30,7 +30,7 @@ const envSchema = z.object({
   DATABASE_POOL_SIZE: z.coerce.number().int().min(1).max(200).default(10),
   DATABASE_STATEMENT_CACHE: z.coerce.number().int().min(0).max(10_000).default(100),
   KAFKA_BROKERS: z.string().trim().min(1).optional().refine(
-    (v) => v === undefined || v.split(',').every((b) => /^[^\s:,]+:\d+$/.test(b.trim())),
+    (v) => v === undefined || kafkaBrokers(v) !== null,
     { message: 'must be host:port[,host:port...]' },
   ),
   REDIS_URL: optionalUrl(['redis', 'rediss']),
@@ -68,6 +68,12 @@ const envSchema = z.object({
 });
 
 export type RawEnv = Record<string, string | undefined>;
+
+/** KAFKA_BROKERS as a list of host:port, or null when it is not one (also for the scripts that need only Kafka). */
+export function kafkaBrokers(value: string): string[] | null {
+  const list = value.split(',').map((b) => b.trim());
+  return list.every((b) => /^[^\s:,]+:\d+$/.test(b)) ? list : null;
+}
 
 export interface AppConfig {
   readonly http: { readonly port: number; readonly host: string; readonly trustProxyHops: number };
@@ -172,7 +178,7 @@ export function loadConfig(env: RawEnv): AppConfig {
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },
     jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_S, loginAttemptsPerMinute: e.LOGIN_ATTEMPTS_PER_MINUTE },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, statementCache: e.DATABASE_STATEMENT_CACHE, embeddedThread: e.EMBEDDED_DB_THREAD },
-    kafka: { brokers: e.KAFKA_BROKERS?.split(',').map((b) => b.trim()), maxWaitMs: e.KAFKA_MAX_WAIT_MS, lingerMs: e.KAFKA_LINGER_MS, fetchGatherMs: e.KAFKA_FETCH_GATHER_MS },
+    kafka: { brokers: e.KAFKA_BROKERS === undefined ? undefined : kafkaBrokers(e.KAFKA_BROKERS)!, maxWaitMs: e.KAFKA_MAX_WAIT_MS, lingerMs: e.KAFKA_LINGER_MS, fetchGatherMs: e.KAFKA_FETCH_GATHER_MS },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     outbox: { sweepMs: e.OUTBOX_SWEEP_MS },
     bus: {
