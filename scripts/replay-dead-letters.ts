@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   const brokers = raw ? kafkaBrokers(raw) : null;
   const missing = [!values.topic && '--topic', !values.group && '--group', !brokers && 'KAFKA_BROKERS (host:port[,host:port...])'].filter(Boolean);
   if (missing.length) {
-    process.stderr.write(`missing ${missing.join(', ')}\n${USAGE}\n`);
+    process.stderr.write(`missing or invalid: ${missing.join(', ')}\n${USAGE}\n`);
     process.exit(2);
   }
   const dryRun = values['dry-run'] === true;
