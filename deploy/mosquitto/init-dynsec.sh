@@ -4,7 +4,8 @@
 #
 #   service account roles
 #     linan-gateway       subscribe devices/+/# directly or through any shared subscription ($share/<group>/...),
-#                         receive devices/+/#
+#                         receive devices/+/#; take the broker's reports of refused device packets
+#                         (linan/broker/acl-denied, through a shared subscription, from the linan_device_acl plugin)
 #     linan-provisioning  publish devices/+/commands/#, administer the plugin through $CONTROL/dynamic-security/#
 #                         (provisioning creates each device's account and role there)
 #
@@ -95,7 +96,8 @@ COMMANDS="$(cat <<EOF
 {"commands":[
   {"command":"createRole","rolename":"linan-gateway","textname":"Gateway: takes device messages",
    "acls":[$(acl subscribePattern 'devices/+/#'),$(acl subscribePattern '$share/+/devices/+/#'),
-           $(acl publishClientReceive 'devices/+/#')]},
+           $(acl publishClientReceive 'devices/+/#'),
+           $(acl subscribePattern '$share/+/linan/broker/acl-denied'),$(acl publishClientReceive 'linan/broker/acl-denied')]},
   {"command":"createRole","rolename":"linan-provisioning","textname":"Provisioning: device accounts and commands",
    "acls":[$(acl publishClientSend 'devices/+/commands/#'),
            $(acl publishClientSend '$CONTROL/dynamic-security/#'),$(acl subscribePattern '$CONTROL/dynamic-security/#'),

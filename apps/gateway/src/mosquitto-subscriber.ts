@@ -1,7 +1,10 @@
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { parseDeviceTopic } from '@linan/contracts';
-import { DEVICE_PUBLISH_CHANNELS, brokerAddress, type Device, type IngestDeviceMessageUseCase } from '@linan/devices';
+import {
+  BROKER_REFUSALS_TOPIC, DEVICE_PUBLISH_CHANNELS, brokerAddress, parseBrokerRefusal, type BrokerRefusal, type Device,
+  type IngestDeviceMessageUseCase,
+} from '@linan/devices';
 
 export interface MosquittoSubscriberOptions {
   /** MQTT_URL, with the service account. */
@@ -63,6 +66,8 @@ export class MosquittoSubscriber {
     private readonly ingest: Ingest,
     private readonly devices: Lookup,
     private readonly log: Logger,
+    /** Told of each report of device packets the broker refused (deploy/mosquitto/plugin); the caller counts them. */
+    private readonly onRefusal: (r: BrokerRefusal) => void = () => undefined,
   ) {
     this.address = brokerAddress(options.url);
   }
@@ -75,6 +80,11 @@ export class MosquittoSubscriber {
   get filters(): string[] {
     // what devices may publish (their broker role); `commands` is the platform's own traffic to devices
     return DEVICE_PUBLISH_CHANNELS.map((c) => `$share/${this.options.shareGroup}/devices/+/${c}`);
+  }
+
+  /** The broker's reports of refused device packets, shared by the group like device messages (counted once). */
+  get refusalsFilter(): string {
+    return `$share/${this.options.shareGroup}/${BROKER_REFUSALS_TOPIC}`;
   }
 
   /** Connected and subscribed: messages are flowing. */
@@ -151,11 +161,34 @@ export class MosquittoSubscriber {
       this.readyWaiters = [];
       waiters.forEach((w) => w());
     });
+    // apart from the device messages: a broker set up before the reports existed refuses this one and still works
+    client.subscribe(this.refusalsFilter, { qos: 1 }, (err, granted) => {
+      const code = granted?.[0]?.qos ?? 0;
+      if (!err && code <= 1) return;
+      this.log.warn({ err: err?.message, topic: this.refusalsFilter, code },
+        'the MQTT broker refused the subscription to its reports of refused device packets; they are not counted '
+        + '(grant the gateway role the report topic: docs/deployment.md, "Mosquitto")');
+    });
+  }
+
+  /** A report of refused device packets: handed on and acknowledged at once, in its turn among the session's PUBACKs. */
+  private takeRefusal(packet: IPublishPacket): void {
+    const ack = packet.qos === 1 ? this.acks?.expect(packet.messageId!) : undefined;
+    const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
+    const report = parseBrokerRefusal(payload);
+    if (report) this.onRefusal(report);
+    else this.log.warn({ topic: packet.topic, bytes: payload.length }, 'unreadable report of refused device packets ignored');
+    ack?.settle();
   }
 
   private handle(packet: IPublishPacket, callback: (err?: Error) => void): void {
     // stopping: left unacknowledged in this replica's session, sent again when it starts next
     if (this.stopping) return;
+    if (packet.topic === BROKER_REFUSALS_TOPIC) {
+      this.takeRefusal(packet);
+      callback();
+      return;
+    }
     const connection = this.connection;
     const ack = packet.qos === 1 ? this.acks?.expect(packet.messageId!) : undefined;
     const work = this.afterEarlierOfDevice(packet.topic, () => this.process(packet)).then(

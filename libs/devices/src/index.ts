@@ -13,5 +13,6 @@ export * from './adapters/embedded.device-credentials';
 export * from './adapters/fake.device-credentials';
 export * from './adapters/mqtt/mosquitto.device-credentials';
 export * from './adapters/mqtt/broker-url';
+export * from './adapters/mqtt/broker-refusals';
 export * from './devices.module';
 export const DEVICES_ENTITIES = [DeviceOrmEntity];

@@ -1,10 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { readEnvironment } from '@linan/platform';
 import { freePort } from './free-port';
@@ -23,6 +23,22 @@ const PLUGIN_CANDIDATES = [
   '/usr/lib/mosquitto_dynamic_security.so',
   '/usr/local/lib/mosquitto_dynamic_security.so',
 ];
+
+/**
+ * The project's own plugin (deploy/mosquitto/plugin), built with its build.sh the first time a test needs it and kept
+ * in the temporary folder under a hash of its sources, so a changed source is built again and test files running in
+ * parallel share one build. Needs a C compiler and Mosquitto's headers (apt-get install -y gcc mosquitto-dev).
+ */
+export async function deviceAclPlugin(): Promise<string> {
+  const dir = join(MOSQUITTO_DEPLOY_DIR, 'plugin');
+  const hash = createHash('sha256');
+  for (const f of ['linan_device_acl.c', 'build.sh']) hash.update(await readFile(join(dir, f)));
+  const out = join(tmpdir(), 'linan-mosquitto-plugin', `linan_device_acl-${hash.digest('hex').slice(0, 16)}.so`);
+  if (existsSync(out)) return out;
+  await mkdir(dirname(out), { recursive: true });
+  await run('sh', [join(dir, 'build.sh'), out], readEnvironment());
+  return out;
+}
 
 export interface MosquittoAccount {
   username: string;
@@ -70,11 +86,14 @@ function accepts(port: number): Promise<boolean> {
  * has it, the log in a file, and no switch to the mosquitto user. Every rewritten line must exist, so a change to
  * the shipped file that the tests would silently stop covering fails here.
  */
-export function testVariantOfConfig(shipped: string, o: { port: number; dir: string; plugin: string; extra?: string[] }): string {
+export function testVariantOfConfig(
+  shipped: string, o: { port: number; dir: string; plugin: string; deviceAclPlugin: string; extra?: string[] },
+): string {
   const rules: [RegExp, string][] = [
     [/^listener 1883$/m, `listener ${o.port} 127.0.0.1`],
     [/^persistence_location .*$/m, `persistence_location ${o.dir}/`],
-    [/^plugin .*$/m, `plugin ${o.plugin}`],
+    [/^plugin \S*\/linan_device_acl\.so$/m, `plugin ${o.deviceAclPlugin}`],
+    [/^plugin \S*\/mosquitto_dynamic_security\.so$/m, `plugin ${o.plugin}`],
     [/^plugin_opt_config_file .*$/m, `plugin_opt_config_file ${join(o.dir, 'dynamic-security.json')}`],
     [/^log_dest stdout$/m, `log_dest file ${join(o.dir, 'mosquitto.log')}`],
   ];
@@ -103,6 +122,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<stri
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<RunningMosquitto> {
   const plugin = PLUGIN_CANDIDATES.find((p) => existsSync(p));
   if (!plugin) throw new Error('mosquitto_dynamic_security.so not found (apt-get install -y mosquitto mosquitto-clients)');
+  const deviceAcl = await deviceAclPlugin();
   const dir = await mkdtemp(join(tmpdir(), 'linan-mosquitto-'));
   const admin = { username: 'admin', password: randomBytes(12).toString('base64url') };
   const service = { username: 'linan', password: randomBytes(12).toString('base64url') };
@@ -159,7 +179,7 @@ export async function startMosquitto(options: MosquittoOptions = {}): Promise<Ru
   // a free port can be taken between the probe and mosquitto's bind: try another
   for (let attempt = 1; ; attempt++) {
     port = await freePort();
-    await writeFile(confPath, testVariantOfConfig(shipped, { port, dir, plugin, extra: options.extraConfig }));
+    await writeFile(confPath, testVariantOfConfig(shipped, { port, dir, plugin, deviceAclPlugin: deviceAcl, extra: options.extraConfig }));
     try {
       await launch();
       break;

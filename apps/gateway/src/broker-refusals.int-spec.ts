@@ -1,0 +1,178 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir, userInfo } from 'node:os';
+import { join } from 'node:path';
+import type { MqttClient } from 'mqtt';
+import { BROKER_REFUSALS_TOPIC, MosquittoDeviceCredentials, type BrokerRefusal, type DeviceMessage, type IngestOutcome } from '@linan/devices';
+import { deviceAclPlugin, eventually, freePort, silentLogger, startMosquitto, tryDeviceConnect, type RunningMosquitto } from '@linan/testing';
+import { DeviceLookup } from './device-lookup';
+import { MosquittoSubscriber } from './mosquitto-subscriber';
+
+/**
+ * The project's Mosquitto plugin (deploy/mosquitto/plugin) with the gateway: a device's packets outside its own topics
+ * are refused as before, and now reported, so the gateways count them (CONTRACT: "refused by the broker ... and
+ * counted"). On the project's Mosquitto config, as shipped.
+ */
+class Ingest {
+  readonly stored: DeviceMessage[] = [];
+  async execute(msg: DeviceMessage): Promise<IngestOutcome> {
+    this.stored.push(msg);
+    return { kind: 'accepted', eventId: `ev-${this.stored.length}` };
+  }
+}
+
+const registry = new DeviceLookup({ findBySerials: async () => [] });
+const sum = (rs: BrokerRefusal[]) => rs.reduce((n, r) => n + r.count, 0);
+
+describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
+  let broker: RunningMosquitto;
+  const subscribers: MosquittoSubscriber[] = [];
+  const devices: MqttClient[] = [];
+  let group = 0;
+
+  const gateway = (clientId: string, ingest = new Ingest()) => {
+    const reports: BrokerRefusal[] = [];
+    const s = new MosquittoSubscriber(
+      { url: broker.serviceUrl, clientId, shareGroup: `r${group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 },
+      ingest, registry, silentLogger, (r) => reports.push(r),
+    );
+    subscribers.push(s);
+    s.start();
+    return { s, reports, ingest };
+  };
+
+  const online = async (serial: string, protocolVersion: 4 | 5 = 5): Promise<MqttClient> => {
+    const r = await tryDeviceConnect(broker.url, { clientId: serial, username: serial, password: `secret-${serial}`, protocolVersion });
+    if (!r.ok) throw new Error(`device ${serial} refused: ${r.message}`);
+    devices.push(r.client);
+    return r.client;
+  };
+
+  beforeAll(async () => {
+    broker = await startMosquitto();
+    const accounts = new MosquittoDeviceCredentials({ url: broker.serviceUrl, clientId: 'admin-refusals', timeoutMs: 3000 }, silentLogger);
+    for (const serial of ['RF-1', 'RF-2', 'RF-3']) await accounts.upsert(serial, `secret-${serial}`);
+    await accounts.close();
+  });
+
+  beforeEach(() => {
+    group++;
+  });
+
+  afterEach(async () => {
+    await Promise.all(subscribers.splice(0).map((s) => s.stop()));
+    await Promise.all(devices.splice(0).map((d) => d.endAsync(true)));
+  });
+
+  afterAll(async () => {
+    await broker?.stop();
+  });
+
+  it('reports a publish to another device\'s topic (MQTT 5 and 3.1.1): refused as before, the other home gets nothing', async () => {
+    const { s, reports, ingest } = gateway('gw-a');
+    await s.whenReady();
+    const v5 = await online('RF-1', 5);
+    await expect(v5.publishAsync('devices/RF-2/events', '{"id":"spoof-5"}', { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
+    const v4 = await online('RF-3', 4);
+    // MQTT 3.1.1 has no reason codes: the device gets its PUBACK and the message goes nowhere
+    await v4.publishAsync('devices/RF-2/heartbeat', '{}', { qos: 1 }).catch(() => undefined);
+    await eventually(() => (sum(reports) >= 2 ? reports : undefined), 5000, 'two refusals reported');
+    expect(reports).toEqual(expect.arrayContaining([
+      { clientId: 'RF-1', action: 'publish', count: 1, topic: 'devices/RF-2/events' },
+      { clientId: 'RF-3', action: 'publish', count: 1, topic: 'devices/RF-2/heartbeat' },
+    ]));
+    expect(ingest.stored).toEqual([]);
+    expect(await broker.logTail(200)).toMatch(/linan: refused 1 publish packet\(s\) of device RF-1 outside its own topics \(first: devices\/RF-2\/events\)/);
+  });
+
+  it('reports a subscription to another device\'s commands, and not the device\'s own', async () => {
+    const { s, reports } = gateway('gw-b');
+    await s.whenReady();
+    const d = await online('RF-1');
+    const granted = await d.subscribeAsync(['devices/RF-2/commands', 'devices/RF-1/commands'])
+      .then((g) => g.map((x) => x.qos), (e: { packet?: { granted: number[] } }) => e.packet?.granted);
+    expect(granted).toEqual([0x87, 0]);
+    await eventually(() => (reports.length ? reports : undefined), 5000, 'the refusal reported');
+    expect(reports).toEqual([{ clientId: 'RF-1', action: 'subscribe', count: 1, topic: 'devices/RF-2/commands' }]);
+  });
+
+  it('gathers a stream of refusals into reports of about one a second, and lets the device\'s own messages through', async () => {
+    const { s, reports, ingest } = gateway('gw-c');
+    await s.whenReady();
+    // Mosquitto closes a connection after a refused publish, so a misbehaving device sends one per connection
+    for (let i = 0; i < 40; i++) {
+      const d = await online('RF-2', i % 2 ? 4 : 5);
+      await d.publishAsync(`devices/RF-1/events/${i}`, '{}', { qos: 0 }).catch(() => undefined);
+      await new Promise<void>((done) => (d.connected ? d.once('close', () => done()) : done()));
+    }
+    const own = await online('RF-2');
+    await own.publishAsync('devices/RF-2/events', '{"id":"own"}', { qos: 1 });
+    await eventually(() => (sum(reports) >= 40 ? reports : undefined), 5000, '40 refusals reported');
+    expect(sum(reports)).toBe(40);
+    expect(reports.length).toBeLessThan(40);
+    expect(reports[0]).toMatchObject({ clientId: 'RF-2', action: 'publish', topic: 'devices/RF-1/events/0' });
+    await eventually(() => ingest.stored.length || undefined, 5000, 'the device\'s own event');
+    expect(ingest.stored.map((m) => m.topic)).toEqual(['devices/RF-2/events']);
+  });
+
+  it('counts each report once across the gateway replicas of a share group', async () => {
+    const one = gateway('gw-d1');
+    const two = gateway('gw-d2');
+    await Promise.all([one.s.whenReady(), two.s.whenReady()]);
+    for (const serial of ['RF-1', 'RF-2', 'RF-3']) {
+      const d = await online(serial);
+      await d.subscribeAsync('devices/+/commands').catch(() => undefined);
+    }
+    await eventually(() => ([...one.reports, ...two.reports].filter((r) => r.topic === 'devices/+/commands').length >= 3 || undefined), 5000, 'three refusals reported');
+    await new Promise((r) => setTimeout(r, 1500)); // a second report of any of them would have come by now
+    // (a report of an earlier test can arrive here too: the broker publishes each to every share group)
+    const mine = [...one.reports, ...two.reports].filter((r) => r.topic === 'devices/+/commands');
+    expect(mine.map((r) => r.clientId).sort()).toEqual(['RF-1', 'RF-2', 'RF-3']);
+  });
+
+  it('does not report the platform\'s own traffic: the service account sends a command to a device', async () => {
+    const { s, reports } = gateway('gw-e');
+    await s.whenReady();
+    const device = await online('RF-3');
+    await device.subscribeAsync('devices/RF-3/commands', { qos: 1 });
+    const got = new Promise<string>((r) => device.once('message', (_t, p) => r(p.toString())));
+    const r = await tryDeviceConnect(broker.url, { clientId: 'linan-service-test', ...broker.service });
+    if (!r.ok) throw new Error(r.message);
+    devices.push(r.client);
+    await r.client.publishAsync('devices/RF-3/commands', '{"command":"selftest"}', { qos: 1 });
+    expect(await got).toBe('{"command":"selftest"}');
+    await new Promise((done) => setTimeout(done, 1500));
+    expect(reports).toEqual([]);
+  });
+
+  it('lets no client publish a report: not a device, not the platform\'s service account', async () => {
+    const { s, reports } = gateway('gw-f');
+    await s.whenReady();
+    const forged = JSON.stringify({ clientId: 'RF-9', action: 'publish', count: 1000, topic: 'x' });
+    const d = await online('RF-1');
+    await expect(d.publishAsync(BROKER_REFUSALS_TOPIC, forged, { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
+    const r = await tryDeviceConnect(broker.url, { clientId: 'linan-service-forger', ...broker.service });
+    if (!r.ok) throw new Error(r.message);
+    devices.push(r.client);
+    await expect(r.client.publishAsync(BROKER_REFUSALS_TOPIC, forged, { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
+    // the device's attempt is itself a refusal, reported as such; the forged count is nowhere
+    await eventually(() => (reports.length ? reports : undefined), 5000, 'the device\'s refusal reported');
+    expect(reports).toEqual([{ clientId: 'RF-1', action: 'publish', count: 1, topic: BROKER_REFUSALS_TOPIC }]);
+  });
+
+  it('stops Mosquitto at start with a clear message when the plugin is misconfigured', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'linan-acl-conf-'));
+    try {
+      const conf = join(dir, 'bad.conf');
+      await writeFile(conf, [
+        `listener ${await freePort()} 127.0.0.1`, 'allow_anonymous false', `user ${userInfo().username}`,
+        `plugin ${await deviceAclPlugin()}`, 'plugin_opt_report_topic devices/#', `log_dest file ${join(dir, 'log')}`, '',
+      ].join('\n'));
+      const code = await new Promise<number | null>((done) => spawn('mosquitto', ['-c', conf], { stdio: 'ignore' }).once('exit', done));
+      expect(code).not.toBe(0);
+      expect(await readFile(join(dir, 'log'), 'utf8')).toMatch(/plugin_opt_report_topic must be a plain topic, not devices\/#/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

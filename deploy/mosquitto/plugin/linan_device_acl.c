@@ -1,0 +1,290 @@
+/*
+ * 邻安 Lin'an: Mosquitto 2.0 plugin that refuses, counts and reports a device's publish or subscription outside its
+ * own topics (CONTRACT: "Anything else is refused by the broker ... and counted").
+ *
+ * Mosquitto's dynamic-security plugin refuses such a packet too, but silently: 2.0 logs the refusal only at debug
+ * level, and an MQTT 3.1.1 device even gets its PUBACK. Mosquitto asks the ACL plugins in the order they are
+ * configured and stops at the first that does not defer, so a plugin after dynamic security never learns of a
+ * refusal. This one is configured first. For a device it applies the CONTRACT's rule itself (the same topics as the
+ * device's role in dynamic security) and refuses what the rule does not allow; everything else it defers, so
+ * dynamic security still decides every packet it lets through, and nothing gets through that did not before.
+ *
+ * A device is a client whose client id equals its user name (dynamic security binds a device's client id to its
+ * account) and whose user name is not one of `platform_users`. Refusals are gathered per device and action and
+ * reported at most once a second: a warning in Mosquitto's log, and a QoS 1 message on `report_topic` that the
+ * gateways take through their shared subscription and count (linan_gateway_acl_denied_total), so a device that
+ * floods refused packets costs one report a second, not one per packet.
+ *
+ * Options (plugin_opt_*, after this plugin's `plugin` line):
+ *   report_topic     where reports go (default linan/broker/acl-denied)
+ *   device_channels  what a device may publish under devices/<id>/, space separated (default: events heartbeat status)
+ *   platform_users   user names never treated as devices, space separated (default: none)
+ *
+ * Build: deploy/mosquitto/plugin/build.sh <output.so> (needs a C compiler and Mosquitto's headers).
+ */
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#define MAX_WORDS 16
+#define MAX_PENDING 256
+#define MAX_TOPIC_REPORTED 200
+#define REPORT_INTERVAL_S 1
+
+struct pending {
+	char *client;
+	const char *action;
+	char *topic; /* the first refused topic of the interval */
+	unsigned long count;
+};
+
+static mosquitto_plugin_id_t *plugin_id;
+static char *report_topic;
+static char *channels[MAX_WORDS];
+static int channel_count;
+static char *platform_users[MAX_WORDS];
+static int platform_user_count;
+static struct pending pending[MAX_PENDING];
+static int pending_count;
+/* refusals of devices beyond MAX_PENDING in one interval: reported together */
+static unsigned long overflow_publish, overflow_subscribe;
+static time_t last_report;
+
+static char *dup_or_die(const char *s)
+{
+	char *d = strdup(s);
+	if(!d) abort();
+	return d;
+}
+
+/* Splits a space-separated option value into at most MAX_WORDS copies. */
+static int split_words(const char *value, char **out)
+{
+	int n = 0;
+	const char *p = value;
+	while(*p && n < MAX_WORDS){
+		while(*p == ' ') p++;
+		if(!*p) break;
+		const char *end = strchr(p, ' ');
+		size_t len = end ? (size_t)(end - p) : strlen(p);
+		char *word = malloc(len + 1);
+		if(!word) abort();
+		memcpy(word, p, len);
+		word[len] = '\0';
+		out[n++] = word;
+		p += len;
+	}
+	return n;
+}
+
+static void free_words(char **words, int *count)
+{
+	for(int i = 0; i < *count; i++) free(words[i]);
+	*count = 0;
+}
+
+static bool is_platform_user(const char *username)
+{
+	for(int i = 0; i < platform_user_count; i++){
+		if(!strcmp(platform_users[i], username)) return true;
+	}
+	return false;
+}
+
+/* "devices/<id>/<rest>" with <id> equal to the device's: returns <rest>, NULL otherwise. */
+static const char *own_subtopic(const char *topic, const char *id)
+{
+	static const char prefix[] = "devices/";
+	size_t plen = sizeof(prefix) - 1, idlen = strlen(id);
+	if(strncmp(topic, prefix, plen) || strncmp(topic + plen, id, idlen) || topic[plen + idlen] != '/') return NULL;
+	return topic + plen + idlen + 1;
+}
+
+static bool may_publish(const char *topic, const char *id)
+{
+	const char *rest = own_subtopic(topic, id);
+	if(!rest) return false;
+	for(int i = 0; i < channel_count; i++){
+		if(!strcmp(rest, channels[i])) return true;
+	}
+	return false;
+}
+
+static bool may_subscribe(const char *topic, const char *id)
+{
+	const char *rest = own_subtopic(topic, id);
+	return rest && !strcmp(rest, "commands");
+}
+
+static void note_refusal(const char *client, const char *action, const char *topic)
+{
+	for(int i = 0; i < pending_count; i++){
+		if(pending[i].action == action && !strcmp(pending[i].client, client)){
+			pending[i].count++;
+			return;
+		}
+	}
+	if(pending_count == MAX_PENDING){
+		if(!strcmp(action, "publish")) overflow_publish++;
+		else overflow_subscribe++;
+		return;
+	}
+	pending[pending_count].client = dup_or_die(client);
+	pending[pending_count].action = action;
+	pending[pending_count].topic = dup_or_die(topic);
+	pending[pending_count].count = 1;
+	pending_count++;
+}
+
+/* Appends s as the body of a JSON string (quotes, backslashes and control characters escaped) at most max bytes of
+ * it, cut at a UTF-8 character boundary. Returns the new length. */
+static size_t append_json_text(char *buf, size_t len, size_t cap, const char *s, size_t max)
+{
+	size_t n = strlen(s);
+	if(n > max){
+		n = max;
+		while(n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) n--;
+	}
+	for(size_t i = 0; i < n && len + 7 < cap; i++){
+		unsigned char c = (unsigned char)s[i];
+		if(c == '"' || c == '\\'){
+			buf[len++] = '\\';
+			buf[len++] = (char)c;
+		}else if(c < 0x20){
+			len += (size_t)snprintf(buf + len, cap - len, "\\u%04x", c);
+		}else{
+			buf[len++] = (char)c;
+		}
+	}
+	buf[len] = '\0';
+	return len;
+}
+
+static void send_report(const char *client, const char *action, const char *topic, unsigned long count)
+{
+	char payload[1024];
+	size_t len = (size_t)snprintf(payload, sizeof(payload), "{\"clientId\":\"");
+	len = append_json_text(payload, len, sizeof(payload), client, 128);
+	len += (size_t)snprintf(payload + len, sizeof(payload) - len, "\",\"action\":\"%s\",\"count\":%lu,\"topic\":\"", action, count);
+	len = append_json_text(payload, len, sizeof(payload), topic, MAX_TOPIC_REPORTED);
+	len += (size_t)snprintf(payload + len, sizeof(payload) - len, "\"}");
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused %lu %s packet(s) of device %s outside its own topics (first: %s)",
+			count, action, client, topic);
+	if(mosquitto_broker_publish_copy(NULL, report_topic, (int)len, payload, 1, false, NULL) != MOSQ_ERR_SUCCESS){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "linan: could not publish the refusal report on %s", report_topic);
+	}
+}
+
+static void report_pending(void)
+{
+	for(int i = 0; i < pending_count; i++){
+		send_report(pending[i].client, pending[i].action, pending[i].topic, pending[i].count);
+		free(pending[i].client);
+		free(pending[i].topic);
+	}
+	pending_count = 0;
+	if(overflow_publish) send_report("", "publish", "", overflow_publish);
+	if(overflow_subscribe) send_report("", "subscribe", "", overflow_subscribe);
+	overflow_publish = overflow_subscribe = 0;
+}
+
+static int on_acl_check(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_acl_check *ed = event_data;
+	(void)event;
+	(void)userdata;
+	if(ed->access != MOSQ_ACL_WRITE && ed->access != MOSQ_ACL_SUBSCRIBE) return MOSQ_ERR_PLUGIN_DEFER;
+	const char *username = mosquitto_client_username(ed->client);
+	const char *id = mosquitto_client_id(ed->client);
+	if(!username || !id || strcmp(username, id) || is_platform_user(username)) return MOSQ_ERR_PLUGIN_DEFER;
+	bool write = ed->access == MOSQ_ACL_WRITE;
+	if(write ? may_publish(ed->topic, id) : may_subscribe(ed->topic, id)) return MOSQ_ERR_PLUGIN_DEFER;
+	note_refusal(id, write ? "publish" : "subscribe", ed->topic);
+	return MOSQ_ERR_ACL_DENIED;
+}
+
+static int on_tick(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_tick *ed = event_data;
+	(void)event;
+	(void)userdata;
+	time_t now = time(NULL);
+	if((pending_count || overflow_publish || overflow_subscribe) && now - last_report >= REPORT_INTERVAL_S){
+		report_pending();
+		last_report = now;
+	}
+	/* ask to be called again within the interval, so a refusal is reported within about a second */
+	if(ed->next_s == 0 || ed->next_s > now + REPORT_INTERVAL_S){
+		ed->next_s = now + REPORT_INTERVAL_S;
+		ed->next_ns = 0;
+	}
+	return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_version(int supported_version_count, const int *supported_versions)
+{
+	for(int i = 0; i < supported_version_count; i++){
+		if(supported_versions[i] == 5) return 5;
+	}
+	return -1;
+}
+
+int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, struct mosquitto_opt *options, int option_count)
+{
+	(void)userdata;
+	plugin_id = identifier;
+	const char *topic = "linan/broker/acl-denied";
+	const char *device_channels = "events heartbeat status";
+	const char *platform = "";
+	for(int i = 0; i < option_count; i++){
+		if(!strcmp(options[i].key, "report_topic")) topic = options[i].value;
+		else if(!strcmp(options[i].key, "device_channels")) device_channels = options[i].value;
+		else if(!strcmp(options[i].key, "platform_users")) platform = options[i].value;
+		else{
+			mosquitto_log_printf(MOSQ_LOG_ERR, "linan_device_acl: unknown option plugin_opt_%s", options[i].key);
+			return MOSQ_ERR_INVAL;
+		}
+	}
+	if(!*topic || strchr(topic, '+') || strchr(topic, '#') || topic[0] == '$'){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "linan_device_acl: plugin_opt_report_topic must be a plain topic, not %s", topic);
+		return MOSQ_ERR_INVAL;
+	}
+	report_topic = dup_or_die(topic);
+	channel_count = split_words(device_channels, channels);
+	platform_user_count = split_words(platform, platform_users);
+	if(channel_count == 0){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "linan_device_acl: plugin_opt_device_channels names no channel");
+		return MOSQ_ERR_INVAL;
+	}
+	int rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL);
+	if(rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
+	if(rc != MOSQ_ERR_SUCCESS){
+		mosquitto_log_printf(MOSQ_LOG_ERR, "linan_device_acl: could not register its callbacks (%d)", rc);
+		return rc;
+	}
+	mosquitto_log_printf(MOSQ_LOG_NOTICE, "linan_device_acl: devices limited to devices/<id>/{%s}, refusals reported on %s",
+			device_channels, report_topic);
+	return MOSQ_ERR_SUCCESS;
+}
+
+int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int option_count)
+{
+	(void)userdata;
+	(void)options;
+	(void)option_count;
+	if(pending_count || overflow_publish || overflow_subscribe) report_pending();
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_TICK, on_tick, NULL);
+	free(report_topic);
+	report_topic = NULL;
+	free_words(channels, &channel_count);
+	free_words(platform_users, &platform_user_count);
+	return MOSQ_ERR_SUCCESS;
+}
