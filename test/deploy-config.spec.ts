@@ -15,6 +15,7 @@ import {
   k8sAppProblems, k8sApps, k8sIngressProblems, k8sMosquittoProblems, k8sSecretProblems, k8sServiceProblems, k8sAvailabilityProblems, K8S_DIR, kustomizationProblems,
   loadManifests, type Manifest,
 } from './deploy/k8s-checks';
+import { mosquittoFiles, mosquittoPluginProblems } from './deploy/mosquitto-checks';
 import { nginxProblems, parseNginx } from './deploy/nginx-checks';
 import { CONSOLE_PUBLIC, REPO, routeTableProblems, servedRoutes } from './deploy/served-routes';
 
@@ -104,6 +105,12 @@ describe('deployment files', () => {
     it('lets Kafka create topics with a partition per consumer', () => expect(r.kafka).toEqual([]));
     it('routes the nginx edge by the route table', () => expect(r.nginx).toEqual([]));
     it('writes no secret into the file', () => expect(composeSecretProblems(loadCompose(), exampleEnv, composeText)).toEqual([]));
+  });
+
+  describe('deploy/mosquitto', () => {
+    it('loads the project\'s plugin before dynamic security, where the image installs it, set as the gateways and provisioning expect', () => {
+      expect(mosquittoPluginProblems()).toEqual([]);
+    });
   });
 
   describe('deploy/k8s', () => {
@@ -293,6 +300,39 @@ describe('deployment files', () => {
       const problems = k8sMosquittoProblems(manifests, examples, apps, readme).join('\n');
       expect(problems).toMatch(/made from deploy\/mosquitto\/init\.sh, which does not exist/);
       expect(problems).toMatch(/has no init-dynsec\.sh/);
+    });
+
+    it('the broker\'s plugin: loaded after dynamic security, not installed, set apart from the code, reports not granted', () => {
+      const files = mosquittoFiles();
+      const ours = /^plugin \S+\/linan_device_acl\.so\n(?:plugin_opt_.*\n)*/m.exec(files.conf)![0];
+      const late = files.conf.replace(ours, '').replace(/^(plugin_opt_config_file .*)$/m, `$1\n${ours}`);
+      expect(mosquittoPluginProblems({ conf: late })).toEqual([expect.stringMatching(/loads dynamic security before linan_device_acl\.so/)]);
+      expect(mosquittoPluginProblems({ dockerfile: files.dockerfile.replace('/usr/lib/linan_device_acl.so', '/usr/local/lib/linan_device_acl.so') }))
+        .toEqual([expect.stringMatching(/loads \/usr\/lib\/linan_device_acl\.so, deploy\/mosquitto\/Dockerfile installs \/usr\/local\/lib/)]);
+      const drifted = files.conf.replace(/^plugin_opt_report_topic .*$/m, 'plugin_opt_report_topic linan/denied')
+        .replace(/^plugin_opt_device_channels .*$/m, 'plugin_opt_device_channels events heartbeat');
+      expect(mosquittoPluginProblems({ conf: drifted }).join('\n')).toMatch(/report_topic is linan\/denied[\s\S]*device_channels is "events heartbeat"/);
+      expect(mosquittoPluginProblems({ conf: files.conf.replace(ours, '') })).toEqual(['mosquitto.conf does not load linan_device_acl.so']);
+      const ungranted = files.init.replace(/\$\(acl publishClientReceive 'linan\/broker\/acl-denied'\)/, '');
+      expect(mosquittoPluginProblems({ init: ungranted })).toEqual([expect.stringMatching(/does not grant the gateway role publishClientReceive/)]);
+    });
+
+    it('the broker\'s image: the stock one in compose and in Kubernetes, no build line, no kustomization entry', () => {
+      const c = compose();
+      delete c.services.mosquitto.build;
+      c.services.mosquitto.image = 'eclipse-mosquitto:2.0';
+      expect(composeAll(c).mosquitto).toEqual([expect.stringMatching(/service mosquitto: not built from deploy\/mosquitto/)]);
+      const { manifests, examples } = k8s();
+      const broker = manifests.find((m) => m.obj.kind === 'StatefulSet' && /mosquitto/.test(m.file))!;
+      broker.obj.spec.template.spec.containers[0].image = 'eclipse-mosquitto:2.0';
+      const { apps } = k8sApps(manifests, examples);
+      const readme = k8sReadme.split('\n').filter((l) => !/docker build.*linan-mosquitto/.test(l)).join('\n');
+      const problems = k8sMosquittoProblems(manifests, examples, apps, readme).join('\n');
+      expect(problems).toMatch(/the broker runs eclipse-mosquitto:2\.0, not linan-mosquitto/);
+      expect(problems).toMatch(/does not say how to build the broker's image/);
+      const kust = parse(read('deploy', 'k8s', 'kustomization.yaml')) as { images: { name: string }[] };
+      kust.images = kust.images.filter((i) => i.name !== 'linan-mosquitto');
+      expect(kustomizationProblems(kust, K8S_DIR)).toEqual(['kustomization.yaml does not set the image linan-mosquitto']);
     });
   });
 });

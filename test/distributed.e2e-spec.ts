@@ -115,6 +115,13 @@ describeDistributed('distributed mode: one process per app on real services', ()
     await eventually(async () => (await provisioning.metric('linan_device_accounts_compared_timestamp_seconds')) > 0, 10_000, 'the accounts compared');
     expect(await provisioning.metric('linan_device_accounts_compared_timestamp_seconds')).toBeLessThanOrEqual(Date.now() / 1000);
     expect(await (await fetch(`${provisioning.httpUrl}/metrics`)).text()).toMatch(/^linan_device_accounts_missing 0$/m);
+
+    // a device publishing as another: Mosquitto refuses it, and the gateway process counts the refusal it reports
+    const gateway = stack.app('gateway-a');
+    const denied = () => gateway.metric('linan_gateway_acl_denied_total', { action: 'publish' });
+    const before = await denied();
+    await device.publishAsync(`devices/${home.serial}-other/events`, '{"id":"spoof","type":"sos","ts":1}', { qos: 1 }).catch(() => undefined);
+    await eventually(async () => (await denied()) === before + 1, 10_000, 'the refusal counted by the gateway');
   }, 60_000);
 
   it('shares the partitions between two triage replicas, and one killed mid-burst hands its partitions over: every home exactly one alert', async () => {

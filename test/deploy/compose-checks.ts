@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppName, RawEnv } from '@linan/platform';
 import { appEnvProblems, appOfCommand, hostPort, isMarkedExample, isSecretName, urlPassword } from './common';
+import { MOSQUITTO_BUILD_CONTEXT } from './mosquitto-checks';
 import { REPO } from './served-routes';
 
 export interface ComposeService {
@@ -77,13 +78,21 @@ export interface ComposeApp {
   env: Record<string, string>;
 }
 
+/** A service's build context, from `build: <dir>` or `build: {context: <dir>}`, without a leading ./ ('.' for the root). */
+export function buildContext(s: ComposeService): string | undefined {
+  const b = s.build as string | { context?: string } | undefined;
+  const dir = typeof b === 'string' ? b : b?.context;
+  return dir === undefined ? undefined : dir.replace(/^\.\/(?=.)/, '').replace(/\/$/, '') || '.';
+}
+const builtFromRoot = (s: ComposeService) => buildContext(s) === '.';
+
 /** The services built from the project's Dockerfile (or running its image), each with the app its command starts. */
 export function composeApps(compose: ComposeFile, vars: RawEnv, baseEnv: Record<string, string>): { apps: ComposeApp[]; problems: string[] } {
   const problems: string[] = [];
   const apps: ComposeApp[] = [];
-  const ourImages = new Set(Object.values(compose.services).filter((s) => s.build !== undefined && s.image).map((s) => s.image));
+  const ourImages = new Set(Object.values(compose.services).filter((s) => builtFromRoot(s) && s.image).map((s) => s.image));
   for (const [name, s] of Object.entries(compose.services)) {
-    if (s.build === undefined && !(s.image && ourImages.has(s.image))) continue;
+    if (!builtFromRoot(s) && !(s.image && ourImages.has(s.image))) continue;
     const r = appOfCommand(`service ${name}`, s.command);
     problems.push(...r.problems);
     if (!r.app) continue;
@@ -178,6 +187,9 @@ export function composeMosquittoProblems(compose: ComposeFile, apps: ComposeApp[
   const broker = entries.find(([, s]) => bindMounts(s).some(([, dst]) => dst === '/mosquitto/config/mosquitto.conf'));
   if (!broker) return ['no service mounts a config at /mosquitto/config/mosquitto.conf'];
   const [brokerName, brokerService] = broker;
+  if (buildContext(brokerService) !== MOSQUITTO_BUILD_CONTEXT) {
+    problems.push(`service ${brokerName}: not built from ${MOSQUITTO_BUILD_CONTEXT} (the image with the project's plugin that mosquitto.conf loads)`);
+  }
   const src = bindMounts(brokerService).find(([, dst]) => dst === '/mosquitto/config/mosquitto.conf')![0];
   if (src.replace(/^\.\//, '') !== 'deploy/mosquitto/mosquitto.conf') problems.push(`service ${brokerName}: mounts ${src} as its config, not deploy/mosquitto/mosquitto.conf`);
   const confPath = join(root, src);

@@ -4,6 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import type { AppName } from '@linan/platform';
 import type { EdgeRoute } from '@linan/runtime';
 import { appEnvProblems, appOfCommand, hostPort, isMarkedExample, isSecretName, urlPassword } from './common';
+import { MOSQUITTO_BUILD_CONTEXT } from './mosquitto-checks';
 import { REPO } from './served-routes';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped YAML, read field by field */
@@ -83,13 +84,18 @@ function resolveEnv(where: string, m: Manifest, container: any, manifests: Manif
   return env;
 }
 
+/** The apps' image (`linan`, under any registry and tag), not the broker's (`linan-mosquitto`). */
+const isAppImage = (image: unknown) => /^(?:[^\s]+\/)?linan(?::[\w.-]+)?(?:@\S+)?$/.test(String(image));
+/** The broker's image, built from deploy/mosquitto (under any registry and tag). */
+const isBrokerImage = (image: unknown) => /^(?:[^\s]+\/)?linan-mosquitto(?::[\w.-]+)?(?:@\S+)?$/.test(String(image));
+
 /** The workloads that run an app, with their environment resolved. */
 export function k8sApps(manifests: Manifest[], examples: Manifest[]): { apps: K8sApp[]; problems: string[] } {
   const problems: string[] = [];
   const apps: K8sApp[] = [];
   for (const m of workloads(manifests)) {
     for (const container of m.obj.spec?.template?.spec?.containers ?? []) {
-      if (container.image !== 'linan' && !/\blinan\b/.test(String(container.image))) continue;
+      if (!isAppImage(container.image)) continue;
       const where = `${m.file} ${m.obj.kind}/${m.obj.metadata?.name} container ${container.name}`;
       const r = appOfCommand(where, [...(container.command ?? []), ...(container.args ?? [])]);
       problems.push(...r.problems);
@@ -254,6 +260,8 @@ export function kustomizationProblems(kustomization: any, dir = K8S_DIR): string
   const problems = listed.filter((f) => !existsSync(join(dir, f))).map((f) => `kustomization.yaml lists ${f}, which does not exist`);
   problems.push(...files.filter((f) => !listed.includes(f)).map((f) => `kustomization.yaml does not list ${f}`));
   problems.push(...listed.filter((f) => isExampleFile(f)).map((f) => `kustomization.yaml applies the example ${f}`));
+  const images: string[] = (kustomization?.images ?? []).map((i: any) => String(i?.name));
+  for (const name of ['linan', 'linan-mosquitto']) if (!images.includes(name)) problems.push(`kustomization.yaml does not set the image ${name}`);
   return problems;
 }
 
@@ -266,6 +274,11 @@ export function k8sMosquittoProblems(manifests: Manifest[], examples: Manifest[]
   const broker = workloads(manifests).find((m) => (m.obj.spec?.template?.spec?.containers ?? []).some((c: any) => /mosquitto/.test(String(c.image))));
   if (!broker) return ['no Mosquitto workload in deploy/k8s'];
   const spec = broker.obj.spec.template.spec;
+  const image = (spec.containers ?? []).find((c: any) => /mosquitto/.test(String(c.image)))?.image;
+  if (!isBrokerImage(image)) problems.push(`the broker runs ${image}, not linan-mosquitto (built from ${MOSQUITTO_BUILD_CONTEXT}, with the plugin mosquitto.conf loads)`);
+  if (!readme.split('\n').some((l) => /docker build\b.*\blinan-mosquitto\b.*\sdeploy\/mosquitto\b/.test(l))) {
+    problems.push('deploy/k8s/README.md does not say how to build the broker\'s image (docker build -t …/linan-mosquitto:<tag> deploy/mosquitto)');
+  }
   for (const vol of (spec.volumes ?? []).filter((v: any) => v.configMap)) {
     const name = vol.configMap.name;
     const cmd = readme.split('\n').find((l) => new RegExp(`create configmap ${name}\\b`).test(l)) ?? '';

@@ -26,12 +26,16 @@ function postgresAnswersSync(url: string): boolean {
 
 /**
  * What this machine lacks to run the platform's apps as separate processes on real services: kcat (the Kafka mock
- * cluster), mosquitto with its dynamic-security plugin, a PostgreSQL server, redis-server. Empty when all is there.
+ * cluster), mosquitto with its dynamic-security plugin, what builds the project's own plugin (deploy/mosquitto/plugin),
+ * a PostgreSQL server, redis-server. Empty when all is there.
  */
 export function distributedPrerequisitesMissing(): string[] {
   const missing: string[] = [];
   if (!runs('kcat', ['-V'])) missing.push('kcat (apt-get install -y kcat)');
   if (!runs('mosquitto', ['-h']) || !DYNSEC_PLUGINS.some((p) => existsSync(p))) missing.push('mosquitto with its dynamic-security plugin (apt-get install -y mosquitto mosquitto-clients)');
+  if (!runs('cc', ['--version']) || !existsSync('/usr/include/mosquitto_broker.h')) {
+    missing.push('a C compiler and Mosquitto\'s headers for the project\'s broker plugin (apt-get install -y gcc mosquitto-dev)');
+  }
   if (!runs('redis-server', ['--version'])) missing.push('redis-server (apt-get install -y redis-server)');
   if (!postgresAnswersSync(testPostgresServer())) missing.push(`a PostgreSQL server at ${testPostgresServer().replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')} (or set TEST_POSTGRES_URL)`);
   return missing;
