@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -158,6 +158,43 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     // the device's attempt is itself a refusal, reported as such; the forged count is nowhere
     await eventually(() => (reports.length ? reports : undefined), 5000, 'the device\'s refusal reported');
     expect(reports).toEqual([{ clientId: 'RF-1', action: 'publish', count: 1, topic: BROKER_REFUSALS_TOPIC }]);
+  });
+
+  it('on a broker set up before the reports: takes device messages, warns, and takes reports once the documented grants are added', async () => {
+    const ctrl = (...args: string[]) => new Promise<string>((done, fail) => execFile('mosquitto_ctrl',
+      ['-h', '127.0.0.1', '-p', String(broker.port), '-u', broker.admin.username, '-P', broker.admin.password, 'dynsec', ...args],
+      { timeout: 10_000 }, (err, out) => (err ? fail(err) : done(out))));
+    const grants = [['subscribePattern', `$share/+/${BROKER_REFUSALS_TOPIC}`], ['publishClientReceive', BROKER_REFUSALS_TOPIC]];
+    for (const [type, topic] of grants) await ctrl('removeRoleACL', 'linan-gateway', type, topic);
+    try {
+      const warnings: string[] = [];
+      const log = silentLogger.child({});
+      log.warn = ((_o: unknown, msg?: string) => void warnings.push(msg ?? '')) as typeof log.warn;
+      const ingest = new Ingest();
+      const reports: BrokerRefusal[] = [];
+      const old = new MosquittoSubscriber(
+        { url: broker.serviceUrl, clientId: 'gw-old', shareGroup: `r${group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 },
+        ingest, registry, log, (r) => reports.push(r),
+      );
+      subscribers.push(old);
+      old.start();
+      await old.whenReady();
+      await eventually(() => warnings.some((w) => /refused the subscription to its reports/.test(w)) || undefined, 5000, 'the warning');
+      const d = await online('RF-1');
+      await d.publishAsync('devices/RF-1/events', '{"id":"still-taken"}', { qos: 1 });
+      await eventually(() => ingest.stored.length === 1 || undefined, 5000, 'the device message taken');
+      // the documented commands (docs/deployment.md), then the gateway reconnects
+      for (const [type, topic] of grants) await ctrl('addRoleACL', 'linan-gateway', type, topic, 'allow');
+      await old.stop();
+      old.start();
+      await old.whenReady();
+      await (await online('RF-2')).subscribeAsync('devices/RF-1/commands').catch(() => undefined);
+      await eventually(() => (reports.length ? reports : undefined), 5000, 'the refusal reported after the grants');
+      expect(reports).toEqual([{ clientId: 'RF-2', action: 'subscribe', count: 1, topic: 'devices/RF-1/commands' }]);
+    } finally {
+      // as shipped again for the other tests, whatever happened
+      for (const [type, topic] of grants) await ctrl('addRoleACL', 'linan-gateway', type, topic, 'allow').catch(() => undefined);
+    }
   });
 
   it('stops Mosquitto at start with a clear message when the plugin is misconfigured', async () => {

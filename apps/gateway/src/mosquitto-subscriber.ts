@@ -167,7 +167,7 @@ export class MosquittoSubscriber {
       if (!err && code <= 1) return;
       this.log.warn({ err: err?.message, topic: this.refusalsFilter, code },
         'the MQTT broker refused the subscription to its reports of refused device packets; they are not counted '
-        + '(grant the gateway role the report topic: docs/deployment.md, "Mosquitto")');
+        + '(grant the gateway role the report topic: docs/deployment.md, "A broker set up before the plugin")');
     });
   }
 
