@@ -85,6 +85,22 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     expect(await broker.logTail(200)).toMatch(/linan: refused 1 publish packet\(s\) of device RF-1 outside its own topics \(first: devices\/RF-2\/events\)/);
   });
 
+  it('reports a topic with quotes, backslashes and Chinese as it was, and a long one cut to 200 bytes at a character', async () => {
+    const { s, reports } = gateway('gw-t');
+    await s.whenReady();
+    const odd = 'devices/RF-2/"引号"\\反斜杠';
+    const long = `devices/RF-2/${'报警'.repeat(100)}`;
+    // 13 bytes of prefix and 3 bytes a character: 62 whole characters fit in 200 bytes
+    const cut = `devices/RF-2/${'报警'.repeat(31)}`;
+    for (const [topic, reported] of [[odd, odd], [long, cut]]) {
+      const d = await online('RF-1');
+      await d.publishAsync(topic, '{}', { qos: 0 }).catch(() => undefined);
+      // one report per device and second carries the first topic only: wait for this one before the next
+      expect(await eventually(() => reports.find((r) => r.topic === reported), 5000, `the report of ${topic.slice(0, 24)}…`))
+        .toEqual({ clientId: 'RF-1', action: 'publish', count: 1, topic: reported });
+    }
+  });
+
   it('reports a subscription to another device\'s commands, and not the device\'s own', async () => {
     const { s, reports } = gateway('gw-b');
     await s.whenReady();

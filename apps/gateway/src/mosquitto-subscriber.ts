@@ -176,8 +176,13 @@ export class MosquittoSubscriber {
     const ack = packet.qos === 1 ? this.acks?.expect(packet.messageId!) : undefined;
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const report = parseBrokerRefusal(payload);
-    if (report) this.onRefusal(report);
-    else this.log.warn({ topic: packet.topic, bytes: payload.length }, 'unreadable report of refused device packets ignored');
+    try {
+      if (report) this.onRefusal(report);
+      else this.log.warn({ topic: packet.topic, bytes: payload.length }, 'unreadable report of refused device packets ignored');
+    } catch (err) {
+      // a count is not worth holding up the session's PUBACKs, device events behind it included
+      this.log.warn({ err }, 'report of refused device packets not counted');
+    }
     ack?.settle();
   }
 

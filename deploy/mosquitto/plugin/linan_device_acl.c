@@ -143,9 +143,10 @@ static void note_refusal(const char *client, const char *action, const char *top
 	pending_count++;
 }
 
-/* Appends s as the body of a JSON string (quotes, backslashes and control characters escaped) at most max bytes of
- * it, cut at a UTF-8 character boundary. Returns the new length. */
-static size_t append_json_text(char *buf, size_t len, size_t cap, const char *s, size_t max)
+/* Appends s to buf as text for a JSON string or a log line: at most max bytes of s, cut at a UTF-8 character boundary,
+ * with quotes and backslashes escaped and control characters as \u00XX. buf holds cap bytes; returns the new length,
+ * never past cap - 1. */
+static size_t append_text(char *buf, size_t len, size_t cap, const char *s, size_t max)
 {
 	size_t n = strlen(s);
 	if(n > max){
@@ -157,7 +158,7 @@ static size_t append_json_text(char *buf, size_t len, size_t cap, const char *s,
 		if(c == '"' || c == '\\'){
 			buf[len++] = '\\';
 			buf[len++] = (char)c;
-		}else if(c < 0x20){
+		}else if(c < 0x20 || c == 0x7F){
 			len += (size_t)snprintf(buf + len, cap - len, "\\u%04x", c);
 		}else{
 			buf[len++] = (char)c;
@@ -167,31 +168,51 @@ static size_t append_json_text(char *buf, size_t len, size_t cap, const char *s,
 	return len;
 }
 
-static void send_report(const char *client, const char *action, const char *topic, unsigned long count)
+/* Appends a literal, never past cap - 1. */
+static size_t append_raw(char *buf, size_t len, size_t cap, const char *s)
 {
-	char payload[1024];
-	size_t len = (size_t)snprintf(payload, sizeof(payload), "{\"clientId\":\"");
-	len = append_json_text(payload, len, sizeof(payload), client, 128);
-	len += (size_t)snprintf(payload + len, sizeof(payload) - len, "\",\"action\":\"%s\",\"count\":%lu,\"topic\":\"", action, count);
-	len = append_json_text(payload, len, sizeof(payload), topic, MAX_TOPIC_REPORTED);
-	len += (size_t)snprintf(payload + len, sizeof(payload) - len, "\"}");
-	mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused %lu %s packet(s) of device %s outside its own topics (first: %s)",
-			count, action, client, topic);
-	if(mosquitto_broker_publish_copy(NULL, report_topic, (int)len, payload, 1, false, NULL) != MOSQ_ERR_SUCCESS){
+	size_t n = strlen(s);
+	if(len + n >= cap) n = cap - len - 1;
+	memcpy(buf + len, s, n);
+	buf[len + n] = '\0';
+	return len + n;
+}
+
+static void send_report(const char *client, const char *action, const char *topic, unsigned long count, bool publish)
+{
+	/* the longest report: 128 bytes of client id and MAX_TOPIC_REPORTED of topic, each byte escaped to 6 */
+	char client_text[128 * 6 + 8], topic_text[MAX_TOPIC_REPORTED * 6 + 8], payload[4096], number[32];
+	append_text(client_text, 0, sizeof(client_text), client, 128);
+	append_text(topic_text, 0, sizeof(topic_text), topic, MAX_TOPIC_REPORTED);
+	snprintf(number, sizeof(number), "%lu", count);
+	size_t len = 0;
+	len = append_raw(payload, len, sizeof(payload), "{\"clientId\":\"");
+	len = append_raw(payload, len, sizeof(payload), client_text);
+	len = append_raw(payload, len, sizeof(payload), "\",\"action\":\"");
+	len = append_raw(payload, len, sizeof(payload), action);
+	len = append_raw(payload, len, sizeof(payload), "\",\"count\":");
+	len = append_raw(payload, len, sizeof(payload), number);
+	len = append_raw(payload, len, sizeof(payload), ",\"topic\":\"");
+	len = append_raw(payload, len, sizeof(payload), topic_text);
+	len = append_raw(payload, len, sizeof(payload), "\"}");
+	mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused %s %s packet(s) of device %s outside its own topics (first: %s)",
+			number, action, *client ? client_text : "(more devices)", topic_text);
+	if(publish && mosquitto_broker_publish_copy(NULL, report_topic, (int)len, payload, 1, false, NULL) != MOSQ_ERR_SUCCESS){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "linan: could not publish the refusal report on %s", report_topic);
 	}
 }
 
-static void report_pending(void)
+/* Reports and forgets what was gathered; at shutdown it is only logged (the broker is no longer routing). */
+static void report_pending(bool publish)
 {
 	for(int i = 0; i < pending_count; i++){
-		send_report(pending[i].client, pending[i].action, pending[i].topic, pending[i].count);
+		send_report(pending[i].client, pending[i].action, pending[i].topic, pending[i].count, publish);
 		free(pending[i].client);
 		free(pending[i].topic);
 	}
 	pending_count = 0;
-	if(overflow_publish) send_report("", "publish", "", overflow_publish);
-	if(overflow_subscribe) send_report("", "subscribe", "", overflow_subscribe);
+	if(overflow_publish) send_report("", "publish", "", overflow_publish, publish);
+	if(overflow_subscribe) send_report("", "subscribe", "", overflow_subscribe, publish);
 	overflow_publish = overflow_subscribe = 0;
 }
 
@@ -200,7 +221,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	struct mosquitto_evt_acl_check *ed = event_data;
 	(void)event;
 	(void)userdata;
-	if(ed->access != MOSQ_ACL_WRITE && ed->access != MOSQ_ACL_SUBSCRIBE) return MOSQ_ERR_PLUGIN_DEFER;
+	if(!ed->client || !ed->topic || (ed->access != MOSQ_ACL_WRITE && ed->access != MOSQ_ACL_SUBSCRIBE)) return MOSQ_ERR_PLUGIN_DEFER;
 	const char *username = mosquitto_client_username(ed->client);
 	const char *id = mosquitto_client_id(ed->client);
 	if(!username || !id || strcmp(username, id) || is_platform_user(username)) return MOSQ_ERR_PLUGIN_DEFER;
@@ -217,7 +238,7 @@ static int on_tick(int event, void *event_data, void *userdata)
 	(void)userdata;
 	time_t now = time(NULL);
 	if((pending_count || overflow_publish || overflow_subscribe) && now - last_report >= REPORT_INTERVAL_S){
-		report_pending();
+		report_pending(true);
 		last_report = now;
 	}
 	/* ask to be called again within the interval, so a refusal is reported within about a second */
@@ -279,7 +300,7 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	(void)userdata;
 	(void)options;
 	(void)option_count;
-	if(pending_count || overflow_publish || overflow_subscribe) report_pending();
+	if(pending_count || overflow_publish || overflow_subscribe) report_pending(false);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_TICK, on_tick, NULL);
 	free(report_topic);
