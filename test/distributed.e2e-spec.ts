@@ -119,9 +119,11 @@ describeDistributed('distributed mode: one process per app on real services', ()
     // a device publishing as another: Mosquitto refuses it, and the gateway process counts the refusal it reports
     const gateway = stack.app('gateway-a');
     const denied = () => gateway.metric('linan_gateway_acl_denied_total', { action: 'publish' });
-    const before = await denied();
+    const mismatched = () => gateway.metric('linan_gateway_rejected_total', { reason: 'topic_mismatch' });
+    const before = [await denied(), await mismatched()];
     await device.publishAsync(`devices/${home.serial}-other/events`, '{"id":"spoof","type":"sos","ts":1}', { qos: 1 }).catch(() => undefined);
-    await eventually(async () => (await denied()) === before + 1, 10_000, 'the refusal counted by the gateway');
+    await eventually(async () => (await denied()) === before[0] + 1, 10_000, 'the refusal counted by the gateway');
+    expect(await mismatched()).toBe(before[1] + 1);
   }, 60_000);
 
   it('shares the partitions between two triage replicas, and one killed mid-burst hands its partitions over: every home exactly one alert', async () => {

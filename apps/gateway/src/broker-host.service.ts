@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig, displayHost, Endpoints, gatewaySessionIds, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
 import {
-  AuthenticateDeviceUseCase, DevicePresence, DeviceRepository, InProcessDeviceSessions, IngestDeviceMessageUseCase, type BrokerRefusal,
+  AuthenticateDeviceUseCase, DevicePresence, DeviceRepository, InProcessDeviceSessions, IngestDeviceMessageUseCase,
 } from '@linan/devices';
 import { DeviceLookup } from './device-lookup';
 import { EmbeddedBroker } from './embedded-broker';
@@ -48,16 +48,11 @@ export class BrokerHost implements OnApplicationBootstrap, BeforeApplicationShut
       // sessions per replica (each a member of the share group) keep several in flight, and the bus sends the ones
       // that meet in one tick as one produce request
       const lookup = new DeviceLookup(devices);
-      const refused = (r: BrokerRefusal) => {
-        metrics.aclDenied.inc({ action: r.action }, r.count);
-        mqttLog.warn({ deviceId: r.clientId || undefined, action: r.action, count: r.count, topic: r.topic },
-          r.clientId ? 'the broker refused packets of a device outside its own topics' : 'the broker refused packets of more devices outside their own topics');
-      };
       for (const sessionId of gatewaySessionIds(clientId, config.mqtt.gatewayConnections)) {
         this.subscribers.push(new MosquittoSubscriber({
           url: config.mqtt.url, clientId: sessionId, shareGroup: config.mqtt.shareGroup,
           sessionExpirySeconds: config.mqtt.sessionExpirySeconds,
-        }, ingest, lookup, mqttLog, refused));
+        }, ingest, lookup, mqttLog));
       }
       health.register('mqtt', async () => ({
         up: this.subscribers.every((s) => s.ready),

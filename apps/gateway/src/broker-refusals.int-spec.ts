@@ -15,11 +15,22 @@ import { MosquittoSubscriber } from './mosquitto-subscriber';
  */
 class Ingest {
   readonly stored: DeviceMessage[] = [];
+  readonly reports: BrokerRefusal[] = [];
   async execute(msg: DeviceMessage): Promise<IngestOutcome> {
     this.stored.push(msg);
     return { kind: 'accepted', eventId: `ev-${this.stored.length}` };
   }
+  /** Reports to fail, as when Kafka cannot take the rejected record. */
+  failReports = 0;
+  async refusedByBroker(r: BrokerRefusal): Promise<void> {
+    if (this.failReports > 0) {
+      this.failReports--;
+      throw new Error('bus unavailable');
+    }
+    this.reports.push(r);
+  }
 }
+const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 const registry = new DeviceLookup({ findBySerials: async () => [] });
 const sum = (rs: BrokerRefusal[]) => rs.reduce((n, r) => n + r.count, 0);
@@ -31,14 +42,12 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
   let group = 0;
 
   const gateway = (clientId: string, ingest = new Ingest()) => {
-    const reports: BrokerRefusal[] = [];
     const s = new MosquittoSubscriber(
-      { url: broker.serviceUrl, clientId, shareGroup: `r${group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 },
-      ingest, registry, silentLogger, (r) => reports.push(r),
+      { url: broker.serviceUrl, clientId, shareGroup: `r${group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 }, ingest, registry, silentLogger,
     );
     subscribers.push(s);
     s.start();
-    return { s, reports, ingest };
+    return { s, reports: ingest.reports, ingest };
   };
 
   const online = async (serial: string, protocolVersion: 4 | 5 = 5): Promise<MqttClient> => {
@@ -77,9 +86,10 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     // MQTT 3.1.1 has no reason codes: the device gets its PUBACK and the message goes nowhere
     await v4.publishAsync('devices/RF-2/heartbeat', '{}', { qos: 1 }).catch(() => undefined);
     await eventually(() => (sum(reports) >= 2 ? reports : undefined), 5000, 'two refusals reported');
+    // with the refused message itself, which the gateway keeps on the rejected-events topic
     expect(reports).toEqual(expect.arrayContaining([
-      { clientId: 'RF-1', action: 'publish', count: 1, topic: 'devices/RF-2/events' },
-      { clientId: 'RF-3', action: 'publish', count: 1, topic: 'devices/RF-2/heartbeat' },
+      { clientId: 'RF-1', action: 'publish', count: 1, topic: 'devices/RF-2/events', payloadBase64: b64('{"id":"spoof-5"}') },
+      { clientId: 'RF-3', action: 'publish', count: 1, topic: 'devices/RF-2/heartbeat', payloadBase64: b64('{}') },
     ]));
     expect(ingest.stored).toEqual([]);
     expect(await broker.logTail(200)).toMatch(/linan: refused 1 publish packet\(s\) of device RF-1 outside its own topics \(first: devices\/RF-2\/events\)/);
@@ -97,8 +107,19 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
       await d.publishAsync(topic, '{}', { qos: 0 }).catch(() => undefined);
       // one report per device and second carries the first topic only: wait for this one before the next
       expect(await eventually(() => reports.find((r) => r.topic === reported), 5000, `the report of ${topic.slice(0, 24)}…`))
-        .toEqual({ clientId: 'RF-1', action: 'publish', count: 1, topic: reported });
+        .toEqual({ clientId: 'RF-1', action: 'publish', count: 1, topic: reported, payloadBase64: b64('{}') });
     }
+  });
+
+  it('does not acknowledge a report it could not keep: the broker sends it again', async () => {
+    const ingest = new Ingest();
+    ingest.failReports = 1;
+    const { s, reports } = gateway('gw-r', ingest);
+    await s.whenReady();
+    await (await online('RF-3')).subscribeAsync('devices/RF-2/commands').catch(() => undefined);
+    await eventually(() => (reports.length ? reports : undefined), 10_000, 'the report, the second time');
+    expect(ingest.failReports).toBe(0);
+    expect(reports).toEqual([{ clientId: 'RF-3', action: 'subscribe', count: 1, topic: 'devices/RF-2/commands' }]);
   });
 
   it('reports a subscription to another device\'s commands, and not the device\'s own', async () => {
@@ -126,7 +147,7 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     await eventually(() => (sum(reports) >= 40 ? reports : undefined), 5000, '40 refusals reported');
     expect(sum(reports)).toBe(40);
     expect(reports.length).toBeLessThan(40);
-    expect(reports[0]).toMatchObject({ clientId: 'RF-2', action: 'publish', topic: 'devices/RF-1/events/0' });
+    expect(reports[0]).toMatchObject({ clientId: 'RF-2', action: 'publish', topic: 'devices/RF-1/events/0', payloadBase64: b64('{}') });
     await eventually(() => ingest.stored.length || undefined, 5000, 'the device\'s own event');
     expect(ingest.stored.map((m) => m.topic)).toEqual(['devices/RF-2/events']);
   });
@@ -173,7 +194,7 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     await expect(r.client.publishAsync(BROKER_REFUSALS_TOPIC, forged, { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
     // the device's attempt is itself a refusal, reported as such; the forged count is nowhere
     await eventually(() => (reports.length ? reports : undefined), 5000, 'the device\'s refusal reported');
-    expect(reports).toEqual([{ clientId: 'RF-1', action: 'publish', count: 1, topic: BROKER_REFUSALS_TOPIC }]);
+    expect(reports).toEqual([{ clientId: 'RF-1', action: 'publish', count: 1, topic: BROKER_REFUSALS_TOPIC, payloadBase64: b64(forged) }]);
   });
 
   it('on a broker set up before the reports: takes device messages, warns, and takes reports once the documented grants are added', async () => {
@@ -187,10 +208,9 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
       const log = silentLogger.child({});
       log.warn = ((_o: unknown, msg?: string) => void warnings.push(msg ?? '')) as typeof log.warn;
       const ingest = new Ingest();
-      const reports: BrokerRefusal[] = [];
+      const reports = ingest.reports;
       const old = new MosquittoSubscriber(
-        { url: broker.serviceUrl, clientId: 'gw-old', shareGroup: `r${group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 },
-        ingest, registry, log, (r) => reports.push(r),
+        { url: broker.serviceUrl, clientId: 'gw-old', shareGroup: `r${group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 }, ingest, registry, log,
       );
       subscribers.push(old);
       old.start();

@@ -23,6 +23,10 @@ class RecordingIngest {
     return { kind: 'accepted', eventId: `ev-${this.stored.length}` };
   }
 
+  async refusedByBroker(): Promise<void> {
+    // the broker's refusal reports: broker-refusals.int-spec
+  }
+
   /** Device event ids stored, in order. */
   ids(): string[] {
     return this.stored.filter((m) => m.topic.endsWith('/events')).map((m) => (JSON.parse(m.payload.toString()) as { id: string }).id);

@@ -2,8 +2,7 @@ import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import type { Logger } from 'pino';
 import { parseDeviceTopic } from '@linan/contracts';
 import {
-  BROKER_REFUSALS_TOPIC, DEVICE_PUBLISH_CHANNELS, brokerAddress, parseBrokerRefusal, type BrokerRefusal, type Device,
-  type IngestDeviceMessageUseCase,
+  BROKER_REFUSALS_TOPIC, DEVICE_PUBLISH_CHANNELS, brokerAddress, parseBrokerRefusal, type Device, type IngestDeviceMessageUseCase,
 } from '@linan/devices';
 
 export interface MosquittoSubscriberOptions {
@@ -20,7 +19,7 @@ export interface MosquittoSubscriberOptions {
   reconnectPeriodMs?: number;
 }
 
-type Ingest = Pick<IngestDeviceMessageUseCase, 'execute'>;
+type Ingest = Pick<IngestDeviceMessageUseCase, 'execute' | 'refusedByBroker'>;
 /** The registry by serial (DeviceLookup: shared by a replica's sessions, batched, installed devices remembered). */
 type Lookup = { find(serial: string): Promise<Device | null> };
 /**
@@ -66,8 +65,6 @@ export class MosquittoSubscriber {
     private readonly ingest: Ingest,
     private readonly devices: Lookup,
     private readonly log: Logger,
-    /** Told of each report of device packets the broker refused (deploy/mosquitto/plugin); the caller counts them. */
-    private readonly onRefusal: (r: BrokerRefusal) => void = () => undefined,
   ) {
     this.address = brokerAddress(options.url);
   }
@@ -171,32 +168,26 @@ export class MosquittoSubscriber {
     });
   }
 
-  /** A report of refused device packets: handed on and acknowledged at once, in its turn among the session's PUBACKs. */
-  private takeRefusal(packet: IPublishPacket): void {
-    const ack = packet.qos === 1 ? this.acks?.expect(packet.messageId!) : undefined;
+  /**
+   * A report of device packets the broker refused (deploy/mosquitto/plugin): counted, and a refused publish kept on
+   * the rejected-events topic, before it is acknowledged, like a device message. An unreadable one is only logged.
+   */
+  private async takeRefusal(packet: IPublishPacket): Promise<void> {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const report = parseBrokerRefusal(payload);
-    try {
-      if (report) this.onRefusal(report);
-      else this.log.warn({ topic: packet.topic, bytes: payload.length }, 'unreadable report of refused device packets ignored');
-    } catch (err) {
-      // a count is not worth holding up the session's PUBACKs, device events behind it included
-      this.log.warn({ err }, 'report of refused device packets not counted');
-    }
-    ack?.settle();
+    if (report) await this.ingest.refusedByBroker(report);
+    else this.log.warn({ topic: packet.topic, bytes: payload.length }, 'unreadable report of refused device packets ignored');
   }
 
   private handle(packet: IPublishPacket, callback: (err?: Error) => void): void {
     // stopping: left unacknowledged in this replica's session, sent again when it starts next
     if (this.stopping) return;
-    if (packet.topic === BROKER_REFUSALS_TOPIC) {
-      this.takeRefusal(packet);
-      callback();
-      return;
-    }
     const connection = this.connection;
     const ack = packet.qos === 1 ? this.acks?.expect(packet.messageId!) : undefined;
-    const work = this.afterEarlierOfDevice(packet.topic, () => this.process(packet)).then(
+    const taken = packet.topic === BROKER_REFUSALS_TOPIC
+      ? this.takeRefusal(packet)
+      : this.afterEarlierOfDevice(packet.topic, () => this.process(packet));
+    const work = taken.then(
       () => {
         if (this.failedInARow) this.retryDelay(0);
         // a packet of a lost connection is sent again by the broker on the new one: its ack was forgotten

@@ -11,9 +11,10 @@
  *
  * A device is a client whose client id equals its user name (dynamic security binds a device's client id to its
  * account) and whose user name is not one of `platform_users`. Refusals are gathered per device and action and
- * reported at most once a second: a warning in Mosquitto's log, and a QoS 1 message on `report_topic` that the
- * gateways take through their shared subscription and count (linan_gateway_acl_denied_total), so a device that
- * floods refused packets costs one report a second, not one per packet.
+ * reported at most once a second: a warning in Mosquitto's log, and a QoS 1 message on `report_topic` (the count, the
+ * first topic and, for a publish, its first 4096 bytes of payload) that the gateways take through their shared
+ * subscription, count (linan_gateway_acl_denied_total) and keep on the rejected-events topic. A device that floods
+ * refused packets costs one report a second, not one per packet.
  *
  * Options (plugin_opt_*, after this plugin's `plugin` line):
  *   report_topic     where reports go (default linan/broker/acl-denied)
@@ -36,12 +37,16 @@
 #define MAX_WORDS 16
 #define MAX_PENDING 256
 #define MAX_TOPIC_REPORTED 200
+/* what the gateway keeps of a refused publish on the rejected-events topic, as it does of any rejected message */
+#define MAX_PAYLOAD_REPORTED 4096
 #define REPORT_INTERVAL_S 1
 
 struct pending {
 	char *client;
 	const char *action;
 	char *topic; /* the first refused topic of the interval */
+	unsigned char *payload; /* and its payload (publish), at most MAX_PAYLOAD_REPORTED bytes */
+	size_t payloadlen;
 	unsigned long count;
 };
 
@@ -123,7 +128,7 @@ static bool may_subscribe(const char *topic, const char *id)
 	return rest && !strcmp(rest, "commands");
 }
 
-static void note_refusal(const char *client, const char *action, const char *topic)
+static void note_refusal(const char *client, const char *action, const char *topic, const void *payload, uint32_t payloadlen)
 {
 	for(int i = 0; i < pending_count; i++){
 		if(pending[i].action == action && !strcmp(pending[i].client, client)){
@@ -139,6 +144,14 @@ static void note_refusal(const char *client, const char *action, const char *top
 	pending[pending_count].client = dup_or_die(client);
 	pending[pending_count].action = action;
 	pending[pending_count].topic = dup_or_die(topic);
+	size_t kept = payload ? (payloadlen < MAX_PAYLOAD_REPORTED ? payloadlen : MAX_PAYLOAD_REPORTED) : 0;
+	pending[pending_count].payload = NULL;
+	pending[pending_count].payloadlen = kept;
+	if(kept){
+		pending[pending_count].payload = malloc(kept);
+		if(!pending[pending_count].payload) abort();
+		memcpy(pending[pending_count].payload, payload, kept);
+	}
 	pending[pending_count].count = 1;
 	pending_count++;
 }
@@ -168,6 +181,23 @@ static size_t append_text(char *buf, size_t len, size_t cap, const char *s, size
 	return len;
 }
 
+/* Appends len bytes of data as base64, never past cap - 1. */
+static size_t append_base64(char *buf, size_t len, size_t cap, const unsigned char *data, size_t n)
+{
+	static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	for(size_t i = 0; i < n && len + 5 < cap; i += 3){
+		uint32_t v = (uint32_t)data[i] << 16;
+		if(i + 1 < n) v |= (uint32_t)data[i + 1] << 8;
+		if(i + 2 < n) v |= data[i + 2];
+		buf[len++] = alphabet[(v >> 18) & 63];
+		buf[len++] = alphabet[(v >> 12) & 63];
+		buf[len++] = i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
+		buf[len++] = i + 2 < n ? alphabet[v & 63] : '=';
+	}
+	buf[len] = '\0';
+	return len;
+}
+
 /* Appends a literal, never past cap - 1. */
 static size_t append_raw(char *buf, size_t len, size_t cap, const char *s)
 {
@@ -178,10 +208,15 @@ static size_t append_raw(char *buf, size_t len, size_t cap, const char *s)
 	return len + n;
 }
 
-static void send_report(const char *client, const char *action, const char *topic, unsigned long count, bool publish)
+static void send_report(const struct pending *p, bool publish)
 {
-	/* the longest report: 128 bytes of client id and MAX_TOPIC_REPORTED of topic, each byte escaped to 6 */
-	char client_text[128 * 6 + 8], topic_text[MAX_TOPIC_REPORTED * 6 + 8], payload[4096], number[32];
+	const char *client = p->client, *action = p->action;
+	/* the longest report: 128 bytes of client id and MAX_TOPIC_REPORTED of topic, each byte escaped to 6, and the
+	 * payload in base64 */
+	static char payload[(MAX_PAYLOAD_REPORTED / 3 + 1) * 4 + 4096];
+	char client_text[128 * 6 + 8], topic_text[MAX_TOPIC_REPORTED * 6 + 8], number[32];
+	const char *topic = p->topic;
+	unsigned long count = p->count;
 	append_text(client_text, 0, sizeof(client_text), client, 128);
 	append_text(topic_text, 0, sizeof(topic_text), topic, MAX_TOPIC_REPORTED);
 	snprintf(number, sizeof(number), "%lu", count);
@@ -194,6 +229,10 @@ static void send_report(const char *client, const char *action, const char *topi
 	len = append_raw(payload, len, sizeof(payload), number);
 	len = append_raw(payload, len, sizeof(payload), ",\"topic\":\"");
 	len = append_raw(payload, len, sizeof(payload), topic_text);
+	if(p->payload){
+		len = append_raw(payload, len, sizeof(payload), "\",\"payloadBase64\":\"");
+		len = append_base64(payload, len, sizeof(payload), p->payload, p->payloadlen);
+	}
 	len = append_raw(payload, len, sizeof(payload), "\"}");
 	mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused %s %s packet(s) of device %s outside its own topics (first: %s)",
 			number, action, *client ? client_text : "(more devices)", topic_text);
@@ -206,13 +245,23 @@ static void send_report(const char *client, const char *action, const char *topi
 static void report_pending(bool publish)
 {
 	for(int i = 0; i < pending_count; i++){
-		send_report(pending[i].client, pending[i].action, pending[i].topic, pending[i].count, publish);
+		send_report(&pending[i], publish);
 		free(pending[i].client);
 		free(pending[i].topic);
+		free(pending[i].payload);
 	}
 	pending_count = 0;
-	if(overflow_publish) send_report("", "publish", "", overflow_publish, publish);
-	if(overflow_subscribe) send_report("", "subscribe", "", overflow_subscribe, publish);
+	struct pending others = { .client = "", .topic = "", .payload = NULL, .payloadlen = 0 };
+	if(overflow_publish){
+		others.action = "publish";
+		others.count = overflow_publish;
+		send_report(&others, publish);
+	}
+	if(overflow_subscribe){
+		others.action = "subscribe";
+		others.count = overflow_subscribe;
+		send_report(&others, publish);
+	}
 	overflow_publish = overflow_subscribe = 0;
 }
 
@@ -227,7 +276,7 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	if(!username || !id || strcmp(username, id) || is_platform_user(username)) return MOSQ_ERR_PLUGIN_DEFER;
 	bool write = ed->access == MOSQ_ACL_WRITE;
 	if(write ? may_publish(ed->topic, id) : may_subscribe(ed->topic, id)) return MOSQ_ERR_PLUGIN_DEFER;
-	note_refusal(id, write ? "publish" : "subscribe", ed->topic);
+	note_refusal(id, write ? "publish" : "subscribe", ed->topic, write ? ed->payload : NULL, write ? ed->payloadlen : 0);
 	return MOSQ_ERR_ACL_DENIED;
 }
 

@@ -126,4 +126,30 @@ describe(IngestDeviceMessageUseCase.name, () => {
     expect(await useCase.execute(beat)).toEqual({ kind: 'presence' });
     expect(await useCase.execute({ ...beat, topic: `devices/${device.serial}/status`, payload: Buffer.from('offline') })).toEqual({ kind: 'presence' });
   });
+
+  describe('refusals reported by the external broker', () => {
+    const report = { clientId: 'SOS-7', action: 'publish' as const, count: 3, topic: 'devices/SOS-8/events', payloadBase64: Buffer.from('{"id":"x"}').toString('base64') };
+    const rejectedRecords = (bus: RecordingBus) => bus.published.filter((p) => p.topic === Topics.rejectedEvents).map((p) => (JSON.parse(p.message.value) as { payload: Record<string, unknown> }).payload);
+
+    it('counts refused publishes as the embedded broker does and keeps the first on the rejected-events topic', async () => {
+      const { bus, useCase, counter, warnings } = setup();
+      await useCase.refusedByBroker(report);
+      expect(await counter('linan_gateway_acl_denied_total')).toContain('action="publish"} 3');
+      expect(await counter('linan_gateway_rejected_total')).toContain('reason="topic_mismatch"} 3');
+      expect(rejectedRecords(bus)).toEqual([expect.objectContaining({
+        serial: 'SOS-7', topic: 'devices/SOS-8/events', reason: 'topic_mismatch', payloadBase64: report.payloadBase64,
+        detail: expect.stringMatching(/^the broker refused 3 publishes, the first to devices\/SOS-8\/events/),
+      })]);
+      expect(warnings).toContain('the broker refused packets of a device outside its own topics');
+    });
+
+    it('counts refused subscriptions without a record; fails, for the report to come again, when the record cannot be kept', async () => {
+      const { bus, useCase, counter } = setup();
+      await useCase.refusedByBroker({ clientId: 'SOS-7', action: 'subscribe', count: 2, topic: 'devices/+/commands' });
+      expect(await counter('linan_gateway_acl_denied_total')).toContain('action="subscribe"} 2');
+      expect(rejectedRecords(bus)).toEqual([]);
+      bus.failNext = 1;
+      await expect(useCase.refusedByBroker(report)).rejects.toThrow('bus unavailable');
+    });
+  });
 });

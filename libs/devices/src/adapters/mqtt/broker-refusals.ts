@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { BrokerRefusal } from '../../application/ingest-device-message.use-case';
 
 /**
  * Where the project's Mosquitto plugin (deploy/mosquitto/plugin, `plugin_opt_report_topic` in mosquitto.conf) reports
@@ -15,9 +16,9 @@ const refusal = z.object({
   count: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   /** The first topic refused in the interval. */
   topic: z.string().max(1024),
+  /** That publish's payload, its first 4096 bytes in base64. */
+  payloadBase64: z.string().max(5464).regex(/^[A-Za-z0-9+/]*={0,2}$/).optional(),
 });
-
-export type BrokerRefusal = z.infer<typeof refusal>;
 
 /** A report's payload, or null when it is not one (the topic is the platform's, but a report is never trusted blindly). */
 export function parseBrokerRefusal(payload: Buffer): BrokerRefusal | null {
@@ -28,5 +29,5 @@ export function parseBrokerRefusal(payload: Buffer): BrokerRefusal | null {
     return null;
   }
   const r = refusal.safeParse(json);
-  return r.success ? r.data : null;
+  return r.success ? (r.data satisfies BrokerRefusal) : null;
 }
