@@ -2,9 +2,8 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import type { MqttClient } from 'mqtt';
-import { BROKER_REFUSALS_TOPIC, MosquittoDeviceCredentials, type BrokerRefusal, type DeviceMessage, type IngestOutcome } from '@linan/devices';
-import { deviceAclPlugin, eventually, freePort, silentLogger, startMosquitto, tryDeviceConnect, type RunningMosquitto } from '@linan/testing';
+import { BROKER_REFUSALS_TOPIC, type BrokerRefusal, type DeviceMessage, type IngestOutcome } from '@linan/devices';
+import { deviceAclPlugin, eventually, freePort, mosquittoWithDevices, silentLogger, tryDeviceConnect } from '@linan/testing';
 import { DeviceLookup } from './device-lookup';
 import { MosquittoSubscriber } from './mosquitto-subscriber';
 
@@ -36,46 +35,15 @@ const registry = new DeviceLookup({ findBySerials: async () => [] });
 const sum = (rs: BrokerRefusal[]) => rs.reduce((n, r) => n + r.count, 0);
 
 describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
-  let broker: RunningMosquitto;
-  const subscribers: MosquittoSubscriber[] = [];
-  const devices: MqttClient[] = [];
-  let group = 0;
+  const fx = mosquittoWithDevices(['RF-1', 'RF-2', 'RF-3']);
 
   const gateway = (clientId: string, ingest = new Ingest()) => {
-    const s = new MosquittoSubscriber(
-      { url: broker.serviceUrl, clientId, shareGroup: `r${group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 }, ingest, registry, silentLogger,
-    );
-    subscribers.push(s);
-    s.start();
+    const s = fx.start(new MosquittoSubscriber(
+      { url: fx.broker.serviceUrl, clientId, shareGroup: `r${fx.group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 }, ingest, registry, silentLogger,
+    ));
     return { s, reports: ingest.reports, ingest };
   };
-
-  const online = async (serial: string, protocolVersion: 4 | 5 = 5): Promise<MqttClient> => {
-    const r = await tryDeviceConnect(broker.url, { clientId: serial, username: serial, password: `secret-${serial}`, protocolVersion });
-    if (!r.ok) throw new Error(`device ${serial} refused: ${r.message}`);
-    devices.push(r.client);
-    return r.client;
-  };
-
-  beforeAll(async () => {
-    broker = await startMosquitto();
-    const accounts = new MosquittoDeviceCredentials({ url: broker.serviceUrl, clientId: 'admin-refusals', timeoutMs: 3000 }, silentLogger);
-    for (const serial of ['RF-1', 'RF-2', 'RF-3']) await accounts.upsert(serial, `secret-${serial}`);
-    await accounts.close();
-  });
-
-  beforeEach(() => {
-    group++;
-  });
-
-  afterEach(async () => {
-    await Promise.all(subscribers.splice(0).map((s) => s.stop()));
-    await Promise.all(devices.splice(0).map((d) => d.endAsync(true)));
-  });
-
-  afterAll(async () => {
-    await broker?.stop();
-  });
+  const online = (serial: string, protocolVersion: 4 | 5 = 5) => fx.online(serial, { protocolVersion });
 
   it('reports a publish to another device\'s topic (MQTT 5 and 3.1.1): refused as before, the other home gets nothing', async () => {
     const { s, reports, ingest } = gateway('gw-a');
@@ -92,7 +60,7 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
       { clientId: 'RF-3', action: 'publish', count: 1, topic: 'devices/RF-2/heartbeat', payloadBase64: b64('{}') },
     ]));
     expect(ingest.stored).toEqual([]);
-    expect(await broker.logTail(200)).toMatch(/linan: refused 1 publish packet\(s\) of device RF-1 outside its own topics \(first: devices\/RF-2\/events\)/);
+    expect(await fx.broker.logTail(200)).toMatch(/linan: refused 1 publish packet\(s\) of device RF-1 outside its own topics \(first: devices\/RF-2\/events\)/);
   });
 
   it('reports a topic with quotes, backslashes and Chinese as it was, and a long one cut to 200 bytes at a character', async () => {
@@ -173,9 +141,9 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     const device = await online('RF-3');
     await device.subscribeAsync('devices/RF-3/commands', { qos: 1 });
     const got = new Promise<string>((r) => device.once('message', (_t, p) => r(p.toString())));
-    const r = await tryDeviceConnect(broker.url, { clientId: 'linan-service-test', ...broker.service });
+    const r = await tryDeviceConnect(fx.broker.url, { clientId: 'linan-service-test', ...fx.broker.service });
     if (!r.ok) throw new Error(r.message);
-    devices.push(r.client);
+    fx.keep(r.client);
     await r.client.publishAsync('devices/RF-3/commands', '{"command":"selftest"}', { qos: 1 });
     expect(await got).toBe('{"command":"selftest"}');
     await new Promise((done) => setTimeout(done, 1500));
@@ -188,9 +156,9 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     const forged = JSON.stringify({ clientId: 'RF-9', action: 'publish', count: 1000, topic: 'x' });
     const d = await online('RF-1');
     await expect(d.publishAsync(BROKER_REFUSALS_TOPIC, forged, { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
-    const r = await tryDeviceConnect(broker.url, { clientId: 'linan-service-forger', ...broker.service });
+    const r = await tryDeviceConnect(fx.broker.url, { clientId: 'linan-service-forger', ...fx.broker.service });
     if (!r.ok) throw new Error(r.message);
-    devices.push(r.client);
+    fx.keep(r.client);
     await expect(r.client.publishAsync(BROKER_REFUSALS_TOPIC, forged, { qos: 1 })).rejects.toMatchObject({ code: 0x87 });
     // the device's attempt is itself a refusal, reported as such; the forged count is nowhere
     await eventually(() => (reports.length ? reports : undefined), 5000, 'the device\'s refusal reported');
@@ -199,7 +167,7 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
 
   it('on a broker set up before the reports: takes device messages, warns, and takes reports once the documented grants are added', async () => {
     const ctrl = (...args: string[]) => new Promise<string>((done, fail) => execFile('mosquitto_ctrl',
-      ['-h', '127.0.0.1', '-p', String(broker.port), '-u', broker.admin.username, '-P', broker.admin.password, 'dynsec', ...args],
+      ['-h', '127.0.0.1', '-p', String(fx.broker.port), '-u', fx.broker.admin.username, '-P', fx.broker.admin.password, 'dynsec', ...args],
       { timeout: 10_000 }, (err, out) => (err ? fail(err) : done(out))));
     const grants = [['subscribePattern', `$share/+/${BROKER_REFUSALS_TOPIC}`], ['publishClientReceive', BROKER_REFUSALS_TOPIC]];
     for (const [type, topic] of grants) await ctrl('removeRoleACL', 'linan-gateway', type, topic);
@@ -209,11 +177,9 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
       log.warn = ((_o: unknown, msg?: string) => void warnings.push(msg ?? '')) as typeof log.warn;
       const ingest = new Ingest();
       const reports = ingest.reports;
-      const old = new MosquittoSubscriber(
-        { url: broker.serviceUrl, clientId: 'gw-old', shareGroup: `r${group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 }, ingest, registry, log,
-      );
-      subscribers.push(old);
-      old.start();
+      const old = fx.start(new MosquittoSubscriber(
+        { url: fx.broker.serviceUrl, clientId: 'gw-old', shareGroup: `r${fx.group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 }, ingest, registry, log,
+      ));
       await old.whenReady();
       await eventually(() => warnings.some((w) => /refused the subscription to its reports/.test(w)) || undefined, 5000, 'the warning');
       const d = await online('RF-1');

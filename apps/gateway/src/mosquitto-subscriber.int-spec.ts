@@ -1,7 +1,7 @@
 import type { MqttClient } from 'mqtt';
 import type { DeviceMessage, DeviceWithSecret, IngestOutcome } from '@linan/devices';
 import { MosquittoDeviceCredentials } from '@linan/devices';
-import { eventually, silentLogger, startMosquitto, tryDeviceConnect, type RunningMosquitto } from '@linan/testing';
+import { eventually, mosquittoWithDevices, silentLogger, startMosquitto } from '@linan/testing';
 import { DeviceLookup } from './device-lookup';
 import { MosquittoSubscriber } from './mosquitto-subscriber';
 
@@ -70,47 +70,22 @@ const registry = new DeviceLookup({ findBySerials: async (serials) => serials.fi
 const event = (id: string) => JSON.stringify({ id, type: 'sos', ts: Date.now() });
 
 describe(MosquittoSubscriber.name, () => {
-  let broker: RunningMosquitto;
-  const subscribers: MosquittoSubscriber[] = [];
-  const devices: MqttClient[] = [];
-  let group = 0;
+  const fx = mosquittoWithDevices(['GW-1', 'GW-2', 'GW-3']);
+  /** This test's gateway replicas in the order started (the fixture stops them after it). */
+  let subscribers: MosquittoSubscriber[] = [];
+  beforeEach(() => {
+    subscribers = [];
+  });
 
   /** A gateway replica; each test has its own share group, as a stopped replica's session keeps its share. */
-  const gateway = (clientId: string, ingest: RecordingIngest, shareGroup = `g${group}`) => {
-    const s = new MosquittoSubscriber(
-      { url: broker.serviceUrl, clientId, shareGroup, sessionExpirySeconds: 600, reconnectPeriodMs: 100 }, ingest, registry, silentLogger,
-    );
+  const gateway = (clientId: string, ingest: RecordingIngest, shareGroup = `g${fx.group}`) => {
+    const s = fx.start(new MosquittoSubscriber(
+      { url: fx.broker.serviceUrl, clientId, shareGroup, sessionExpirySeconds: 600, reconnectPeriodMs: 100 }, ingest, registry, silentLogger,
+    ));
     subscribers.push(s);
-    s.start();
     return s;
   };
-
-  const online = async (serial: string, url = broker.url): Promise<MqttClient> => {
-    const r = await tryDeviceConnect(url, { clientId: serial, username: serial, password: `secret-${serial}` });
-    if (!r.ok) throw new Error(`device ${serial} refused: ${r.message}`);
-    devices.push(r.client);
-    return r.client;
-  };
-
-  beforeAll(async () => {
-    broker = await startMosquitto();
-    const accounts = new MosquittoDeviceCredentials({ url: broker.serviceUrl, clientId: 'admin-test', timeoutMs: 3000 }, silentLogger);
-    for (const serial of ['GW-1', 'GW-2', 'GW-3']) await accounts.upsert(serial, `secret-${serial}`);
-    await accounts.close();
-  });
-
-  beforeEach(() => {
-    group++;
-  });
-
-  afterEach(async () => {
-    await Promise.all(subscribers.splice(0).map((s) => s.stop()));
-    await Promise.all(devices.splice(0).map((d) => d.endAsync(true)));
-  });
-
-  afterAll(async () => {
-    await broker?.stop();
-  });
+  const online = (serial: string, url?: string): Promise<MqttClient> => fx.online(serial, { url });
 
   it('takes a device QoS 1 event, heartbeat and status to ingest with the device from the registry, and acknowledges it', async () => {
     const ingest = new RecordingIngest();
@@ -248,9 +223,8 @@ describe(MosquittoSubscriber.name, () => {
       await accounts.close();
       const ingest = new RecordingIngest();
       ingest.delayMs = 1;
-      const s = new MosquittoSubscriber({ url: stock.serviceUrl, clientId: 'gw-stock', shareGroup: 'stock', sessionExpirySeconds: 600 }, ingest, registry, silentLogger);
+      const s = fx.start(new MosquittoSubscriber({ url: stock.serviceUrl, clientId: 'gw-stock', shareGroup: 'stock', sessionExpirySeconds: 600 }, ingest, registry, silentLogger));
       subscribers.push(s);
-      s.start();
       await s.whenReady();
       const d = await online('GW-3', stock.url);
       await Promise.all(Array.from({ length: 2000 }, (_, i) => d.publishAsync('devices/GW-3/events', event(`b${i}`), { qos: 1 })));
@@ -261,7 +235,7 @@ describe(MosquittoSubscriber.name, () => {
       }
       expect(ingest.stored.length).toBeLessThan(2000);
     } finally {
-      await Promise.all(subscribers.splice(0).map((s) => s.stop()));
+      await Promise.all(subscribers.map((s) => s.stop()));
       await stock.stop();
     }
   }, 60_000);
@@ -285,7 +259,7 @@ describe(MosquittoSubscriber.name, () => {
     await subscribers[0].stop();
     const d = await online('GW-1');
     for (let i = 0; i < 5; i++) await d.publishAsync('devices/GW-1/events', event(`p${i}`), { qos: 1 });
-    await broker.restart(); // SIGTERM: Mosquitto writes its persistence file, and reads it back at start
+    await fx.broker.restart(); // SIGTERM: Mosquitto writes its persistence file, and reads it back at start
     await gateway('gw-g', ingest).whenReady();
     await eventually(() => ingest.stored.length === 5, 5000, 'the five events queued before the restart');
     expect(ingest.ids()).toEqual(Array.from({ length: 5 }, (_, i) => `p${i}`));
@@ -298,7 +272,7 @@ describe(MosquittoSubscriber.name, () => {
     const ingest = new RecordingIngest();
     await gateway('gw-h', ingest).whenReady();
     await subscribers[0].stop();
-    await broker.restart();
+    await fx.broker.restart();
     let d = await online('GW-2');
     await d.publishAsync('devices/GW-2/events', event('in-the-gap'), { qos: 1 }); // acknowledged to the device all the same
     await gateway('gw-h', ingest).whenReady();
@@ -314,7 +288,7 @@ describe(MosquittoSubscriber.name, () => {
     const s = gateway('gw-f', ingest);
     await s.whenReady();
     expect(s.ready).toBe(true);
-    const restarting = broker.restart();
+    const restarting = fx.broker.restart();
     await eventually(() => !s.ready, 5000, 'not ready while the broker is down');
     await restarting;
     await s.whenReady(5000);

@@ -6,3 +6,4 @@ export * from './app-processes';
 export * from './distributed-stack';
 export * from './services/tcp-proxy';
 export * from './services/metrics-text';
+export * from './services/mosquitto-with-devices';
