@@ -131,7 +131,7 @@ static bool may_subscribe(const char *topic, const char *id)
 static void note_refusal(const char *client, const char *action, const char *topic, const void *payload, uint32_t payloadlen)
 {
 	for(int i = 0; i < pending_count; i++){
-		if(pending[i].action == action && !strcmp(pending[i].client, client)){
+		if(!strcmp(pending[i].action, action) && !strcmp(pending[i].client, client)){
 			pending[i].count++;
 			return;
 		}
