@@ -317,6 +317,13 @@ describe('deployment files', () => {
       expect(mosquittoPluginProblems({ init: ungranted })).toEqual([expect.stringMatching(/does not grant the gateway role publishClientReceive/)]);
     });
 
+    it('the broker\'s plugin does not know the platform\'s accounts as such (a service account renamed in compose)', () => {
+      const c = compose();
+      (c.services['mosquitto-init'].environment as Record<string, string>).MQTT_SERVICE_USERNAME = 'platform';
+      expect(composeAll(c).mosquitto.join('\n'))
+        .toMatch(/service mosquitto-init: the account platform init-dynsec\.sh creates is not in the plugin's platform_users/);
+    });
+
     it('the broker\'s image: the stock one in compose and in Kubernetes, no build line, no kustomization entry', () => {
       const c = compose();
       delete c.services.mosquitto.build;

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppName, RawEnv } from '@linan/platform';
 import { appEnvProblems, appOfCommand, hostPort, isMarkedExample, isSecretName, urlPassword } from './common';
-import { MOSQUITTO_BUILD_CONTEXT } from './mosquitto-checks';
+import { MOSQUITTO_BUILD_CONTEXT, platformUserProblems } from './mosquitto-checks';
 import { REPO } from './served-routes';
 
 export interface ComposeService {
@@ -211,6 +211,7 @@ export function composeMosquittoProblems(compose: ComposeFile, apps: ComposeApp[
     }
     const initEnv: Record<string, string> = {};
     for (const [k, v] of Object.entries(rawEnvironment(initService))) initEnv[k] = interpolate(v, vars, `service ${initName} ${k}`, problems);
+    problems.push(...platformUserProblems(initEnv, `service ${initName}`));
     for (const a of apps.filter((x) => x.env.MQTT_URL)) {
       const u = new URL(a.env.MQTT_URL);
       if (u.hostname !== brokerName || Number(u.port || 1883) !== listener) problems.push(`service ${a.name}: MQTT_URL reaches ${u.hostname}:${u.port || 1883}, not ${brokerName}:${listener}`);

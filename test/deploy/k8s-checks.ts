@@ -4,7 +4,7 @@ import { parseAllDocuments } from 'yaml';
 import type { AppName } from '@linan/platform';
 import type { EdgeRoute } from '@linan/runtime';
 import { appEnvProblems, appOfCommand, hostPort, isMarkedExample, isSecretName, urlPassword } from './common';
-import { MOSQUITTO_BUILD_CONTEXT } from './mosquitto-checks';
+import { MOSQUITTO_BUILD_CONTEXT, platformUserProblems } from './mosquitto-checks';
 import { REPO } from './served-routes';
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- manifests are untyped YAML, read field by field */
@@ -299,6 +299,7 @@ export function k8sMosquittoProblems(manifests: Manifest[], examples: Manifest[]
   const init = (spec.initContainers ?? []).find((c: any) => (c.command ?? []).some((x: string) => /init-dynsec\.sh$/.test(x)));
   if (!init) problems.push('the broker has no init container running init-dynsec.sh');
   const initEnv = init ? resolveEnv(`${broker.file} init container`, broker, init, manifests, examples, problems) : {};
+  if (init) problems.push(...platformUserProblems(initEnv, `${broker.file} init container`));
   for (const a of apps.filter((x) => x.env.MQTT_URL)) {
     const hp = hostPort(a.env.MQTT_URL, 1883)!;
     const u = new URL(a.env.MQTT_URL);

@@ -57,3 +57,16 @@ export function mosquittoPluginProblems(files: Partial<MosquittoFiles> = {}): st
 
 /** The folder the broker's image is built from, for the compose and Kubernetes checks. */
 export const MOSQUITTO_BUILD_CONTEXT = 'deploy/mosquitto';
+
+/**
+ * The accounts init-dynsec.sh creates (its environment in compose or Kubernetes) are `platform_users` of the plugin, so
+ * the plugin never takes them for devices, whatever client id they connect with.
+ */
+export function platformUserProblems(initEnv: Record<string, string | undefined>, where: string, conf = mosquittoFiles().conf): string[] {
+  const plugin = confPlugins(conf).find((p) => p.path.endsWith('/linan_device_acl.so'));
+  const users = (plugin?.options.platform_users ?? '').split(/\s+/).filter(Boolean);
+  return [initEnv.MQTT_ADMIN_USERNAME ?? 'admin', initEnv.MQTT_SERVICE_USERNAME ?? 'linan']
+    .filter((u) => !users.includes(u))
+    .map((u) => `${where}: the account ${u} init-dynsec.sh creates is not in the plugin's platform_users (mosquitto.conf)`);
+}
+
