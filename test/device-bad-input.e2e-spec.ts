@@ -110,25 +110,32 @@ describe('bad device input', () => {
 
   describe('at CONNECT', () => {
     const refused = (p: Promise<MqttClient>) => expect(p).rejects.toThrow(/Connection refused: Not authorized/);
+    /** Refused and counted by its reason: by the embedded broker at once, reported by Mosquitto's plugin within a second. */
+    const refusedAndCounted = async (reason: string, connect: () => Promise<MqttClient>) => {
+      const line = `linan_gateway_connect_refused_total{reason="${reason}"}`;
+      const before = await metric(line);
+      await refused(connect());
+      await eventually(async () => (await metric(line)) === before + 1 || undefined, 5000, `the refusal counted as ${reason}`);
+    };
 
     it('refuses an unknown device', async () => {
-      await refused(connectDevice(h.platform.mqttUrl, 'NO-SUCH-DEVICE', 'whatever'));
+      await refusedAndCounted('unknown_device', () => connectDevice(h.platform.mqttUrl, 'NO-SUCH-DEVICE', 'whatever'));
     });
     it('refuses a wrong password', async () => {
       const home = await seedHome(h, { aides: 0 });
-      await refused(connectDevice(h.platform.mqttUrl, home.serial, `${home.password}x`));
+      await refusedAndCounted('bad_credentials', () => connectDevice(h.platform.mqttUrl, home.serial, `${home.password}x`));
     });
     it('refuses missing credentials', async () => {
       const home = await seedHome(h, { aides: 0 });
-      await refused(connectDevice(h.platform.mqttUrl, home.serial, undefined, { username: undefined }));
+      await refusedAndCounted('bad_credentials', () => connectDevice(h.platform.mqttUrl, home.serial, undefined, { username: undefined }));
     });
     it('refuses a client id that is not the username', async () => {
       const home = await seedHome(h, { aides: 0 });
-      await refused(connectDevice(h.platform.mqttUrl, home.serial, home.password, { clientId: 'someone-else' }));
+      await refusedAndCounted('bad_credentials', () => connectDevice(h.platform.mqttUrl, home.serial, home.password, { clientId: 'someone-else' }));
     });
     it('refuses a registered device that is not installed yet', async () => {
       const dev = await h.http().post('/api/v1/devices').auth(h.adminToken, bearer).send({ serial: `NEW-${Date.now()}`, type: 'sos' }).expect(201);
-      await refused(connectDevice(h.platform.mqttUrl, dev.body.serial, dev.body.mqtt.password));
+      await refusedAndCounted('device_not_installed', () => connectDevice(h.platform.mqttUrl, dev.body.serial, dev.body.mqtt.password));
     });
     it('refuses a decommissioned device, and closes its open session', async () => {
       const home = await seedHome(h, { aides: 0 });
@@ -136,7 +143,7 @@ describe('bad device input', () => {
       const closed = new Promise<void>((r) => device.once('close', () => r()));
       await h.http().post(`/api/v1/devices/${home.deviceId}/decommission`).auth(h.adminToken, bearer).expect(200);
       await closed;
-      await refused(connectDevice(h.platform.mqttUrl, home.serial, home.password));
+      await refusedAndCounted('decommissioned_device', () => connectDevice(h.platform.mqttUrl, home.serial, home.password));
     });
     it('refuses the old secret after a rotation and accepts the new one', async () => {
       const home = await seedHome(h, { aides: 0 });

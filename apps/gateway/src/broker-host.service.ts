@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Injectable, OnApplicationBootstrap, OnApplic
 import { AppConfig, displayHost, Endpoints, gatewaySessionIds, HealthRegistry, Metrics, RootLogger } from '@linan/platform';
 import {
   AuthenticateDeviceUseCase, DevicePresence, DeviceRepository, InProcessDeviceSessions, IngestDeviceMessageUseCase,
+  RecordBrokerRefusalsUseCase,
 } from '@linan/devices';
 import { DeviceLookup } from './device-lookup';
 import { EmbeddedBroker } from './embedded-broker';
@@ -36,6 +37,7 @@ export class BrokerHost implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly endpoints: Endpoints,
     presence: DevicePresence,
     devices: DeviceRepository,
+    refusals: RecordBrokerRefusalsUseCase,
   ) {
     const mqttLog = log.child({ component: 'mqtt' });
     if (config.mqtt.url) {
@@ -52,7 +54,7 @@ export class BrokerHost implements OnApplicationBootstrap, BeforeApplicationShut
         this.subscribers.push(new MosquittoSubscriber({
           url: config.mqtt.url, clientId: sessionId, shareGroup: config.mqtt.shareGroup,
           sessionExpirySeconds: config.mqtt.sessionExpirySeconds,
-        }, ingest, lookup, mqttLog));
+        }, ingest, lookup, mqttLog, refusals));
       }
       health.register('mqtt', async () => ({
         up: this.subscribers.every((s) => s.ready),

@@ -14,21 +14,25 @@ import { MosquittoSubscriber } from './mosquitto-subscriber';
  */
 class Ingest {
   readonly stored: DeviceMessage[] = [];
-  readonly reports: BrokerRefusal[] = [];
   async execute(msg: DeviceMessage): Promise<IngestOutcome> {
     this.stored.push(msg);
     return { kind: 'accepted', eventId: `ev-${this.stored.length}` };
   }
-  /** Reports to fail, as when Kafka cannot take the rejected record. */
-  failReports = 0;
-  async refusedByBroker(r: BrokerRefusal): Promise<void> {
-    if (this.failReports > 0) {
-      this.failReports--;
+}
+
+/** Stands in for RecordBrokerRefusalsUseCase: keeps the reports; can fail on command, as when Kafka cannot take one. */
+class Refusals {
+  readonly reports: BrokerRefusal[] = [];
+  failures = 0;
+  async execute(r: BrokerRefusal): Promise<void> {
+    if (this.failures > 0) {
+      this.failures--;
       throw new Error('bus unavailable');
     }
     this.reports.push(r);
   }
 }
+
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 
 const registry = new DeviceLookup({ findBySerials: async () => [] });
@@ -37,11 +41,13 @@ const sum = (rs: BrokerRefusal[]) => rs.reduce((n, r) => n + r.count, 0);
 describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
   const fx = mosquittoWithDevices(['RF-1', 'RF-2', 'RF-3']);
 
-  const gateway = (clientId: string, ingest = new Ingest()) => {
+  const gateway = (clientId: string, refusals = new Refusals()) => {
+    const ingest = new Ingest();
     const s = fx.start(new MosquittoSubscriber(
-      { url: fx.broker.serviceUrl, clientId, shareGroup: `r${fx.group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 }, ingest, registry, silentLogger,
+      { url: fx.broker.serviceUrl, clientId, shareGroup: `r${fx.group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 },
+      ingest, registry, silentLogger, refusals,
     ));
-    return { s, reports: ingest.reports, ingest };
+    return { s, reports: refusals.reports, ingest, refusals };
   };
   const online = (serial: string, protocolVersion: 4 | 5 = 5) => fx.online(serial, { protocolVersion });
 
@@ -79,14 +85,36 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     }
   });
 
+  it('reports refused connections by the user name tried: a wrong secret, an unknown one, another client id, none at all', async () => {
+    const { s, reports } = gateway('gw-conn');
+    await s.whenReady();
+    const attempts: { clientId: string; username?: string; password?: string; protocolVersion?: 4 | 5 }[] = [
+      { clientId: 'RF-1', username: 'RF-1', password: 'wrong' },
+      { clientId: 'RF-1', username: 'RF-1', password: 'wrong', protocolVersion: 4 },
+      { clientId: 'NOT-REGISTERED', username: 'NOT-REGISTERED', password: 'x' },
+      { clientId: 'someone-else', username: 'RF-2', password: 'secret-RF-2' },
+      { clientId: 'anonymous-1' },
+      // the platform's own account with a wrong password: Mosquitto's log says so, the devices' figures do not
+      { clientId: 'linan-service-wrong', username: fx.broker.service.username, password: 'wrong' },
+    ];
+    for (const a of attempts) expect(await tryDeviceConnect(fx.broker.url, a)).toMatchObject({ ok: false });
+    await eventually(() => (reports.reduce((n, r) => n + r.count, 0) >= 5 ? reports : undefined), 5000, 'five refusals reported');
+    await new Promise((done) => setTimeout(done, 1200)); // the platform account's would have come by now
+    const byUser = new Map<string, number>();
+    for (const r of reports) byUser.set(r.clientId, (byUser.get(r.clientId) ?? 0) + r.count);
+    expect(reports.every((r) => r.action === 'connect' && r.topic === '')).toBe(true);
+    expect(Object.fromEntries(byUser)).toEqual({ 'RF-1': 2, 'NOT-REGISTERED': 1, 'RF-2': 1, '': 1 });
+    expect(await fx.broker.logTail(100)).toMatch(/linan: refused a connection of the platform account linan/);
+  });
+
   it('does not acknowledge a report it could not keep: the broker sends it again', async () => {
-    const ingest = new Ingest();
-    ingest.failReports = 1;
-    const { s, reports } = gateway('gw-r', ingest);
+    const refusals = new Refusals();
+    refusals.failures = 1;
+    const { s, reports } = gateway('gw-r', refusals);
     await s.whenReady();
     await (await online('RF-3')).subscribeAsync('devices/RF-2/commands').catch(() => undefined);
     await eventually(() => (reports.length ? reports : undefined), 10_000, 'the report, the second time');
-    expect(ingest.failReports).toBe(0);
+    expect(refusals.failures).toBe(0);
     expect(reports).toEqual([{ clientId: 'RF-3', action: 'subscribe', count: 1, topic: 'devices/RF-2/commands' }]);
   });
 
@@ -176,9 +204,11 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
       const log = silentLogger.child({});
       log.warn = ((_o: unknown, msg?: string) => void warnings.push(msg ?? '')) as typeof log.warn;
       const ingest = new Ingest();
-      const reports = ingest.reports;
+      const refusals = new Refusals();
+      const reports = refusals.reports;
       const old = fx.start(new MosquittoSubscriber(
-        { url: fx.broker.serviceUrl, clientId: 'gw-old', shareGroup: `r${fx.group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 }, ingest, registry, log,
+        { url: fx.broker.serviceUrl, clientId: 'gw-old', shareGroup: `r${fx.group}`, sessionExpirySeconds: 60, reconnectPeriodMs: 100 },
+        ingest, registry, log, refusals,
       ));
       await old.whenReady();
       await eventually(() => warnings.some((w) => /refused the subscription to its reports/.test(w)) || undefined, 5000, 'the warning');

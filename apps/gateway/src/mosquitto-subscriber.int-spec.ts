@@ -23,10 +23,6 @@ class RecordingIngest {
     return { kind: 'accepted', eventId: `ev-${this.stored.length}` };
   }
 
-  async refusedByBroker(): Promise<void> {
-    // the broker's refusal reports: broker-refusals.int-spec
-  }
-
   /** Device event ids stored, in order. */
   ids(): string[] {
     return this.stored.filter((m) => m.topic.endsWith('/events')).map((m) => (JSON.parse(m.payload.toString()) as { id: string }).id);
@@ -67,6 +63,8 @@ const device = (serial: string): DeviceWithSecret => ({
   registeredAt: new Date(0), installedAt: new Date(0), decommissionedAt: null, secretHash: 'not-used-here',
 });
 const registry = new DeviceLookup({ findBySerials: async (serials) => serials.filter((s) => s.startsWith('GW-')).map((s) => device(s)) });
+/** The broker's refusal reports are broker-refusals.int-spec's subject. */
+const noRefusals = { execute: async () => undefined };
 const event = (id: string) => JSON.stringify({ id, type: 'sos', ts: Date.now() });
 
 describe(MosquittoSubscriber.name, () => {
@@ -80,7 +78,7 @@ describe(MosquittoSubscriber.name, () => {
   /** A gateway replica; each test has its own share group, as a stopped replica's session keeps its share. */
   const gateway = (clientId: string, ingest: RecordingIngest, shareGroup = `g${fx.group}`) => {
     const s = fx.start(new MosquittoSubscriber(
-      { url: fx.broker.serviceUrl, clientId, shareGroup, sessionExpirySeconds: 600, reconnectPeriodMs: 100 }, ingest, registry, silentLogger,
+      { url: fx.broker.serviceUrl, clientId, shareGroup, sessionExpirySeconds: 600, reconnectPeriodMs: 100 }, ingest, registry, silentLogger, noRefusals,
     ));
     subscribers.push(s);
     return s;
@@ -223,7 +221,7 @@ describe(MosquittoSubscriber.name, () => {
       await accounts.close();
       const ingest = new RecordingIngest();
       ingest.delayMs = 1;
-      const s = fx.start(new MosquittoSubscriber({ url: stock.serviceUrl, clientId: 'gw-stock', shareGroup: 'stock', sessionExpirySeconds: 600 }, ingest, registry, silentLogger));
+      const s = fx.start(new MosquittoSubscriber({ url: stock.serviceUrl, clientId: 'gw-stock', shareGroup: 'stock', sessionExpirySeconds: 600 }, ingest, registry, silentLogger, noRefusals));
       subscribers.push(s);
       await s.whenReady();
       const d = await online('GW-3', stock.url);

@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { parseDeviceTopic } from '@linan/contracts';
 import {
   BROKER_REFUSALS_TOPIC, DEVICE_PUBLISH_CHANNELS, brokerAddress, parseBrokerRefusal, type Device, type IngestDeviceMessageUseCase,
+  type RecordBrokerRefusalsUseCase,
 } from '@linan/devices';
 
 export interface MosquittoSubscriberOptions {
@@ -19,7 +20,8 @@ export interface MosquittoSubscriberOptions {
   reconnectPeriodMs?: number;
 }
 
-type Ingest = Pick<IngestDeviceMessageUseCase, 'execute' | 'refusedByBroker'>;
+type Ingest = Pick<IngestDeviceMessageUseCase, 'execute'>;
+type Refusals = Pick<RecordBrokerRefusalsUseCase, 'execute'>;
 /** The registry by serial (DeviceLookup: shared by a replica's sessions, batched, installed devices remembered). */
 type Lookup = { find(serial: string): Promise<Device | null> };
 /**
@@ -65,6 +67,8 @@ export class MosquittoSubscriber {
     private readonly ingest: Ingest,
     private readonly devices: Lookup,
     private readonly log: Logger,
+    /** What the broker reports it refused (deploy/mosquitto/plugin): counted and kept like the embedded broker's. */
+    private readonly refusals: Refusals,
   ) {
     this.address = brokerAddress(options.url);
   }
@@ -169,13 +173,14 @@ export class MosquittoSubscriber {
   }
 
   /**
-   * A report of device packets the broker refused (deploy/mosquitto/plugin): counted, and a refused publish kept on
-   * the rejected-events topic, before it is acknowledged, like a device message. An unreadable one is only logged.
+   * A report of device connections and packets the broker refused (deploy/mosquitto/plugin): counted, and a refused
+   * publish kept on the rejected-events topic, before it is acknowledged, like a device message. An unreadable one is
+   * only logged.
    */
   private async takeRefusal(packet: IPublishPacket): Promise<void> {
     const payload = Buffer.isBuffer(packet.payload) ? packet.payload : Buffer.from(packet.payload);
     const report = parseBrokerRefusal(payload);
-    if (report) await this.ingest.refusedByBroker(report);
+    if (report) await this.refusals.execute(report);
     else this.log.warn({ topic: packet.topic, bytes: payload.length }, 'unreadable report of refused device packets ignored');
   }
 

@@ -1,6 +1,7 @@
 /*
  * 邻安 Lin'an: Mosquitto 2.0 plugin that refuses, counts and reports a device's publish or subscription outside its
- * own topics (CONTRACT: "Anything else is refused by the broker ... and counted").
+ * own topics (CONTRACT: "Anything else is refused by the broker ... and counted"), and reports the connections
+ * Mosquitto refused (a wrong or old secret, an unknown or decommissioned device), which Mosquitto only logs.
  *
  * Mosquitto's dynamic-security plugin refuses such a packet too, but silently: 2.0 logs the refusal only at debug
  * level, and an MQTT 3.1.1 device even gets its PUBACK. Mosquitto asks the ACL plugins in the order they are
@@ -14,7 +15,9 @@
  * reported at most once a second: a warning in Mosquitto's log, and a QoS 1 message on `report_topic` (the count, the
  * first topic and, for a publish, its first 4096 bytes of payload) that the gateways take through their shared
  * subscription, count (linan_gateway_acl_denied_total) and keep on the rejected-events topic. A device that floods
- * refused packets costs one report a second, not one per packet.
+ * refused packets costs one report a second, not one per packet. A refused connection is seen when Mosquitto closes
+ * it: its client id is cleared by then and its user name is not; it is reported under that user name (the gateways
+ * ask the registry why, for linan_gateway_connect_refused_total{reason}), except for the platform's own accounts.
  *
  * Options (plugin_opt_*, after this plugin's `plugin` line):
  *   report_topic     where reports go (default linan/broker/acl-denied)
@@ -48,6 +51,7 @@ struct pending {
 	unsigned char *payload; /* and its payload (publish), at most MAX_PAYLOAD_REPORTED bytes */
 	size_t payloadlen;
 	unsigned long count;
+	bool overflow; /* the refusals of devices beyond the list, client empty */
 };
 
 static mosquitto_plugin_id_t *plugin_id;
@@ -58,8 +62,8 @@ static char *platform_users[MAX_WORDS];
 static int platform_user_count;
 static struct pending pending[MAX_PENDING];
 static int pending_count;
-/* refusals of devices beyond MAX_PENDING in one interval: reported together */
-static unsigned long overflow_publish, overflow_subscribe;
+/* refusals of devices beyond MAX_PENDING in one interval: reported together, per action */
+static unsigned long overflow_publish, overflow_subscribe, overflow_connect;
 static time_t last_report;
 
 static char *dup_or_die(const char *s)
@@ -138,7 +142,8 @@ static void note_refusal(const char *client, const char *action, const char *top
 	}
 	if(pending_count == MAX_PENDING){
 		if(!strcmp(action, "publish")) overflow_publish++;
-		else overflow_subscribe++;
+		else if(!strcmp(action, "subscribe")) overflow_subscribe++;
+		else overflow_connect++;
 		return;
 	}
 	pending[pending_count].client = dup_or_die(client);
@@ -153,6 +158,7 @@ static void note_refusal(const char *client, const char *action, const char *top
 		memcpy(pending[pending_count].payload, payload, kept);
 	}
 	pending[pending_count].count = 1;
+	pending[pending_count].overflow = false;
 	pending_count++;
 }
 
@@ -233,9 +239,14 @@ static void send_report(const struct pending *p, bool publish)
 		len = append_raw(payload, len, sizeof(payload), "\",\"payloadBase64\":\"");
 		len = append_base64(payload, len, sizeof(payload), p->payload, p->payloadlen);
 	}
-	len = append_raw(payload, len, sizeof(payload), "\"}");
-	mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused %s %s packet(s) of device %s outside its own topics (first: %s)",
-			number, action, *client ? client_text : "(more devices)", topic_text);
+	len = append_raw(payload, len, sizeof(payload), p->overflow ? "\",\"overflow\":true}" : "\"}");
+	const char *who = p->overflow ? "(more devices)" : *client ? client_text : "(no user name)";
+	if(!strcmp(action, "connect")){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused %s connection(s) of device %s (credentials, client id or account)", number, who);
+	}else{
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused %s %s packet(s) of device %s outside its own topics (first: %s)",
+				number, action, who, topic_text);
+	}
 	if(publish && mosquitto_broker_publish_copy(NULL, report_topic, (int)len, payload, 1, false, NULL) != MOSQ_ERR_SUCCESS){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "linan: could not publish the refusal report on %s", report_topic);
 	}
@@ -251,18 +262,14 @@ static void report_pending(bool publish)
 		free(pending[i].payload);
 	}
 	pending_count = 0;
-	struct pending others = { .client = "", .topic = "", .payload = NULL, .payloadlen = 0 };
-	if(overflow_publish){
-		others.action = "publish";
-		others.count = overflow_publish;
+	const char *actions[] = { "publish", "subscribe", "connect" };
+	unsigned long *counts[] = { &overflow_publish, &overflow_subscribe, &overflow_connect };
+	for(int i = 0; i < 3; i++){
+		if(!*counts[i]) continue;
+		struct pending others = { .client = "", .action = actions[i], .topic = "", .count = *counts[i], .overflow = true };
 		send_report(&others, publish);
+		*counts[i] = 0;
 	}
-	if(overflow_subscribe){
-		others.action = "subscribe";
-		others.count = overflow_subscribe;
-		send_report(&others, publish);
-	}
-	overflow_publish = overflow_subscribe = 0;
 }
 
 static int on_acl_check(int event, void *event_data, void *userdata)
@@ -280,13 +287,33 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_ACL_DENIED;
 }
 
+/*
+ * A connection Mosquitto refused (wrong secret, unknown or disabled account, a client id the account is not bound to):
+ * it is closed with its client id already cleared, and its user name still there. The platform's own accounts are
+ * left to Mosquitto's log; a CONNECT without a user name is reported with an empty client.
+ */
+static int on_disconnect(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_disconnect *ed = event_data;
+	(void)event;
+	(void)userdata;
+	if(!ed->client || mosquitto_client_id(ed->client)) return MOSQ_ERR_SUCCESS;
+	const char *username = mosquitto_client_username(ed->client);
+	if(username && is_platform_user(username)){
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused a connection of the platform account %s", username);
+		return MOSQ_ERR_SUCCESS;
+	}
+	note_refusal(username ? username : "", "connect", "", NULL, 0);
+	return MOSQ_ERR_SUCCESS;
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_tick *ed = event_data;
 	(void)event;
 	(void)userdata;
 	time_t now = time(NULL);
-	if((pending_count || overflow_publish || overflow_subscribe) && now - last_report >= REPORT_INTERVAL_S){
+	if((pending_count || overflow_publish || overflow_subscribe || overflow_connect) && now - last_report >= REPORT_INTERVAL_S){
 		report_pending(true);
 		last_report = now;
 	}
@@ -334,6 +361,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 		return MOSQ_ERR_INVAL;
 	}
 	int rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL);
+	if(rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
 	if(rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
 	if(rc != MOSQ_ERR_SUCCESS){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "linan_device_acl: could not register its callbacks (%d)", rc);
@@ -349,8 +377,9 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	(void)userdata;
 	(void)options;
 	(void)option_count;
-	if(pending_count || overflow_publish || overflow_subscribe) report_pending(false);
+	if(pending_count || overflow_publish || overflow_subscribe || overflow_connect) report_pending(false);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_TICK, on_tick, NULL);
 	free(report_topic);
 	report_topic = NULL;

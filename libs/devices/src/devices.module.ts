@@ -9,6 +9,7 @@ import {
   DecommissionDeviceUseCase, InstallDeviceUseCase, RegisterDeviceUseCase, RotateDeviceSecretUseCase,
 } from './application/device.use-cases';
 import { IngestDeviceMessageUseCase } from './application/ingest-device-message.use-case';
+import { RecordBrokerRefusalsUseCase } from './application/record-broker-refusals.use-case';
 import { DevicePresence } from './application/device-presence';
 import { DeviceRepository, DeviceSessionControl } from './application/ports/device.repository';
 import { InProcessDeviceSessions } from './adapters/in-process.device-sessions';
@@ -39,11 +40,11 @@ import { MosquittoDeviceCredentials } from './adapters/mqtt/mosquitto.device-cre
     },
     ReconcileDeviceCredentialsUseCase,
     RegisterDeviceUseCase, InstallDeviceUseCase, DecommissionDeviceUseCase, RotateDeviceSecretUseCase,
-    AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, DevicePresence,
+    AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, RecordBrokerRefusalsUseCase, DevicePresence,
   ],
   exports: [DevicePresence,
     DeviceRepository, InProcessDeviceSessions, RegisterDeviceUseCase, InstallDeviceUseCase, DecommissionDeviceUseCase, RotateDeviceSecretUseCase,
-    AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, DeviceCredentialsDirectory, ReconcileDeviceCredentialsUseCase,
+    AuthenticateDeviceUseCase, IngestDeviceMessageUseCase, RecordBrokerRefusalsUseCase, DeviceCredentialsDirectory, ReconcileDeviceCredentialsUseCase,
   ],
 })
 export class DevicesModule {}

@@ -5,6 +5,7 @@ export * from './application/ports/device.repository';
 export * from './application/device.use-cases';
 export * from './application/authenticate-device.use-case';
 export * from './application/ingest-device-message.use-case';
+export * from './application/record-broker-refusals.use-case';
 export * from './application/device-presence';
 export * from './adapters/in-process.device-sessions';
 export * from './application/ports/device-credentials-directory';

@@ -34,4 +34,17 @@ export class AuthenticateDeviceUseCase {
     const { secretHash: _s, ...plain } = device;
     return { ok: true, device: plain };
   }
+
+  /**
+   * Why the external broker (which checked the password itself) most likely refused a CONNECT with this user name:
+   * what the registry says of the serial, and a wrong secret or client id when it has nothing against the device.
+   */
+  async refusalOf(username: string): Promise<ConnectRefusal> {
+    if (!username) return 'bad_credentials';
+    const device = await this.devices.findBySerial(username);
+    if (!device) return 'unknown_device';
+    if (device.status === 'decommissioned') return 'decommissioned_device';
+    if (!device.secretHash) return 'no_mqtt_credentials';
+    return connectRefusal(device) ?? 'bad_credentials';
+  }
 }

@@ -5,7 +5,9 @@ import {
 } from '@linan/platform';
 import type { Device } from '../domain/device';
 import { DevicePresence } from './device-presence';
+import type { AuthenticateDeviceUseCase } from './authenticate-device.use-case';
 import { IngestDeviceMessageUseCase, type DeviceMessage } from './ingest-device-message.use-case';
+import { RecordBrokerRefusalsUseCase } from './record-broker-refusals.use-case';
 
 /** Records what was published; can be told to refuse the next publish, as a Kafka outage would. */
 class RecordingBus extends MessageBus {
@@ -55,7 +57,7 @@ function setup() {
   const deviceEvents = () => bus.published.filter((p) => p.topic === Topics.deviceEvents);
   const counter = async (name: string) => (await metrics.registry.getSingleMetricAsString(name));
   caches.push(cache);
-  return { clock, cache, bus, metrics, warnings, useCase, event, deviceEvents, counter, presence };
+  return { clock, cache, bus, metrics, warnings, useCase, event, deviceEvents, counter, presence, log };
 }
 
 describe(IngestDeviceMessageUseCase.name, () => {
@@ -126,30 +128,50 @@ describe(IngestDeviceMessageUseCase.name, () => {
     expect(await useCase.execute(beat)).toEqual({ kind: 'presence' });
     expect(await useCase.execute({ ...beat, topic: `devices/${device.serial}/status`, payload: Buffer.from('offline') })).toEqual({ kind: 'presence' });
   });
+});
 
-  describe('refusals reported by the external broker', () => {
-    const report = { clientId: 'SOS-7', action: 'publish' as const, count: 3, topic: 'devices/SOS-8/events', payloadBase64: Buffer.from('{"id":"x"}').toString('base64') };
-    const rejectedRecords = (bus: RecordingBus) => bus.published.filter((p) => p.topic === Topics.rejectedEvents).map((p) => (JSON.parse(p.message.value) as { payload: Record<string, unknown> }).payload);
+describe(RecordBrokerRefusalsUseCase.name, () => {
+  const report = { clientId: 'SOS-7', action: 'publish' as const, count: 3, topic: 'devices/SOS-8/events', payloadBase64: Buffer.from('{"id":"x"}').toString('base64') };
+  const rejectedRecords = (bus: RecordingBus) => bus.published.filter((p) => p.topic === Topics.rejectedEvents)
+    .map((p) => (JSON.parse(p.message.value) as { payload: Record<string, unknown> }).payload);
+  /** The registry's answer for a refused CONNECT, by user name. */
+  const auth = { refusalOf: async (serial: string) => (serial === 'GONE-1' ? 'decommissioned_device' : serial ? 'unknown_device' : 'bad_credentials') };
+  const refusals = () => {
+    const s = setup();
+    return { ...s, record: new RecordBrokerRefusalsUseCase(s.useCase, auth as unknown as AuthenticateDeviceUseCase, s.metrics, s.clock, s.log) };
+  };
 
-    it('counts refused publishes as the embedded broker does and keeps the first on the rejected-events topic', async () => {
-      const { bus, useCase, counter, warnings } = setup();
-      await useCase.refusedByBroker(report);
-      expect(await counter('linan_gateway_acl_denied_total')).toContain('action="publish"} 3');
-      expect(await counter('linan_gateway_rejected_total')).toContain('reason="topic_mismatch"} 3');
-      expect(rejectedRecords(bus)).toEqual([expect.objectContaining({
-        serial: 'SOS-7', topic: 'devices/SOS-8/events', reason: 'topic_mismatch', payloadBase64: report.payloadBase64,
-        detail: expect.stringMatching(/^the broker refused 3 publishes, the first to devices\/SOS-8\/events/),
-      })]);
-      expect(warnings).toContain('the broker refused packets of a device outside its own topics');
-    });
+  it('counts refused publishes as the embedded broker does and keeps the first on the rejected-events topic', async () => {
+    const { bus, record, counter, warnings } = refusals();
+    await record.execute(report);
+    expect(await counter('linan_gateway_acl_denied_total')).toContain('action="publish"} 3');
+    expect(await counter('linan_gateway_rejected_total')).toContain('reason="topic_mismatch"} 3');
+    expect(rejectedRecords(bus)).toEqual([expect.objectContaining({
+      serial: 'SOS-7', topic: 'devices/SOS-8/events', reason: 'topic_mismatch', payloadBase64: report.payloadBase64,
+      detail: expect.stringMatching(/^the broker refused 3 publishes, the first to devices\/SOS-8\/events/),
+    })]);
+    expect(warnings).toContain('the broker refused packets of a device outside its own topics');
+  });
 
-    it('counts refused subscriptions without a record; fails, for the report to come again, when the record cannot be kept', async () => {
-      const { bus, useCase, counter } = setup();
-      await useCase.refusedByBroker({ clientId: 'SOS-7', action: 'subscribe', count: 2, topic: 'devices/+/commands' });
-      expect(await counter('linan_gateway_acl_denied_total')).toContain('action="subscribe"} 2');
-      expect(rejectedRecords(bus)).toEqual([]);
-      bus.failNext = 1;
-      await expect(useCase.refusedByBroker(report)).rejects.toThrow('bus unavailable');
-    });
+  it('counts refused subscriptions without a record; fails, for the report to come again, when the record cannot be kept', async () => {
+    const { bus, record, counter } = refusals();
+    await record.execute({ clientId: 'SOS-7', action: 'subscribe', count: 2, topic: 'devices/+/commands' });
+    expect(await counter('linan_gateway_acl_denied_total')).toContain('action="subscribe"} 2');
+    expect(rejectedRecords(bus)).toEqual([]);
+    bus.failNext = 1;
+    await expect(record.execute(report)).rejects.toThrow('bus unavailable');
+  });
+
+  it('counts refused connections by the reason the registry tells, and those of devices it was not told of as unclassified', async () => {
+    const { bus, record, counter } = refusals();
+    await record.execute({ clientId: 'GONE-1', action: 'connect', count: 4, topic: '' });
+    await record.execute({ clientId: 'NOBODY', action: 'connect', count: 1, topic: '' });
+    await record.execute({ clientId: '', action: 'connect', count: 2, topic: '' });
+    await record.execute({ clientId: '', action: 'connect', count: 5, topic: '', overflow: true });
+    const text = await counter('linan_gateway_connect_refused_total');
+    for (const line of ['reason="decommissioned_device"} 4', 'reason="unknown_device"} 1', 'reason="bad_credentials"} 2', 'reason="unclassified"} 5']) {
+      expect(text).toContain(line);
+    }
+    expect(rejectedRecords(bus)).toEqual([]);
   });
 });

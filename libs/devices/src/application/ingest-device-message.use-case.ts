@@ -13,21 +13,6 @@ export type IngestOutcome =
   | { kind: 'rejected'; reason: RejectReason; detail: string }
   | { kind: 'presence' };
 
-/**
- * What the external broker (Mosquitto, through the project's plugin) reports of a device's packets it refused because
- * they were outside the device's own topics: gathered per device and action over about a second.
- */
-export interface BrokerRefusal {
-  /** The device's serial; empty for the refusals of devices beyond the plugin's list for one interval. */
-  clientId: string;
-  action: 'publish' | 'subscribe';
-  count: number;
-  /** The first topic refused in the interval. */
-  topic: string;
-  /** Its payload (a publish), at most 4096 bytes, base64. */
-  payloadBase64?: string;
-}
-
 export interface DeviceMessage {
   /** The authenticated device (null when the broker could not tell who sent it). */
   device: Device | null;
@@ -118,21 +103,6 @@ export class IngestDeviceMessageUseCase {
       this.metrics.cacheErrors.inc({ op: 'dedup_mark' });
       this.log.warn({ err, deviceId: serial, eventId }, 'event published but not marked for duplicate checks (cache error)');
     }
-  }
-
-  /**
-   * Packets the external broker refused (its plugin's report), counted as the embedded broker counts its own: every
-   * one as an ACL refusal, and a refused publish as a rejected message too, whose first is kept on the rejected-events
-   * topic with its payload. Resolves once that record is durable, so the report may be acknowledged.
-   */
-  async refusedByBroker(r: BrokerRefusal): Promise<void> {
-    this.metrics.aclDenied.inc({ action: r.action }, r.count);
-    this.log.warn({ deviceId: r.clientId || undefined, action: r.action, count: r.count, topic: r.topic },
-      r.clientId ? 'the broker refused packets of a device outside its own topics' : 'the broker refused packets of more devices outside their own topics');
-    if (r.action !== 'publish') return;
-    const what = r.count > 1 ? `${r.count} publishes, the first to ${r.topic}` : `a publish to ${r.topic}`;
-    await this.reject({ serial: r.clientId, topic: r.topic, payload: Buffer.from(r.payloadBase64 ?? '', 'base64') }, this.clock.now(),
-      'topic_mismatch', `the broker refused ${what}: device ${r.clientId || '(not named)'} may publish only under its own topics`, undefined, r.count);
   }
 
   /** A refusal is counted and stored on the rejected-events topic, durably, before the device is answered. */

@@ -30,7 +30,9 @@ export interface Device {
   decommissionedAt: Date | null;
 }
 
-export type ConnectRefusal = 'unknown_device' | 'bad_credentials' | 'decommissioned_device' | 'device_not_installed' | 'no_mqtt_credentials';
+/** Why a CONNECT was refused; `unclassified`: the external broker refused more devices in a second than it names. */
+export type ConnectRefusal =
+  | 'unknown_device' | 'bad_credentials' | 'decommissioned_device' | 'device_not_installed' | 'no_mqtt_credentials' | 'unclassified';
 
 /** Whether a device with valid credentials may be online: only installed (active) devices may. */
 export function connectRefusal(device: Device | null): ConnectRefusal | null {

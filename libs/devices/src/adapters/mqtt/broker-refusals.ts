@@ -1,23 +1,26 @@
 import { z } from 'zod';
-import type { BrokerRefusal } from '../../application/ingest-device-message.use-case';
+import type { BrokerRefusal } from '../../application/record-broker-refusals.use-case';
 
 /**
  * Where the project's Mosquitto plugin (deploy/mosquitto/plugin, `plugin_opt_report_topic` in mosquitto.conf) reports
- * the packets it refused because a device published or subscribed outside its own topics. The gateways take it
+ * the connections Mosquitto refused and the packets it refused because a device published or subscribed outside its
+ * own topics. The gateways take it
  * through their shared subscription, so each report is counted by one replica.
  */
 export const BROKER_REFUSALS_TOPIC = 'linan/broker/acl-denied';
 
 const refusal = z.object({
-  /** The device (its serial); empty for the refusals of devices beyond the plugin's list for one interval. */
+  /** The device (its serial, the CONNECT's user name); empty for a CONNECT without one or for `overflow`. */
   clientId: z.string().max(128),
-  action: z.enum(['publish', 'subscribe']),
+  action: z.enum(['publish', 'subscribe', 'connect']),
   /** Refusals of this device and action since the previous report (the plugin reports at most once a second). */
   count: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   /** The first topic refused in the interval. */
   topic: z.string().max(1024),
   /** That publish's payload, its first 4096 bytes in base64. */
   payloadBase64: z.string().max(5464).regex(/^[A-Za-z0-9+/]*={0,2}$/).optional(),
+  /** The refusals of devices beyond the plugin's list for one interval (not named). */
+  overflow: z.literal(true).optional(),
 });
 
 /** A report's payload, or null when it is not one (the topic is the platform's, but a report is never trusted blindly). */
