@@ -8,7 +8,7 @@
  */
 import { Client } from 'pg';
 import { retryTopic, Topics } from '@linan/contracts';
-import { describeDistributed, eventually, sumMetric } from '@linan/testing';
+import { describeDistributed, eventually, sumMetric, tryDeviceConnect } from '@linan/testing';
 import { DISPATCH_GROUP } from '../apps/dispatch/src/dispatch-request.consumer';
 import { TRIAGE_GROUP } from '../apps/triage/src/device-event.consumer';
 import {
@@ -124,6 +124,13 @@ describeDistributed('distributed mode: one process per app on real services', ()
     await device.publishAsync(`devices/${home.serial}-other/events`, '{"id":"spoof","type":"sos","ts":1}', { qos: 1 }).catch(() => undefined);
     await eventually(async () => (await denied()) === before[0] + 1, 10_000, 'the refusal counted by the gateway');
     expect(await mismatched()).toBe(before[1] + 1);
+
+    // and a device with a wrong secret: Mosquitto refuses it, the gateway counts it by the reason the registry gives
+    const badSecret = () => gateway.metric('linan_gateway_connect_refused_total', { reason: 'bad_credentials' });
+    const refusedBefore = await badSecret();
+    expect(await tryDeviceConnect(stack.services.deviceMqttUrl, { clientId: home.serial, username: home.serial, password: 'not-its-secret' }))
+      .toMatchObject({ ok: false });
+    await eventually(async () => (await badSecret()) === refusedBefore + 1, 10_000, 'the refused connection counted by the gateway');
   }, 60_000);
 
   it('shares the partitions between two triage replicas, and one killed mid-burst hands its partitions over: every home exactly one alert', async () => {
