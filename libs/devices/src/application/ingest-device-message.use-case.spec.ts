@@ -174,4 +174,24 @@ describe(RecordBrokerRefusalsUseCase.name, () => {
     }
     expect(rejectedRecords(bus)).toEqual([]);
   });
+
+  it('asks the registry about a serial at most once a minute, however often the broker reports it', async () => {
+    const { record, clock, counter } = refusals();
+    let asked = 0;
+    const counting = auth.refusalOf;
+    auth.refusalOf = async (serial: string) => (asked++, counting(serial));
+    try {
+      for (let i = 0; i < 30; i++) {
+        await record.execute({ clientId: 'GONE-1', action: 'connect', count: 1, topic: '' });
+        clock.advance(1_000);
+      }
+      expect(asked).toBe(1);
+      clock.advance(31_000);
+      await record.execute({ clientId: 'GONE-1', action: 'connect', count: 1, topic: '' });
+      expect(asked).toBe(2);
+      expect(await counter('linan_gateway_connect_refused_total')).toContain('reason="decommissioned_device"} 31');
+    } finally {
+      auth.refusalOf = counting;
+    }
+  });
 });

@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { Clock, Metrics, RootLogger } from '@linan/platform';
+import type { ConnectRefusal } from '../domain/device';
 import { AuthenticateDeviceUseCase } from './authenticate-device.use-case';
 import { IngestDeviceMessageUseCase } from './ingest-device-message.use-case';
+
+const REASON_TTL_MS = 60_000;
+const REASONS_KEPT = 10_000;
 
 /**
  * What the external broker (Mosquitto, through the project's plugin) reports of a device's packets and connections it
@@ -28,6 +32,12 @@ export interface BrokerRefusal {
  */
 @Injectable()
 export class RecordBrokerRefusalsUseCase {
+  /**
+   * The registry's reason per serial for a minute: a device that keeps retrying is reported every second, and a broker
+   * restored from an old backup refuses many devices at once; each would otherwise cost a registry query a second.
+   */
+  private readonly reasons = new Map<string, { reason: ConnectRefusal; until: number }>();
+
   constructor(
     private readonly ingest: IngestDeviceMessageUseCase,
     private readonly auth: AuthenticateDeviceUseCase,
@@ -39,7 +49,7 @@ export class RecordBrokerRefusalsUseCase {
   async execute(r: BrokerRefusal): Promise<void> {
     const deviceId = r.overflow ? undefined : r.clientId || undefined;
     if (r.action === 'connect') {
-      const reason = r.overflow ? 'unclassified' : await this.auth.refusalOf(r.clientId);
+      const reason = r.overflow ? 'unclassified' : await this.reasonFor(r.clientId);
       this.metrics.connectRefused.inc({ reason }, r.count);
       this.log.warn({ deviceId, reason, count: r.count }, r.overflow ? 'the broker refused connections of more devices' : 'the broker refused connections of a device');
       return;
@@ -52,5 +62,15 @@ export class RecordBrokerRefusalsUseCase {
     const who = r.overflow ? 'devices beyond the broker\'s list' : `device ${r.clientId}`;
     await this.ingest.reject({ serial: r.overflow ? '' : r.clientId, topic: r.topic, payload: Buffer.from(r.payloadBase64 ?? '', 'base64') }, this.clock.now(),
       'topic_mismatch', `the broker refused ${what}: ${who} may publish only under its own topics`, undefined, r.count);
+  }
+
+  private async reasonFor(serial: string): Promise<ConnectRefusal> {
+    const now = this.clock.now();
+    const known = this.reasons.get(serial);
+    if (known && known.until > now) return known.reason;
+    const reason = await this.auth.refusalOf(serial);
+    if (this.reasons.size >= REASONS_KEPT) this.reasons.clear();
+    this.reasons.set(serial, { reason, until: now + REASON_TTL_MS });
+    return reason;
   }
 }
