@@ -127,7 +127,10 @@ describe('bad device input', () => {
     });
     it('refuses missing credentials', async () => {
       const home = await seedHome(h, { aides: 0 });
-      await refusedAndCounted('bad_credentials', () => connectDevice(h.platform.mqttUrl, home.serial, undefined, { username: undefined }));
+      const connect = () => connectDevice(h.platform.mqttUrl, home.serial, undefined, { username: undefined });
+      // Mosquitto's plugin cannot tell a CONNECT without a user name from a TCP check: counted on the embedded broker only
+      if (external) await refused(connect());
+      else await refusedAndCounted('bad_credentials', connect);
     });
     it('refuses a client id that is not the username', async () => {
       const home = await seedHome(h, { aides: 0 });

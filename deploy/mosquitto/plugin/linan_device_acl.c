@@ -17,7 +17,8 @@
  * subscription, count (linan_gateway_acl_denied_total) and keep on the rejected-events topic. A device that floods
  * refused packets costs one report a second, not one per packet. A refused connection is seen when Mosquitto closes
  * it: its client id is cleared by then and its user name is not; it is reported under that user name (the gateways
- * ask the registry why, for linan_gateway_connect_refused_total{reason}), except for the platform's own accounts.
+ * ask the registry why, for linan_gateway_connect_refused_total{reason}), except for the platform's own accounts and
+ * CONNECTs without a user name, which look the same as a TCP check that never sent one.
  *
  * Options (plugin_opt_*, after this plugin's `plugin` line):
  *   report_topic     where reports go (default linan/broker/acl-denied)
@@ -240,7 +241,7 @@ static void send_report(const struct pending *p, bool publish)
 		len = append_base64(payload, len, sizeof(payload), p->payload, p->payloadlen);
 	}
 	len = append_raw(payload, len, sizeof(payload), p->overflow ? "\",\"overflow\":true}" : "\"}");
-	const char *who = p->overflow ? "(more devices)" : *client ? client_text : "(no user name)";
+	const char *who = p->overflow ? "(more devices)" : client_text;
 	if(!strcmp(action, "connect")){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused %s connection(s) of device %s (credentials, client id or account)", number, who);
 	}else{
@@ -290,7 +291,8 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 /*
  * A connection Mosquitto refused (wrong secret, unknown or disabled account, a client id the account is not bound to):
  * it is closed with its client id already cleared, and its user name still there. The platform's own accounts are
- * left to Mosquitto's log; a CONNECT without a user name is reported with an empty client.
+ * left to Mosquitto's log. Without a user name there is nothing to tell apart from a connection closed before its
+ * CONNECT (a load balancer's or a probe's TCP check), so those are not reported either.
  */
 static int on_disconnect(int event, void *event_data, void *userdata)
 {
@@ -299,11 +301,12 @@ static int on_disconnect(int event, void *event_data, void *userdata)
 	(void)userdata;
 	if(!ed->client || mosquitto_client_id(ed->client)) return MOSQ_ERR_SUCCESS;
 	const char *username = mosquitto_client_username(ed->client);
-	if(username && is_platform_user(username)){
+	if(!username) return MOSQ_ERR_SUCCESS;
+	if(is_platform_user(username)){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused a connection of the platform account %s", username);
 		return MOSQ_ERR_SUCCESS;
 	}
-	note_refusal(username ? username : "", "connect", "", NULL, 0);
+	note_refusal(username, "connect", "", NULL, 0);
 	return MOSQ_ERR_SUCCESS;
 }
 
