@@ -11,7 +11,7 @@ import { MosquittoSubscriber } from './mosquitto-subscriber';
 /**
  * The project's Mosquitto plugin (deploy/mosquitto/plugin) with the gateway: a device's packets outside its own topics
  * are refused as before, and now reported, so the gateways count them (CONTRACT: "refused by the broker ... and
- * counted"). On the project's Mosquitto config, as shipped.
+ * counted"); so are the connections Mosquitto refused. On the project's Mosquitto config, as shipped.
  */
 class Ingest {
   readonly stored: DeviceMessage[] = [];
@@ -105,7 +105,7 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
       this.end();
       done();
     }));
-    await eventually(() => (reports.reduce((n, r) => n + r.count, 0) >= 4 ? reports : undefined), 5000, 'four refusals reported');
+    await eventually(() => (sum(reports) >= 4 ? reports : undefined), 5000, 'four refusals reported');
     await new Promise((done) => setTimeout(done, 1200)); // the others would have come by now
     const byUser = new Map<string, number>();
     for (const r of reports) byUser.set(r.clientId, (byUser.get(r.clientId) ?? 0) + r.count);
