@@ -84,10 +84,12 @@ function resolveEnv(where: string, m: Manifest, container: any, manifests: Manif
   return env;
 }
 
-/** The apps' image (`linan`, under any registry and tag), not the broker's (`linan-mosquitto`). */
-const isAppImage = (image: unknown) => /^(?:[^\s]+\/)?linan(?::[\w.-]+)?(?:@\S+)?$/.test(String(image));
-/** The broker's image, built from deploy/mosquitto (under any registry and tag). */
-const isBrokerImage = (image: unknown) => /^(?:[^\s]+\/)?linan-mosquitto(?::[\w.-]+)?(?:@\S+)?$/.test(String(image));
+/** Whether an image reference names this image, under any registry, tag or digest. */
+const imageIs = (name: string) => (image: unknown) => new RegExp(`^(?:\\S+/)?${name}(?::[\\w.-]+)?(?:@\\S+)?$`).test(String(image));
+/** The apps' image (`linan`), not the broker's. */
+const isAppImage = imageIs('linan');
+/** The broker's image, built from deploy/mosquitto. */
+const isBrokerImage = imageIs('linan-mosquitto');
 
 /** The workloads that run an app, with their environment resolved. */
 export function k8sApps(manifests: Manifest[], examples: Manifest[]): { apps: K8sApp[]; problems: string[] } {

@@ -28,6 +28,8 @@ export function confPlugins(conf: string): { path: string; options: Record<strin
   return plugins;
 }
 
+const isOurPlugin = (p: { path: string }) => p.path.endsWith('/linan_device_acl.so');
+
 /**
  * The broker's own plugin (deploy/mosquitto/plugin): mosquitto.conf loads it before dynamic security, from where the
  * broker's Dockerfile installs it, with the report topic the gateways take and the channels provisioning grants
@@ -37,7 +39,7 @@ export function mosquittoPluginProblems(files: Partial<MosquittoFiles> = {}): st
   const { conf, dockerfile, init } = { ...mosquittoFiles(), ...files };
   const problems: string[] = [];
   const plugins = confPlugins(conf);
-  const ours = plugins.findIndex((p) => p.path.endsWith('/linan_device_acl.so'));
+  const ours = plugins.findIndex(isOurPlugin);
   const dynsec = plugins.findIndex((p) => p.path.endsWith('/mosquitto_dynamic_security.so'));
   if (ours < 0) return ['mosquitto.conf does not load linan_device_acl.so'];
   if (dynsec >= 0 && dynsec < ours) problems.push('mosquitto.conf loads dynamic security before linan_device_acl.so, which then never sees a refusal');
@@ -63,7 +65,7 @@ export const MOSQUITTO_BUILD_CONTEXT = 'deploy/mosquitto';
  * the plugin never takes them for devices, whatever client id they connect with.
  */
 export function platformUserProblems(initEnv: Record<string, string | undefined>, where: string, conf = mosquittoFiles().conf): string[] {
-  const plugin = confPlugins(conf).find((p) => p.path.endsWith('/linan_device_acl.so'));
+  const plugin = confPlugins(conf).find(isOurPlugin);
   const users = (plugin?.options.platform_users ?? '').split(/\s+/).filter(Boolean);
   return [initEnv.MQTT_ADMIN_USERNAME ?? 'admin', initEnv.MQTT_SERVICE_USERNAME ?? 'linan']
     .filter((u) => !users.includes(u))

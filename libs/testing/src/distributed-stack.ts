@@ -3,14 +3,9 @@ import { existsSync } from 'node:fs';
 import { REPO_ROOT } from './child-platform';
 import { describeUnlessMissing } from './describe-when';
 import { startKafkaMock, type KafkaMock } from './services/kafka';
-import { startMosquitto, type RunningMosquitto } from './services/mosquitto';
+import { DYNSEC_PLUGIN_CANDIDATES, startMosquitto, type RunningMosquitto } from './services/mosquitto';
 import { createTestDatabase, testPostgresServer, type TestDatabase } from './services/postgres';
 import { startRedisServer, type RedisServer } from './services/redis';
-
-const DYNSEC_PLUGINS = [
-  '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so', '/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so',
-  '/usr/lib/mosquitto_dynamic_security.so', '/usr/local/lib/mosquitto_dynamic_security.so',
-];
 
 const runs = (file: string, args: string[]) => {
   const r = spawnSync(file, args, { stdio: 'ignore', timeout: 5_000 });
@@ -32,7 +27,7 @@ function postgresAnswersSync(url: string): boolean {
 export function distributedPrerequisitesMissing(): string[] {
   const missing: string[] = [];
   if (!runs('kcat', ['-V'])) missing.push('kcat (apt-get install -y kcat)');
-  if (!runs('mosquitto', ['-h']) || !DYNSEC_PLUGINS.some((p) => existsSync(p))) missing.push('mosquitto with its dynamic-security plugin (apt-get install -y mosquitto mosquitto-clients)');
+  if (!runs('mosquitto', ['-h']) || !DYNSEC_PLUGIN_CANDIDATES.some((p) => existsSync(p))) missing.push('mosquitto with its dynamic-security plugin (apt-get install -y mosquitto mosquitto-clients)');
   if (!runs('cc', ['--version']) || !existsSync('/usr/include/mosquitto_broker.h')) {
     missing.push('a C compiler and Mosquitto\'s headers for the project\'s broker plugin (apt-get install -y gcc mosquitto-dev)');
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PasswordHasher } from '@linan/auth';
 import { connectRefusal, type ConnectRefusal, type Device } from '../domain/device';
-import { DeviceRepository } from './ports/device.repository';
+import { DeviceRepository, type DeviceWithSecret } from './ports/device.repository';
 
 export type DeviceAuthResult = { ok: true; device: Device } | { ok: false; reason: ConnectRefusal };
 
@@ -20,9 +20,9 @@ export class AuthenticateDeviceUseCase {
   async execute(input: { clientId: string; username?: string; password?: Buffer | string }): Promise<DeviceAuthResult> {
     if (!input.username || input.password === undefined || input.username !== input.clientId) return { ok: false, reason: 'bad_credentials' };
     const device = await this.devices.findBySerial(input.username);
-    if (!device) return { ok: false, reason: 'unknown_device' };
-    if (device.status === 'decommissioned') return { ok: false, reason: 'decommissioned_device' };
-    if (!device.secretHash) return { ok: false, reason: 'no_mqtt_credentials' };
+    const refused = refusalBeforePassword(device);
+    // (a device without a secret is refused above; the second test only tells TypeScript so)
+    if (refused || !device?.secretHash) return { ok: false, reason: refused ?? 'no_mqtt_credentials' };
     const password = input.password.toString();
     const digest = createHash('sha256').update(`${device.secretHash}\0${password}`).digest('base64');
     if (this.verified.get(device.serial) !== digest) {
@@ -42,9 +42,14 @@ export class AuthenticateDeviceUseCase {
   async refusalOf(username: string): Promise<ConnectRefusal> {
     if (!username) return 'bad_credentials';
     const device = await this.devices.findBySerial(username);
-    if (!device) return 'unknown_device';
-    if (device.status === 'decommissioned') return 'decommissioned_device';
-    if (!device.secretHash) return 'no_mqtt_credentials';
-    return connectRefusal(device) ?? 'bad_credentials';
+    return refusalBeforePassword(device) ?? connectRefusal(device) ?? 'bad_credentials';
   }
+}
+
+/** What refuses a device whatever its password: unknown, decommissioned, or without MQTT credentials. */
+function refusalBeforePassword(device: DeviceWithSecret | null): ConnectRefusal | null {
+  if (!device) return 'unknown_device';
+  if (device.status === 'decommissioned') return 'decommissioned_device';
+  if (!device.secretHash) return 'no_mqtt_credentials';
+  return null;
 }

@@ -12,7 +12,7 @@ const REASONS_KEPT = 10_000;
  * refused: gathered per device and action over about a second.
  */
 export interface BrokerRefusal {
-  /** The device's serial (the CONNECT's user name); empty for a CONNECT without one. */
+  /** The device's serial (for a connection, the user name it tried); empty in an `overflow` report. */
   clientId: string;
   action: 'publish' | 'subscribe' | 'connect';
   count: number;

@@ -63,7 +63,7 @@ export function mosquittoWithDevices(serials: readonly string[]) {
     /** A device connected with its account (MQTT 5 unless told), closed after the test. */
     async online(serial: string, options: { url?: string; protocolVersion?: 4 | 5 } = {}): Promise<MqttClient> {
       const r = await tryDeviceConnect(options.url ?? fixture.broker.url, {
-        clientId: serial, username: serial, password: `secret-${serial}`, ...(options.protocolVersion ? { protocolVersion: options.protocolVersion } : {}),
+        clientId: serial, username: serial, password: `secret-${serial}`, protocolVersion: options.protocolVersion,
       });
       if (!r.ok) throw new Error(`device ${serial} refused: ${r.message}`);
       return fixture.keep(r.client);

@@ -17,7 +17,7 @@ export const MOSQUITTO_DEPLOY_DIR = ['../../../../deploy/mosquitto', '../../../.
   .map((p) => resolve(__dirname, p)).find((d) => existsSync(join(d, 'mosquitto.conf'))) ?? resolve(__dirname, '../../../../deploy/mosquitto');
 
 /** Where the dynamic-security plugin lives: Debian's package, then the eclipse-mosquitto image, then a source build. */
-const PLUGIN_CANDIDATES = [
+export const DYNSEC_PLUGIN_CANDIDATES = [
   '/usr/lib/x86_64-linux-gnu/mosquitto_dynamic_security.so',
   '/usr/lib/aarch64-linux-gnu/mosquitto_dynamic_security.so',
   '/usr/lib/mosquitto_dynamic_security.so',
@@ -120,7 +120,7 @@ function run(file: string, args: string[], env: NodeJS.ProcessEnv): Promise<stri
  * too), an admin and the platform's service account with fresh passwords. Each call starts its own broker.
  */
 export async function startMosquitto(options: MosquittoOptions = {}): Promise<RunningMosquitto> {
-  const plugin = PLUGIN_CANDIDATES.find((p) => existsSync(p));
+  const plugin = DYNSEC_PLUGIN_CANDIDATES.find((p) => existsSync(p));
   if (!plugin) throw new Error('mosquitto_dynamic_security.so not found (apt-get install -y mosquitto mosquitto-clients)');
   const deviceAcl = await deviceAclPlugin();
   const dir = await mkdtemp(join(tmpdir(), 'linan-mosquitto-'));

@@ -4,13 +4,12 @@ import type { BrokerRefusal } from '../../application/record-broker-refusals.use
 /**
  * Where the project's Mosquitto plugin (deploy/mosquitto/plugin, `plugin_opt_report_topic` in mosquitto.conf) reports
  * the connections Mosquitto refused and the packets it refused because a device published or subscribed outside its
- * own topics. The gateways take it
- * through their shared subscription, so each report is counted by one replica.
+ * own topics. The gateways take it through their shared subscription, so each report is counted by one replica.
  */
 export const BROKER_REFUSALS_TOPIC = 'linan/broker/acl-denied';
 
 const refusal = z.object({
-  /** The device (its serial, the CONNECT's user name); empty for a CONNECT without one or for `overflow`. */
+  /** The device (its serial; for a connection, the user name it tried); empty in an `overflow` report. */
   clientId: z.string().max(128),
   action: z.enum(['publish', 'subscribe', 'connect']),
   /** Refusals of this device and action since the previous report (the plugin reports at most once a second). */
