@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { REPO_ROOT } from './child-platform';
 import { describeUnlessMissing } from './describe-when';
 import { startKafkaMock, type KafkaMock } from './services/kafka';
-import { DYNSEC_PLUGIN_CANDIDATES, startMosquitto, type RunningMosquitto } from './services/mosquitto';
+import { DYNSEC_PLUGIN_CANDIDATES, MOSQUITTO_PLUGIN_HEADERS, startMosquitto, type RunningMosquitto } from './services/mosquitto';
 import { createTestDatabase, testPostgresServer, type TestDatabase } from './services/postgres';
 import { startRedisServer, type RedisServer } from './services/redis';
 
@@ -28,8 +28,8 @@ export function distributedPrerequisitesMissing(): string[] {
   const missing: string[] = [];
   if (!runs('kcat', ['-V'])) missing.push('kcat (apt-get install -y kcat)');
   if (!runs('mosquitto', ['-h']) || !DYNSEC_PLUGIN_CANDIDATES.some((p) => existsSync(p))) missing.push('mosquitto with its dynamic-security plugin (apt-get install -y mosquitto mosquitto-clients)');
-  if (!runs('cc', ['--version']) || !existsSync('/usr/include/mosquitto_broker.h')) {
-    missing.push('a C compiler and Mosquitto\'s headers for the project\'s broker plugin (apt-get install -y gcc mosquitto-dev)');
+  if (!runs('cc', ['--version']) || !MOSQUITTO_PLUGIN_HEADERS.every((h) => existsSync(`/usr/include/${h}`))) {
+    missing.push('a C compiler and Mosquitto\'s headers for the project\'s broker plugin (apt-get install -y gcc mosquitto-dev libmosquitto-dev)');
   }
   if (!runs('redis-server', ['--version'])) missing.push('redis-server (apt-get install -y redis-server)');
   if (!postgresAnswersSync(testPostgresServer())) missing.push(`a PostgreSQL server at ${testPostgresServer().replace(/\/\/([^:@/]+):[^@/]*@/, '//$1:***@')} (or set TEST_POSTGRES_URL)`);

@@ -24,10 +24,14 @@ export const DYNSEC_PLUGIN_CANDIDATES = [
   '/usr/local/lib/mosquitto_dynamic_security.so',
 ];
 
+/** The headers the project's plugin includes (Debian: mosquitto-dev has the last two, libmosquitto-dev the first). */
+export const MOSQUITTO_PLUGIN_HEADERS = ['mosquitto.h', 'mosquitto_broker.h', 'mosquitto_plugin.h'];
+
 /**
  * The project's own plugin (deploy/mosquitto/plugin), built with its build.sh the first time a test needs it and kept
  * in the temporary folder under a hash of its sources, so a changed source is built again and test files running in
- * parallel share one build. Needs a C compiler and Mosquitto's headers (apt-get install -y gcc mosquitto-dev).
+ * parallel share one build. Needs a C compiler and Mosquitto's headers (apt-get install -y gcc mosquitto-dev
+ * libmosquitto-dev).
  */
 export async function deviceAclPlugin(): Promise<string> {
   const dir = join(MOSQUITTO_DEPLOY_DIR, 'plugin');
