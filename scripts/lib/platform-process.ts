@@ -26,6 +26,7 @@ export const appMain = (app: string) => join(REPO_ROOT, 'dist', 'apps', app, 'ma
 export const PLATFORM_PASS_THROUGH = [
   'EMBEDDED_DB_THREAD', 'ESCALATION_ACK_TIMEOUT_S', 'BUS_PARTITIONS', 'BUS_POLL_MS', 'TIMER_POLL_MS', 'ESCALATION_MAX_ROUNDS',
   'CONSUMER_MAX_ATTEMPTS', 'CONSUMER_RETRY_BASE_MS', 'JWT_SECRET', 'OUTBOX_SWEEP_MS', 'MQTT_SESSION_EXPIRY_S', 'KAFKA_LINGER_MS', 'KAFKA_FETCH_GATHER_MS',
+  'KAFKA_REPLAY_MAX_AGE_S',
 ] as const;
 
 /** The pass-through settings present in an environment. */

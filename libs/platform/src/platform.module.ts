@@ -154,6 +154,8 @@ export class PlatformModule {
               countRequest: (client, api) => metrics.kafkaRequests.inc({ client, api }),
               onLogRestart: (r) => metrics.logRestarts.inc({ group: r.group, topic: r.topic }),
               onLost: (e) => metrics.lostMessages.inc({ group: e.group, topic: e.topic }, e.count),
+              replayMaxAgeMs: config.kafka.replayMaxAgeMs,
+              onReplayed: (e) => metrics.replayedMessages.inc({ group: e.group, topic: e.topic }, e.count),
               countResent: (n) => metrics.outboxResent.inc(n),
             }, busLog);
             await bus.connect();

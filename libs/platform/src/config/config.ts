@@ -45,6 +45,9 @@ const envSchema = z.object({
   KAFKA_MAX_WAIT_MS: z.coerce.number().int().min(1).max(10_000).default(100),
   KAFKA_LINGER_MS: z.coerce.number().int().min(0).max(1_000).default(0),
   KAFKA_FETCH_GATHER_MS: z.coerce.number().int().min(0).max(1_000).default(5),
+  // how old a message a consumer group skipped over (its database restored or failed over to an older state) may be
+  // and still be applied again from Kafka; older ones are only reported lost. 0: none is applied again
+  KAFKA_REPLAY_MAX_AGE_S: z.coerce.number().int().min(0).max(7 * 24 * 3600).default(3600),
   OUTBOX_SWEEP_MS: z.coerce.number().int().min(10).default(1000),
   BUS_PARTITIONS: z.coerce.number().int().min(1).max(64).default(4),
   BUS_POLL_MS: z.coerce.number().int().min(10).default(500),
@@ -89,7 +92,7 @@ export interface AppConfig {
   readonly admin: { readonly username: string; readonly password?: string };
   readonly jwt: { readonly secret?: string; readonly ttlSeconds: number; readonly loginAttemptsPerMinute: number };
   readonly database: { readonly url?: string; readonly poolSize: number; readonly statementCache: number; readonly embeddedThread: 'main' | 'worker' };
-  readonly kafka: { readonly brokers?: readonly string[]; readonly maxWaitMs: number; readonly lingerMs: number; readonly fetchGatherMs: number };
+  readonly kafka: { readonly brokers?: readonly string[]; readonly maxWaitMs: number; readonly lingerMs: number; readonly fetchGatherMs: number; readonly replayMaxAgeMs: number };
   readonly redis: { readonly url?: string; readonly keyPrefix: string };
   readonly outbox: { readonly sweepMs: number };
   readonly bus: { readonly partitions: number; readonly pollMs: number; readonly maxAttempts: number; readonly retryBaseMs: number; readonly retentionMs: number };
@@ -178,7 +181,7 @@ export function loadConfig(env: RawEnv): AppConfig {
     admin: { username: e.ADMIN_USERNAME, password: e.ADMIN_PASSWORD },
     jwt: { secret: e.JWT_SECRET, ttlSeconds: e.JWT_TTL_S, loginAttemptsPerMinute: e.LOGIN_ATTEMPTS_PER_MINUTE },
     database: { url: e.DATABASE_URL, poolSize: e.DATABASE_POOL_SIZE, statementCache: e.DATABASE_STATEMENT_CACHE, embeddedThread: e.EMBEDDED_DB_THREAD },
-    kafka: { brokers: e.KAFKA_BROKERS === undefined ? undefined : kafkaBrokers(e.KAFKA_BROKERS)!, maxWaitMs: e.KAFKA_MAX_WAIT_MS, lingerMs: e.KAFKA_LINGER_MS, fetchGatherMs: e.KAFKA_FETCH_GATHER_MS },
+    kafka: { brokers: e.KAFKA_BROKERS === undefined ? undefined : kafkaBrokers(e.KAFKA_BROKERS)!, maxWaitMs: e.KAFKA_MAX_WAIT_MS, lingerMs: e.KAFKA_LINGER_MS, fetchGatherMs: e.KAFKA_FETCH_GATHER_MS, replayMaxAgeMs: e.KAFKA_REPLAY_MAX_AGE_S * 1000 },
     redis: { url: e.REDIS_URL, keyPrefix: e.REDIS_KEY_PREFIX },
     outbox: { sweepMs: e.OUTBOX_SWEEP_MS },
     bus: {

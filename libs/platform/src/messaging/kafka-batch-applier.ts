@@ -35,6 +35,43 @@ export interface LostMessages {
   count: number;
 }
 
+/**
+ * Messages between the group's stored offset and the next one Kafka gave it that Kafka still holds, applied again:
+ * the database was restored to before the group's position in Kafka (a failover to a replica that had not received
+ * the last commits, a restore to a point in time). Those older than the replay's age limit are not applied again and
+ * are reported as LostMessages instead.
+ */
+export interface ReplayedMessages {
+  group: string;
+  topic: string;
+  partition: number;
+  /** The first offset applied again, and how many were. */
+  from: string;
+  count: number;
+}
+
+/**
+ * Thrown inside the transaction that found messages to apply again (see ReplayedMessages): nothing of the batch is
+ * stored, and the consumer fetches each of these partitions again from the offset given.
+ */
+export class SeekBack extends Error {
+  constructor(readonly to: readonly { topic: string; partition: number; offset: string }[]) {
+    super(`seek back to ${to.map((t) => `${t.topic}/${t.partition}@${t.offset}`).join(', ')}`);
+  }
+}
+
+/**
+ * A replay under way: the partition, its offset stored at `stored`, was sent back to `from`, to apply again what lies
+ * up to `to`. It holds while the stored offset is from `stored` to before `to`.
+ */
+interface Replay {
+  stored: bigint;
+  from: bigint;
+  to: bigint;
+  /** Messages produced before this (Kafka's timestamp, epoch ms) are not applied again. */
+  cutoff: number;
+}
+
 export interface ApplierHooks {
   /** Told of every message that failed (sent to the retry or dead-letter topic). */
   report?: FailureReport;
@@ -44,6 +81,15 @@ export interface ApplierHooks {
   onLogRestart?: (r: LogRestart) => void;
   /** Told of messages the group never applied and will not be given (see LostMessages). */
   onLost?: (e: LostMessages) => void;
+  /** Where a partition's log starts now (the oldest offset Kafka holds); without it nothing is applied again. */
+  partitionStart?: (topic: string, partition: number) => Promise<bigint>;
+  /**
+   * How old (from Kafka's timestamp) a message skipped over may be and still be applied again (0: none are; they are
+   * reported lost). Only for a consumer that can seek (not the retry topics' consumer).
+   */
+  replayMaxAgeMs?: number;
+  /** Told of messages applied again (see ReplayedMessages). */
+  onReplayed?: (e: ReplayedMessages) => void;
 }
 
 /**
@@ -54,6 +100,8 @@ export interface ApplierHooks {
 export class KafkaBatchApplier {
   /** Gaps already reported (a batch whose transaction failed is looked at again one message at a time). */
   private readonly gapsReported = new Set<string>();
+  /** Per partition (slot), the replay it was sent back for. */
+  private readonly replays = new Map<string, Replay>();
 
   constructor(
     private readonly db: Database,
@@ -75,14 +123,97 @@ export class KafkaBatchApplier {
    * log's end is asked of Kafka again before anything is forgotten.
    * (2) A batch that starts past the message after the stored offset: the messages between were never applied here
    * and Kafka will not give them (offsets in these topics are consecutive: no compaction, no transactions). Its
-   * retention removed them, or the database was restored to a time before the group's position in Kafka. Reported.
+   * retention removed them, or the database was restored to a time before the group's position in Kafka. Those Kafka
+   * still holds are applied again when young enough (replayMaxAgeMs): SeekBack is thrown and nothing is stored. The
+   * rest are reported.
    */
   private async storedOffsets(parts: readonly PartitionBatch[]): Promise<Map<string, bigint>> {
     const stored = await lockStoredOffsets(this.db, this.sub.groupId, parts);
     const suspects = pastLogEnd(parts, stored);
     if (suspects.length) await this.forgetRestartedLogs(suspects, stored);
-    for (const p of parts) this.reportGap(p, stored.get(slot(p))!);
+    const seeks: SeekBack['to'][number][] = [];
+    for (const p of parts) {
+      const from = await this.replayFrom(p, stored.get(slot(p))!);
+      if (from === null) this.reportGap(p, stored.get(slot(p))!);
+      else seeks.push({ topic: p.topic, partition: p.partition, offset: String(from) });
+    }
+    if (seeks.length) throw new SeekBack(seeks);
     return stored;
+  }
+
+  /**
+   * Where to fetch a partition again from, when its batch skips messages Kafka still holds and replays are on; null
+   * to go on with the batch. A partition already sent back to the start of what Kafka holds goes on from there (what
+   * its retention removed before is reported by reportGap).
+   */
+  private async replayFrom(b: PartitionBatch, stored: bigint): Promise<bigint | null> {
+    const maxAge = this.hooks.replayMaxAgeMs ?? 0;
+    if (stored < 0n || !b.messages.length || !maxAge || !this.hooks.partitionStart) return null;
+    const first = BigInt(b.messages[0].offset);
+    if (first <= stored + 1n) return null;
+    const key = slot(b);
+    const under = this.replayOf(b, stored);
+    // the first batch from a start past the stored offset goes on; a batch fetched before the seek is sent back again
+    if (under) return first === under.from ? null : stored + 1n > under.from ? stored + 1n : under.from;
+    const start = await this.hooks.partitionStart(b.topic, b.partition).catch((err) => {
+      this.log.warn({ err, topic: b.topic, partition: b.partition }, 'Kafka did not say where the partition starts; the messages skipped over are not applied again');
+      return null;
+    });
+    if (start === null || start >= first) return null;
+    const from = start > stored + 1n ? start : stored + 1n;
+    if (this.replays.size >= 1_000) this.replays.clear();
+    this.replays.set(key, { stored, from, to: first - 1n, cutoff: Date.now() - maxAge });
+    this.log.warn({ topic: b.topic, partition: b.partition, storedOffset: String(stored), from: String(from), to: String(first - 1n), maxAgeMs: maxAge },
+      'messages of this partition were never applied here and Kafka still holds them: the database is older than the group\'s position '
+      + 'in Kafka (restored, or a failover to a replica that lacked the last commits); fetching them again to apply those young enough');
+    return from;
+  }
+
+  /** The replay under way on a partition at this stored offset, if any. */
+  private replayOf(p: { topic: string; partition: number }, stored: bigint): Replay | undefined {
+    const r = this.replays.get(slot(p));
+    return r && stored >= r.stored && stored < r.to ? r : undefined;
+  }
+
+  /**
+   * The messages of a batch to apply: those past the stored offset, less those of a replay under way that are older
+   * than its age limit. Counts what a replay applies and skips, to be told once the transaction has committed.
+   */
+  private toApply(b: PartitionBatch, stored: bigint, tally: Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>): InboundMessage[] {
+    const r = this.replayOf(b, stored);
+    const fresh = b.messages.filter((m) => BigInt(m.offset) > stored);
+    if (!r) return fresh;
+    const t = { applied: [] as InboundMessage[], tooOld: [] as InboundMessage[] };
+    tally.set(slot(b), t);
+    return fresh.filter((m) => {
+      if (BigInt(m.offset) > r.to) return true;
+      const young = m.timestamp >= r.cutoff;
+      (young ? t.applied : t.tooOld).push(m);
+      return young;
+    });
+  }
+
+  /** After a commit: tells what replays applied and skipped, and ends those that reached their last message. */
+  private settleReplays(batches: readonly PartitionBatch[], tally: Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>): void {
+    for (const b of batches) {
+      const key = slot(b);
+      const r = this.replays.get(key);
+      const t = tally.get(key);
+      if (!r || !t) continue;
+      const base = { group: this.sub.groupId, topic: b.topic, partition: b.partition };
+      if (t.tooOld.length) {
+        const e: LostMessages = { ...base, from: t.tooOld[0].offset, count: t.tooOld.length };
+        this.log.error({ ...e, maxAgeMs: this.hooks.replayMaxAgeMs }, 'messages skipped over are older than the replay limit: not applied again; they are lost to the record');
+        this.hooks.onLost?.(e);
+      }
+      if (t.applied.length) {
+        const e: ReplayedMessages = { ...base, from: t.applied[0].offset, count: t.applied.length };
+        this.log.warn(e, 'messages the database had lost applied again');
+        this.hooks.onReplayed?.(e);
+      }
+      const last = b.messages[b.messages.length - 1];
+      if (last && BigInt(last.offset) >= r.to) this.replays.delete(key);
+    }
   }
 
   private reportGap(b: PartitionBatch, stored: bigint): void {
@@ -131,9 +262,11 @@ export class KafkaBatchApplier {
     let failed: InboundMessage | undefined;
     let failure: unknown;
     try {
+      const tally = new Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>();
       await this.db.run(async () => {
+        tally.clear();
         const done = await this.storedOffsets(batches);
-        const fresh = batches.flatMap((b) => b.messages.filter((m) => BigInt(m.offset) > done.get(slot(b))!));
+        const fresh = batches.flatMap((b) => this.toApply(b, done.get(slot(b))!, tally));
         if (fresh.length > 1 && this.sub.handleBatch) {
           await this.sub.handleBatch(fresh);
         } else {
@@ -145,8 +278,10 @@ export class KafkaBatchApplier {
         }
         await storeOffsets(this.db, this.sub.groupId, batches);
       });
+      this.settleReplays(batches, tally);
       return batches;
     } catch (err) {
+      if (err instanceof SeekBack) throw err;
       failure = err;
     }
     if (batches.length > 1) {
@@ -175,13 +310,22 @@ export class KafkaBatchApplier {
     for (;;) {
       if (failure === undefined) {
         try {
+          const tally = new Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>();
           await this.db.run(async () => {
-            if (BigInt(m.offset) <= (await this.storedOffsets(one)).get(slot(part))!) return;
+            tally.clear();
+            const stored = (await this.storedOffsets(one)).get(slot(part))!;
+            if (!this.toApply(one[0], stored, tally).length) {
+              // already applied, or too old to apply again: only the offset moves on
+              if (BigInt(m.offset) > stored) await storeOffsets(this.db, this.sub.groupId, one);
+              return;
+            }
             await this.sub.handle(m);
             await storeOffsets(this.db, this.sub.groupId, one);
           });
+          this.settleReplays(one, tally);
           return true;
         } catch (err) {
+          if (err instanceof SeekBack) throw err;
           failure = err;
         }
       }

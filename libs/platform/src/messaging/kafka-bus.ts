@@ -275,7 +275,11 @@ export class KafkaBus extends MessageBus implements Outbox {
   async subscribe(sub: Subscription): Promise<ConsumerHandle> {
     if (this.closed) throw new Error('bus is closed');
     const parts: ConsumerPart[] = sub.ephemeral ? ['main'] : ['main', 'retries'];
-    const options = { ...this.options, partitionEnd: (topic: string, partition: number) => this.partitionEnd(topic, partition) };
+    const options = {
+      ...this.options,
+      partitionEnd: async (topic: string, partition: number) => (await this.partitionOffsets(topic, partition)).end,
+      partitionStart: async (topic: string, partition: number) => (await this.partitionOffsets(topic, partition)).start,
+    };
     const consumers = parts.map((part) => new KafkaConsumer(
       this.kafka, sub, this.db, options, this.log.child({ group: sub.groupId, part }), (topic, messages) => this.publish(topic, messages), part,
     ));
@@ -289,12 +293,12 @@ export class KafkaBus extends MessageBus implements Outbox {
     };
   }
 
-  /** Where a partition's log ends now (its high watermark), from Kafka within 3 s. */
-  private async partitionEnd(topic: string, partition: number): Promise<bigint> {
-    const ends = await withTimeout(this.admin.fetchTopicOffsets(topic), 3_000, 'Kafka did not say where the partition ends');
-    const end = ends.find((e) => e.partition === partition);
-    if (!end) throw new Error(`Kafka does not know partition ${partition} of ${topic}`);
-    return BigInt(end.high);
+  /** Where a partition's log starts (the oldest offset Kafka holds) and ends now (its high watermark), from Kafka within 3 s. */
+  private async partitionOffsets(topic: string, partition: number): Promise<{ start: bigint; end: bigint }> {
+    const ends = await withTimeout(this.admin.fetchTopicOffsets(topic), 3_000, 'Kafka did not say where the partition starts and ends');
+    const found = ends.find((e) => e.partition === partition);
+    if (!found) throw new Error(`Kafka does not know partition ${partition} of ${topic}`);
+    return { start: BigInt(found.low), end: BigInt(found.high) };
   }
 
   /**

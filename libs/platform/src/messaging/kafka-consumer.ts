@@ -4,7 +4,7 @@ import { retryTopic } from '@linan/contracts';
 import { Database } from '../persistence/database';
 import { withTimeout } from '../time/with-timeout';
 import { showLive, sleep, type RetryPolicy } from './consumer-runner';
-import { KafkaBatchApplier, type LostMessages, type LogRestart, type PartitionBatch } from './kafka-batch-applier';
+import { KafkaBatchApplier, SeekBack, type LostMessages, type LogRestart, type PartitionBatch, type ReplayedMessages } from './kafka-batch-applier';
 import { RETRY_HEADERS, inbound } from './kafka-records';
 import { LIVE_VIEW_GATHER_MS, type FailureReport, OutgoingMessage, Subscription } from './message-bus';
 import { slot } from './stored-offsets';
@@ -31,6 +31,15 @@ export interface KafkaConsumerOptions {
   onLost?: (e: LostMessages) => void;
   /** Where a partition's log ends now (the bus asks Kafka); without it the end seen at the fetch is believed. */
   partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
+  /** Where a partition's log starts now (the bus asks Kafka); without it skipped messages are never applied again. */
+  partitionStart?: (topic: string, partition: number) => Promise<bigint>;
+  /**
+   * How old a message the group skipped over (its stored offset behind its position in Kafka: a database restored or
+   * failed over) may be and still be applied again, from Kafka's timestamp; 0: never, they are only reported.
+   */
+  replayMaxAgeMs?: number;
+  /** Told of messages applied again (see KafkaBatchApplier), for /metrics. */
+  onReplayed?: (e: ReplayedMessages) => void;
 }
 
 export type KafkaClientKind = 'producer' | 'consumer' | 'admin';
@@ -101,6 +110,8 @@ export class KafkaConsumer {
     if (part === 'retries' && sub.ephemeral) throw new Error('a live view has no retry topics');
     this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping, {
       report: options.onMessageFailed, partitionEnd: options.partitionEnd, onLogRestart: options.onLogRestart, onLost: options.onLost,
+      // the retry topics' consumer handles each message as it comes and cannot go back: its gaps are only reported
+      ...(part === 'main' && !sub.ephemeral ? { partitionStart: options.partitionStart, replayMaxAgeMs: options.replayMaxAgeMs, onReplayed: options.onReplayed } : {}),
     });
     this.retryTopics = new Map(part === 'retries' ? sub.topics.map((t) => [retryTopic(t, sub.groupId), t]) : []);
     this.consumer = this.createConsumer();
@@ -238,6 +249,8 @@ export class KafkaConsumer {
     // Kafka mock: one produce request per partition) no longer sets the pace of a transaction per fetch. If this
     // process dies, what was fetched but not handled is fetched again from Kafka's committed offset, which only
     // follows the offsets stored with the effects.
+    // A batch fetched before a seek (see processBuffer) is not what the partition continues with: fetched again.
+    if (isStale()) return;
     this.heartbeat = heartbeat;
     this.buffer.push({ topic: batch.topic, partition: batch.partition, highWatermark: batch.highWatermark, messages });
     this.buffered += messages.length;
@@ -301,14 +314,17 @@ export class KafkaConsumer {
         this.roomWaiters.splice(0).forEach((r) => r());
       }
     } catch (err) {
-      // not expected (failures are handled message by message); kafkajs has moved past these messages, so send it
-      // back to the first one of each partition that is not done
+      // Failures are handled message by message, so this is either a SeekBack (messages the database lost, to apply
+      // again) or not expected. kafkajs has moved past these messages: send it back to the first one of each
+      // partition that is not done, or to where the SeekBack says.
       const first = new Map<string, { topic: string; partition: number; offset: string }>();
+      if (err instanceof SeekBack) err.to.forEach((t) => first.set(slot(t), t));
       for (const b of [...taken, ...this.buffer]) {
         const k = slot(b);
         if (!first.has(k) && b.messages.length) first.set(k, { topic: b.topic, partition: b.partition, offset: b.messages[0].offset });
       }
-      this.log.error({ err, topics: this.topics }, 'consumer processing loop failed; fetching its buffered messages again');
+      if (err instanceof SeekBack) this.log.warn({ seeks: err.to }, 'fetching partitions again from before what was fetched');
+      else this.log.error({ err, topics: this.topics }, 'consumer processing loop failed; fetching its buffered messages again');
       this.buffer = [];
       this.buffered = 0;
       this.roomWaiters.splice(0).forEach((r) => r());

@@ -2,8 +2,8 @@ import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../
 import { startKafkaMock, type KafkaMock } from '../../../testing/src/services/kafka';
 import { eventually, openTestDatabase, silentLogger } from '../../../testing/src/test-platform';
 import type { OpenedDatabase } from '../persistence/open-database';
-import { KafkaBatchApplier, type LostMessages, type LogRestart } from './kafka-batch-applier';
-import { KafkaBus } from './kafka-bus';
+import { KafkaBatchApplier, SeekBack, type LostMessages, type LogRestart, type ReplayedMessages } from './kafka-batch-applier';
+import { KafkaBus, type KafkaBusOptions } from './kafka-bus';
 import type { ConsumerHandle, InboundMessage } from './message-bus';
 
 const available = postgresAvailable();
@@ -43,10 +43,10 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
 
   const restarts: LogRestart[] = [];
 
-  async function busOn(mock: KafkaMock): Promise<KafkaBus> {
+  async function busOn(mock: KafkaMock, more: Partial<KafkaBusOptions> = {}): Promise<KafkaBus> {
     const b = new KafkaBus(opened.database, {
       brokers: [mock.brokers], clientId: 'test', maxWaitMs: 20, lingerMs: 0, outboxSweepMs: 200, retry: { maxAttempts: 3, baseDelayMs: 20 },
-      joinTimeoutMs: 20_000, onLogRestart: (r) => void restarts.push(r),
+      joinTimeoutMs: 20_000, onLogRestart: (r) => void restarts.push(r), ...more,
     }, silentLogger);
     await b.connect();
     buses.push(b);
@@ -90,6 +90,41 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
     await eventually(async () => (await storedOffsets()).join() === '2', 10_000, 'offset 2 stored');
     // told once, with where the old log had got to and where the new one ends
     expect(restarts).toEqual([{ group, topic, partition: expect.any(Number), storedOffset: '9', logEnd: expect.stringMatching(/^[123]$/) }]);
+  }, 60_000);
+
+  it('applies again, in order, what a group had applied before its database went back to an older state, when Kafka still holds it', async () => {
+    const mock = await startKafkaMock();
+    mocks.push(mock);
+    const replayTopic = 'test.replay-after-restore.v1';
+    const replayGroup = 'replay-group';
+    const stored = async () => (await opened.database.query<{ seq: string }>(
+      'SELECT seq FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND seq >= 0', [replayGroup, replayTopic])).map((r) => Number(r.seq));
+    const consumeReplay = async (b: KafkaBus, seen: string[]) =>
+      void handles.push(await b.subscribe({ groupId: replayGroup, topics: [replayTopic], handle: async (m) => void seen.push(m.value) }));
+    // ten messages of one home applied, offset 9 stored, and Kafka told the group's position (10) when it stopped
+    const before = await busOn(mock);
+    const seenBefore: string[] = [];
+    await consumeReplay(before, seenBefore);
+    for (let i = 0; i < 10; i++) await before.publish(replayTopic, [{ key: 'home-1', value: `m-${i}` }]);
+    await eventually(() => seenBefore.length === 10, 15_000, 'the first ten applied');
+    await eventually(async () => (await stored()).join() === '9', 10_000, 'offset 9 stored');
+    await Promise.all(handles.splice(0).map((h) => h.stop()));
+    await Promise.all(buses.splice(0).map((b) => b.close()));
+
+    // the database goes back to when offset 4 was stored (a restore; a failover to a replica behind the primary)
+    await opened.database.query('UPDATE bus_offsets SET seq = 4 WHERE group_id = $1 AND topic = $2 AND seq = 9', [replayGroup, replayTopic]);
+    const replayed: ReplayedMessages[] = [];
+    const lost: LostMessages[] = [];
+    const after = await busOn(mock, { replayMaxAgeMs: 3_600_000, onReplayed: (e) => void replayed.push(e), onLost: (e) => void lost.push(e) });
+    const seenAfter: string[] = [];
+    await consumeReplay(after, seenAfter);
+    await after.publish(replayTopic, [{ key: 'home-1', value: 'm-10' }, { key: 'home-1', value: 'm-11' }]);
+    await eventually(() => seenAfter.length >= 7, 20_000, 'the five the database lost and the two new ones applied');
+    expect(seenAfter).toEqual(['m-5', 'm-6', 'm-7', 'm-8', 'm-9', 'm-10', 'm-11']);
+    expect(replayed.reduce((n, e) => n + e.count, 0)).toBe(5);
+    expect(replayed[0]).toMatchObject({ group: replayGroup, topic: replayTopic, from: '5' });
+    expect(lost).toEqual([]);
+    await eventually(async () => (await stored()).join() === '11', 10_000, 'offset 11 stored');
   }, 60_000);
 
   describe('batches that do not follow on from the stored offset (the applier on PostgreSQL, offset 9 stored)', () => {
@@ -146,6 +181,105 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
       await opened.database.query('DELETE FROM bus_offsets WHERE group_id = $1', [staleGroup]);
       await applier(async () => 30n, [], [], lost).apply([{ topic, partition: 0, highWatermark: '20', messages: [message('12')] }], async () => undefined);
       expect(lost).toEqual([]);
+    });
+
+    describe('messages skipped over that Kafka still holds (a database restored or failed over to an older state), applied again', () => {
+      const hour = 3_600_000;
+      const young = (offset: string): InboundMessage => ({ ...message(offset), timestamp: Date.now() - 60_000 });
+      const old = (offset: string): InboundMessage => ({ ...message(offset), timestamp: Date.now() - 2 * hour });
+      const replaying = (start: bigint, seen: string[], lost: LostMessages[], replayed: ReplayedMessages[], asked = { n: 0 }) =>
+        new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
+          { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false, {
+            partitionEnd: async () => 30n, onLost: (e) => void lost.push(e), onReplayed: (e) => void replayed.push(e),
+            partitionStart: async () => (asked.n++, start), replayMaxAgeMs: hour,
+          });
+      const noHeartbeat = async () => undefined;
+
+      it('sends the partition back to the message after the stored offset, storing nothing, then applies from there and tells how many', async () => {
+        const seen: string[] = [];
+        const lost: LostMessages[] = [];
+        const replayed: ReplayedMessages[] = [];
+        const asked = { n: 0 };
+        const a = replaying(0n, seen, lost, replayed, asked);
+        const err = await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('15'), young('16')] }], noHeartbeat).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(SeekBack);
+        expect((err as SeekBack).to).toEqual([{ topic, partition: 0, offset: '10' }]);
+        expect(seen).toEqual([]);
+        expect(await storedSeq()).toBe(9);
+        // a batch fetched before the seek comes on: sent back again, without asking Kafka again
+        await expect(a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('17')] }], noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
+        expect(asked.n).toBe(1);
+        // what the seek fetches: the skipped messages, then on past them
+        await a.apply([{ topic, partition: 0, highWatermark: '20', messages: ['10', '11', '12'].map(young) }], noHeartbeat);
+        await a.apply([{ topic, partition: 0, highWatermark: '20', messages: ['13', '14', '15', '16'].map(young) }], noHeartbeat);
+        expect(seen).toEqual(['10', '11', '12', '13', '14', '15', '16'].map((o) => `stale-${o}`));
+        expect(replayed).toEqual([
+          { group: staleGroup, topic, partition: 0, from: '10', count: 3 },
+          { group: staleGroup, topic, partition: 0, from: '13', count: 2 },
+        ]);
+        expect(lost).toEqual([]);
+        expect(await storedSeq()).toBe(16);
+        // the replay is over: a later gap is looked at afresh
+        await expect(a.apply([{ topic, partition: 0, highWatermark: '30', messages: [young('20')] }], noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
+        expect(asked.n).toBe(2);
+      });
+
+      it('applies again only the messages younger than the limit; the older ones are reported lost and the offset moves past them', async () => {
+        const seen: string[] = [];
+        const lost: LostMessages[] = [];
+        const replayed: ReplayedMessages[] = [];
+        const a = replaying(0n, seen, lost, replayed);
+        await expect(a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('14')] }], noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
+        await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [old('10'), old('11'), young('12'), young('13'), young('14')] }], noHeartbeat);
+        expect(seen).toEqual(['stale-12', 'stale-13', 'stale-14']);
+        expect(lost).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 2 }]);
+        expect(replayed).toEqual([{ group: staleGroup, topic, partition: 0, from: '12', count: 2 }]);
+        expect(await storedSeq()).toBe(14);
+      });
+
+      it('one message at a time too (a batch that failed is run message by message): an old one only moves the offset', async () => {
+        const seen: string[] = [];
+        const lost: LostMessages[] = [];
+        const replayed: ReplayedMessages[] = [];
+        const a = replaying(0n, seen, lost, replayed);
+        await expect(a.applyOne({ topic, partition: 0, highWatermark: '20' }, young('12'), noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
+        expect(await a.applyOne({ topic, partition: 0, highWatermark: '20' }, old('10'), noHeartbeat)).toBe(true);
+        expect(await a.applyOne({ topic, partition: 0, highWatermark: '20' }, young('11'), noHeartbeat)).toBe(true);
+        expect(seen).toEqual(['stale-11']);
+        expect(lost).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 1 }]);
+        expect(replayed).toEqual([{ group: staleGroup, topic, partition: 0, from: '11', count: 1 }]);
+        expect(await storedSeq()).toBe(11);
+      });
+
+      it('what Kafka no longer holds of them is reported lost, the rest applied again from the log\'s start', async () => {
+        const seen: string[] = [];
+        const lost: LostMessages[] = [];
+        const replayed: ReplayedMessages[] = [];
+        const a = replaying(12n, seen, lost, replayed);
+        const err = await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('15')] }], noHeartbeat).catch((e: unknown) => e);
+        expect((err as SeekBack).to).toEqual([{ topic, partition: 0, offset: '12' }]);
+        expect(lost).toEqual([]);
+        await a.apply([{ topic, partition: 0, highWatermark: '20', messages: ['12', '13', '14', '15'].map(young) }], noHeartbeat);
+        expect(seen).toEqual(['12', '13', '14', '15'].map((o) => `stale-${o}`));
+        expect(lost).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 2 }]);
+        expect(replayed).toEqual([{ group: staleGroup, topic, partition: 0, from: '12', count: 3 }]);
+      });
+
+      it('nothing to go back for when Kafka removed them all, or cannot say where the log starts, or the limit is 0: reported lost as before', async () => {
+        for (const [start, maxAge] of [[15n, 3_600_000], [null, 3_600_000], [0n, 0]] as const) {
+          await opened.database.query('UPDATE bus_offsets SET seq = 9 WHERE group_id = $1', [staleGroup]);
+          const seen: string[] = [];
+          const lost: LostMessages[] = [];
+          const a = new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
+            { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false, {
+              partitionEnd: async () => 30n, onLost: (e) => void lost.push(e), replayMaxAgeMs: maxAge,
+              partitionStart: async () => { if (start === null) throw new Error('Kafka did not answer'); return start; },
+            });
+          await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('15'), young('16')] }], noHeartbeat);
+          expect(seen).toEqual(['stale-15', 'stale-16']);
+          expect(lost).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 5 }]);
+        }
+      });
     });
   });
 });

@@ -94,6 +94,12 @@ export class Metrics {
     labelNames: ['group', 'topic'] as const,
     registers: [this.registry],
   });
+  readonly replayedMessages = new Counter({
+    name: 'linan_consumer_replayed_messages_total',
+    help: 'Messages the consumer group had applied before its database was restored or failed over to an older state, applied again from Kafka',
+    labelNames: ['group', 'topic'] as const,
+    registers: [this.registry],
+  });
   readonly outboxResent = new Counter({
     name: 'linan_outbox_resent_messages_total',
     help: 'Committed messages the outbox sweeper handed to Kafka because the process that wrote them did not (it stopped, or Kafka did not answer)',
