@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { DUPLICATE_WINDOW_MS, type DeviceEventReceived, type DispatchRequested, type Envelope } from '@linan/contracts';
 import { ConcurrentEventError, DeviceEventLog, HandleDeviceEventUseCase } from '@linan/alerting';
 import { HandleDispatchRequestUseCase } from '@linan/dispatch';
-import { Database } from '@linan/platform';
+import { Database, PermanentMessageError } from '@linan/platform';
 import { seedHome, startHarness, type Harness, type SeededHome } from '@linan/testing';
 
 const env = <T>(payload: T): Envelope<T> => {
@@ -81,5 +81,20 @@ describe('set-based batches', () => {
     // redelivered: nothing new is recorded
     const again = await h.platform.app.get(HandleDispatchRequestUseCase).executeBatch([request(7)]);
     expect(again.map((d) => d.id).sort()).toEqual(stored.filter((d) => d.round === 7).map((d) => d.id).sort());
+  });
+
+  it('dispatch: a request for an alert the database does not hold (restored to before it opened) is refused for good and reaches nobody', async () => {
+    const db = h.platform.app.get(Database);
+    const [alert] = await db.query<{ id: string }>("SELECT id FROM alerts WHERE household_id = $1 AND type = 'sos'", [home.householdId]);
+    const gone = randomUUID();
+    const request = (alertId: string): Envelope<DispatchRequested> => env({
+      alertId, householdId: home.householdId, round: 0, reason: 'opened', callAides: true, priority: 'P1', alertType: 'sos', deviceTs: Date.now(),
+    });
+    const before = await db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatches');
+    const err = await h.platform.app.get(HandleDispatchRequestUseCase).executeBatch([request(alert.id), request(gone)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(PermanentMessageError);
+    expect(err).toMatchObject({ reason: 'unknown_alert' });
+    expect((err as Error).message).toContain(gone);
+    expect(await db.query<{ n: number }>('SELECT count(*)::int AS n FROM dispatches')).toEqual(before);
   });
 });

@@ -20,8 +20,9 @@ export class InMemoryDispatchRepository extends DispatchRepository {
   async saveResults(results: Dispatch[]): Promise<void> {
     for (const r of results) this.rows.set(r.id, { ...r });
   }
-  async calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>> {
-    const out = new Map<string, { aideId: string; round: number }[]>();
+  /** Holds no alerts: takes every one asked about for one on record. */
+  async onRecord(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>> {
+    const out = new Map<string, { aideId: string; round: number }[]>(alertIds.map((id) => [id, []]));
     for (const d of this.rows.values()) {
       if (d.recipientKind !== 'aide' || !alertIds.includes(d.alertId)) continue;
       out.set(d.alertId, [...(out.get(d.alertId) ?? []), { aideId: d.recipientId, round: d.round }]);

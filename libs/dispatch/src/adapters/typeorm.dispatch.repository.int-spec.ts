@@ -83,10 +83,19 @@ describe.each(['embedded', 'PostgreSQL'])('TypeOrmDispatchRepository on the %s d
     const now = Date.now();
     const aide = (a: string, id: string, round: number) => ({ ...dispatch(a, id, now), recipientKind: 'aide' as const, round });
     await repo.insertMissing([aide(alertId, 'aide-1', 0), aide(alertId, 'aide-2', 1), dispatch(alertId, 'family-1', now), aide(other, 'aide-3', 0)]);
-    const called = await repo.calledAides([alertId]);
+    const called = await repo.onRecord([alertId]);
     expect([...called.keys()]).toEqual([alertId]);
     expect(called.get(alertId)!.sort((x, y) => x.round - y.round)).toEqual([{ aideId: 'aide-1', round: 0 }, { aideId: 'aide-2', round: 1 }]);
-    expect(await repo.calledAides([])).toEqual(new Map());
+    expect(await repo.onRecord([])).toEqual(new Map());
+  });
+
+  it('tells which alerts are on record: one with no aide called yet has an empty list, one the database lacks is left out', async () => {
+    const [called, quiet, missing] = [await seedAlert(opened), await seedAlert(opened), randomUUID()];
+    await repo.insertMissing([{ ...dispatch(called, 'aide-9', Date.now()), recipientKind: 'aide' }]);
+    const found = await repo.onRecord([called, quiet, missing]);
+    expect(new Map([...found].sort(([x], [y]) => x.localeCompare(y)))).toEqual(new Map([
+      [called, [{ aideId: 'aide-9', round: 0 }]], [quiet, []],
+    ].sort(([x], [y]) => (x as string).localeCompare(y as string)) as [string, { aideId: string; round: number }[]][]));
   });
 
   it('claims no more than the limit', async () => {

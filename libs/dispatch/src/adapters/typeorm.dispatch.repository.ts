@@ -58,12 +58,17 @@ export class TypeOrmDispatchRepository extends DispatchRepository {
       v.params,
     );
   }
-  async calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>> {
+  async onRecord(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>> {
     const out = new Map<string, { aideId: string; round: number }[]>();
     if (!alertIds.length) return out;
-    const rows = await this.db.query<{ alert_id: string; recipient_id: string; round: number }>(
-      "SELECT alert_id, recipient_id, round FROM dispatches WHERE alert_id = ANY($1::uuid[]) AND recipient_kind = 'aide'", [alertIds]);
-    for (const r of rows) out.set(r.alert_id, [...(out.get(r.alert_id) ?? []), { aideId: r.recipient_id, round: Number(r.round) }]);
+    const rows = await this.db.query<{ id: string; recipient_id: string | null; round: number | null }>(
+      `SELECT a.id, d.recipient_id, d.round FROM alerts a
+       LEFT JOIN dispatches d ON d.alert_id = a.id AND d.recipient_kind = 'aide' WHERE a.id = ANY($1::uuid[])`, [alertIds]);
+    for (const r of rows) {
+      const called = out.get(r.id) ?? [];
+      if (r.recipient_id !== null) called.push({ aideId: r.recipient_id, round: Number(r.round) });
+      out.set(r.id, called);
+    }
     return out;
   }
   async list(f: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]> {

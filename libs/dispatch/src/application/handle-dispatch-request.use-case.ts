@@ -47,7 +47,13 @@ export class HandleDispatchRequestUseCase {
     const missing = requests.find((r) => !homes.has(r.householdId));
     if (missing) throw new PermanentMessageError('unknown_household', `household ${missing.householdId} does not exist`);
     const onDuty = await this.aides.onDutyInDistricts([...new Set([...homes.values()].map((h) => h.district))]);
-    const called = await this.dispatches.calledAides([...new Set(requests.filter((r) => r.round > 0).map((r) => r.alertId))]);
+    const called = await this.dispatches.onRecord([...new Set(requests.map((r) => r.alertId))]);
+    // Triage stores an alert with its first request, so a request for an alert not on record means the database lost
+    // it (restored, or failed over to a replica behind): the alarm is raised again by triage applying its event again.
+    const orphan = requests.find((r) => !called.has(r.alertId));
+    if (orphan) {
+      throw new PermanentMessageError('unknown_alert', `alert ${orphan.alertId} is not on record (the database is older than the request); not dispatched`);
+    }
     const now = this.clock.now();
     const rows: Dispatch[] = [];
     for (const r of requests) {

@@ -34,8 +34,11 @@ export abstract class DispatchRepository {
   abstract insertMissing(rows: Dispatch[]): Promise<Dispatch[]>;
   /** Stores the outcome of sending (status, attempts, error, provider reference) of each dispatch in one statement. */
   abstract saveResults(results: Dispatch[]): Promise<void>;
-  /** The aides called about each of these alerts, with the round that called them. */
-  abstract calledAides(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>>;
+  /**
+   * Which of these alerts are on record, each with the aides called about it and the round that called them (none
+   * yet: an empty list). An alert missing from the answer is not in the database.
+   */
+  abstract onRecord(alertIds: string[]): Promise<Map<string, { aideId: string; round: number }[]>>;
   /** Newest first; `district` keeps only dispatches of alerts in that district. */
   abstract list(filter: { alertId?: string; district?: string | null; limit: number }): Promise<Dispatch[]>;
   /**
