@@ -187,20 +187,21 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
       const hour = 3_600_000;
       const young = (offset: string): InboundMessage => ({ ...message(offset), timestamp: Date.now() - 60_000 });
       const old = (offset: string): InboundMessage => ({ ...message(offset), timestamp: Date.now() - 2 * hour });
-      const replaying = (start: bigint, seen: string[], lost: LostMessages[], replayed: ReplayedMessages[], asked = { n: 0 }) =>
-        new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
+      /** An applier that replays what Kafka holds from `start` on, with what it applied, reported lost and replayed. */
+      const replaying = (start: bigint) => {
+        const r = { seen: [] as string[], lost: [] as LostMessages[], replayed: [] as ReplayedMessages[], asked: 0 };
+        const a = new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void r.seen.push(m.value) },
           { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false, {
-            partitionEnd: async () => 30n, onLost: (e) => void lost.push(e), onReplayed: (e) => void replayed.push(e),
-            partitionStart: async () => (asked.n++, start), replayMaxAgeMs: hour,
+            partitionEnd: async () => 30n, onLost: (e) => void r.lost.push(e), onReplayed: (e) => void r.replayed.push(e),
+            partitionStart: async () => (r.asked++, start), replayMaxAgeMs: hour,
           });
+        return { a, r };
+      };
       const noHeartbeat = async () => undefined;
 
       it('sends the partition back to the message after the stored offset, storing nothing, then applies from there and tells how many', async () => {
-        const seen: string[] = [];
-        const lost: LostMessages[] = [];
-        const replayed: ReplayedMessages[] = [];
-        const asked = { n: 0 };
-        const a = replaying(0n, seen, lost, replayed, asked);
+        const { a, r } = replaying(0n);
+        const { seen, lost, replayed } = r;
         const err = await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('15'), young('16')] }], noHeartbeat).catch((e: unknown) => e);
         expect(err).toBeInstanceOf(SeekBack);
         expect((err as SeekBack).to).toEqual([{ topic, partition: 0, offset: '10' }]);
@@ -208,7 +209,7 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
         expect(await storedSeq()).toBe(9);
         // a batch fetched before the seek comes on: sent back again, without asking Kafka again
         await expect(a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('17')] }], noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
-        expect(asked.n).toBe(1);
+        expect(r.asked).toBe(1);
         // what the seek fetches: the skipped messages, then on past them
         await a.apply([{ topic, partition: 0, highWatermark: '20', messages: ['10', '11', '12'].map(young) }], noHeartbeat);
         await a.apply([{ topic, partition: 0, highWatermark: '20', messages: ['13', '14', '15', '16'].map(young) }], noHeartbeat);
@@ -221,14 +222,11 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
         expect(await storedSeq()).toBe(16);
         // the replay is over: a later gap is looked at afresh
         await expect(a.apply([{ topic, partition: 0, highWatermark: '30', messages: [young('20')] }], noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
-        expect(asked.n).toBe(2);
+        expect(r.asked).toBe(2);
       });
 
       it('applies again only the messages younger than the limit; the older ones are reported lost and the offset moves past them', async () => {
-        const seen: string[] = [];
-        const lost: LostMessages[] = [];
-        const replayed: ReplayedMessages[] = [];
-        const a = replaying(0n, seen, lost, replayed);
+        const { a, r: { seen, lost, replayed } } = replaying(0n);
         await expect(a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('14')] }], noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
         await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [old('10'), old('11'), young('12'), young('13'), young('14')] }], noHeartbeat);
         expect(seen).toEqual(['stale-12', 'stale-13', 'stale-14']);
@@ -238,10 +236,7 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
       });
 
       it('one message at a time too (a batch that failed is run message by message): an old one only moves the offset', async () => {
-        const seen: string[] = [];
-        const lost: LostMessages[] = [];
-        const replayed: ReplayedMessages[] = [];
-        const a = replaying(0n, seen, lost, replayed);
+        const { a, r: { seen, lost, replayed } } = replaying(0n);
         await expect(a.applyOne({ topic, partition: 0, highWatermark: '20' }, young('12'), noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
         expect(await a.applyOne({ topic, partition: 0, highWatermark: '20' }, old('10'), noHeartbeat)).toBe(true);
         expect(await a.applyOne({ topic, partition: 0, highWatermark: '20' }, young('11'), noHeartbeat)).toBe(true);
@@ -252,10 +247,7 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
       });
 
       it('what Kafka no longer holds of them is reported lost, the rest applied again from the log\'s start', async () => {
-        const seen: string[] = [];
-        const lost: LostMessages[] = [];
-        const replayed: ReplayedMessages[] = [];
-        const a = replaying(12n, seen, lost, replayed);
+        const { a, r: { seen, lost, replayed } } = replaying(12n);
         const err = await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('15')] }], noHeartbeat).catch((e: unknown) => e);
         expect((err as SeekBack).to).toEqual([{ topic, partition: 0, offset: '12' }]);
         expect(lost).toEqual([]);
