@@ -1,7 +1,8 @@
 /**
  * Distributed mode when a service fails: each app its own process (`npm run build` first) on real services of this
  * run. A service that cannot be reached at boot, a poison message on a Kafka topic, Redis restarted under running
- * apps, PostgreSQL unreachable and Kafka not answering under running apps. The replicas and the whole chain are in distributed.e2e-spec.ts.
+ * apps, PostgreSQL unreachable and Kafka not answering under running apps, a database that comes back older than it
+ * was. The replicas and the whole chain are in distributed.e2e-spec.ts.
  */
 import { execFile } from 'node:child_process';
 import { Kafka, Partitioners, logLevel } from 'kafkajs';
@@ -230,4 +231,52 @@ describeDistributed('distributed mode on real services: faults', () => {
     expect(ids.every(Boolean) && new Set(ids).size).toBe(1);
     expect(await alertsOf(stack, homes)).toHaveLength(2);
   }, 120_000);
+
+  it('raises again an SOS the database lost when it came back older (a failover to a replica behind): from Kafka, in order; the old call-out dead-lettered', async () => {
+    const proxy = stack.databaseProxy!;
+    const [home] = await seedHomes(stack.provisioning, 1, 'older');
+    const [device] = await connectHomes(stack, [home]);
+    // the state the database will come back to: the home registered, nothing pressed yet
+    await proxy.cut();
+    const copy = await stack.services.database.saveCopy().finally(() => proxy.restore());
+    try {
+      await eventually(() => everyApp(true), 30_000, `every app ready again after the copy\n${outputTails(stack)}`);
+      await press(device, home, 'older-1');
+      const [lost] = await waitForAlerts(stack, [home], 15_000);
+      await waitForDispatchesSent(stack, lost.id, 20_000, 'the first alert dispatched');
+
+      // the database goes back to the copy: the alert, its dispatches and the groups' stored offsets with it
+      await proxy.cut();
+      await copy.restore().finally(() => proxy.restore());
+      await eventually(() => everyApp(true), 30_000, `every app ready again after the restore\n${outputTails(stack)}`);
+      expect(await alertsOf(stack, [home])).toEqual([]);
+
+      // the home's next message shows triage the gap: it goes back for the SOS the database lost and applies both
+      await press(device, home, 'older-2');
+      const raised = await eventually(async () => (await alertsOf(stack, [home])).find((a) => a.eventCount === 2), 20_000, 'the lost SOS raised again with the new one');
+      expect(raised.id).not.toBe(lost.id);
+      // in the order pressed: the SOS the database lost opened the alert, the new one was added to it
+      const detail = await stack.console.get<{ timeline: { kind: string; details: { deviceEventId?: string } }[] }>(`/api/v1/alerts/${raised.id}`);
+      expect(detail.timeline.filter((t) => t.kind === 'event_received').map((t) => t.details.deviceEventId)).toEqual(['older-1', 'older-2']);
+      const sent = await waitForDispatchesSent(stack, raised.id, 20_000, 'the raised alert dispatched');
+      expect(sent.some((d) => d.recipientKind === 'family' && d.channel === 'sms')).toBe(true);
+      expect(await alertsOf(stack, [home])).toHaveLength(1);
+      const triage = stack.app('triage');
+      expect(await triage.metric('linan_consumer_replayed_messages_total', { group: TRIAGE_GROUP, topic: Topics.deviceEvents })).toBe(1);
+      expect(await triage.metric('linan_consumer_lost_messages_total')).toBe(0);
+
+      // dispatch went back too: the first call-out's request names an alert the database no longer holds, refused for
+      // good; the alarm itself was raised again above
+      const dlq = deadLetterTopic(Topics.dispatchRequests, DISPATCH_GROUP);
+      const line = await eventually(async () => (await readTopic(stack.services.kafka.brokers, dlq).catch(() => [])).find((l) => l.includes(lost.id)), 20_000, 'the old request dead-lettered');
+      expect(headersOf(line.split('\t')[1])).toMatchObject({ 'dlq-reason': 'unknown_alert', 'dlq-group': DISPATCH_GROUP });
+      // fetched again and refused, not applied: dispatch counts a dead letter, and nothing applied again
+      const dispatch = stack.app('dispatch');
+      expect(await dispatch.metric('linan_consumer_dead_letters_total', { reason: 'unknown_alert' })).toBe(1);
+      expect(await dispatch.metric('linan_consumer_replayed_messages_total')).toBe(0);
+      expect(await dispatch.metric('linan_consumer_lost_messages_total')).toBe(0);
+    } finally {
+      await copy.drop();
+    }
+  }, 180_000);
 });

@@ -144,11 +144,13 @@ export class KafkaBatchApplier {
   /**
    * Where to fetch a partition again from, when its batch skips messages Kafka still holds and replays are on; null
    * to go on with the batch. A partition already sent back to the start of what Kafka holds goes on from there (what
-   * its retention removed before is reported by reportGap).
+   * its retention removed before is reported by reportGap). A partition with no stored offset counts too: a database
+   * restored to before the group's first message there has none, while Kafka has the group well past its start (a
+   * group new to a partition starts at the log's start, so its first batch shows no gap).
    */
   private async replayFrom(b: PartitionBatch, stored: bigint): Promise<bigint | null> {
     const maxAge = this.hooks.replayMaxAgeMs ?? 0;
-    if (stored < 0n || !b.messages.length || !maxAge || !this.hooks.partitionStart) return null;
+    if (!b.messages.length || !maxAge || !this.hooks.partitionStart) return null;
     const first = BigInt(b.messages[0].offset);
     if (first <= stored + 1n) return null;
     const key = slot(b);

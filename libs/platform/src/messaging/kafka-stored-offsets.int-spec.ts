@@ -257,6 +257,23 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
         expect(replayed).toEqual([{ group: staleGroup, topic, partition: 0, from: '12', count: 3 }]);
       });
 
+      it('a partition with no offset stored (the database restored to before the group\'s first message there) goes back to the log\'s start', async () => {
+        await opened.database.query('DELETE FROM bus_offsets WHERE group_id = $1', [staleGroup]);
+        const { a, r: { seen, lost, replayed } } = replaying(0n);
+        const err = await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('3')] }], noHeartbeat).catch((e: unknown) => e);
+        expect((err as SeekBack).to).toEqual([{ topic, partition: 0, offset: '0' }]);
+        await a.apply([{ topic, partition: 0, highWatermark: '20', messages: ['0', '1', '2', '3'].map(young) }], noHeartbeat);
+        expect(seen).toEqual(['0', '1', '2', '3'].map((o) => `stale-${o}`));
+        expect(replayed).toEqual([{ group: staleGroup, topic, partition: 0, from: '0', count: 3 }]);
+        expect(lost).toEqual([]);
+        // a group new to a partition starts at the log's start: nothing to go back for
+        await opened.database.query('DELETE FROM bus_offsets WHERE group_id = $1', [staleGroup]);
+        const fresh = replaying(5n);
+        await fresh.a.apply([{ topic, partition: 0, highWatermark: '20', messages: [young('5')] }], noHeartbeat);
+        expect(fresh.r.seen).toEqual(['stale-5']);
+        expect(fresh.r.asked).toBe(1);
+      });
+
       it('nothing to go back for when Kafka removed them all, or cannot say where the log starts, or the limit is 0: reported lost as before', async () => {
         for (const [start, maxAge] of [[15n, 3_600_000], [null, 3_600_000], [0n, 0]] as const) {
           await opened.database.query('UPDATE bus_offsets SET seq = 9 WHERE group_id = $1', [staleGroup]);
