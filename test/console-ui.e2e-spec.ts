@@ -1,7 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { MqttClient } from 'mqtt';
 import { chromium, type Browser, type BrowserContext, type Locator, type Page, type WebSocketRoute } from 'playwright-core';
+import { HandleDeviceEventUseCase } from '@linan/alerting';
 import { ShiftedClock } from '@linan/platform';
 import { ADMIN_PASSWORD, connectDevice, eventually, publishQos1, seedHome, sosEvent, startHarness, type Harness, type SeededHome } from '@linan/testing';
 
@@ -392,6 +394,31 @@ describe('operators console (headless Chromium)', () => {
     await p.locator('#login-form').waitFor({ timeout: 5000 });
     expect(await text(p.locator('#login-error'))).toBe('登录已过期，请重新登录');
     expect(await p.evaluate('sessionStorage.getItem("linan.session")')).toBeNull();
+    await ctx.close();
+  });
+
+  it('marks on the timeline a device event applied again after a database restore', async () => {
+    const zhao = await seedHome(h, { aides: 0, household: { name: '赵六', community: '莲花社区', contacts: [] } });
+    // what triage does with an SOS that Kafka gives it again after the database lost it (distributed mode)
+    const sos = {
+      eventId: randomUUID(), occurredAt: new Date(clock.now()).toISOString(), correlationId: randomUUID(), schemaVersion: 1 as const,
+      payload: {
+        deviceId: zhao.deviceId, serial: zhao.serial, householdId: zhao.householdId, deviceEventId: 'r1', type: 'sos' as const, state: 'alarm' as const,
+        deviceTs: clock.now() - 600_000, receivedAt: clock.now() - 600_000, late: false,
+      },
+    };
+    await h.platform.app.get(HandleDeviceEventUseCase).executeBatch([sos], new Set([sos]));
+    const alertId = await openAlertId(zhao.householdId);
+    const ctx = await browser.newContext(PHONE);
+    ctx.setDefaultTimeout(8000);
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    await p.goto(h.platform.httpUrl);
+    await login(p);
+    await row(p, alertId).click();
+    await see('the mark on the event', async () =>
+      expect(await text(p.locator('#detail .timeline li[data-kind="event_received"]'))).toMatch(/#r1 · 数据库恢复后重新处理$/));
+    await p.screenshot({ path: join(SHOTS, 'console-replayed-phone.png'), fullPage: true });
     await ctx.close();
   });
 

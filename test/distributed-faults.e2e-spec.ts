@@ -255,9 +255,10 @@ describeDistributed('distributed mode on real services: faults', () => {
       await press(device, home, 'older-2');
       const raised = await eventually(async () => (await alertsOf(stack, [home])).find((a) => a.eventCount === 2), 20_000, 'the lost SOS raised again with the new one');
       expect(raised.id).not.toBe(lost.id);
-      // in the order pressed: the SOS the database lost opened the alert, the new one was added to it
-      const detail = await stack.console.get<{ timeline: { kind: string; details: { deviceEventId?: string } }[] }>(`/api/v1/alerts/${raised.id}`);
-      expect(detail.timeline.filter((t) => t.kind === 'event_received').map((t) => t.details.deviceEventId)).toEqual(['older-1', 'older-2']);
+      // in the order pressed: the SOS the database lost opened the alert, marked as applied again; the new one added
+      const detail = await stack.console.get<{ timeline: { kind: string; details: { deviceEventId?: string; replayed?: boolean } }[] }>(`/api/v1/alerts/${raised.id}`);
+      expect(detail.timeline.filter((t) => t.kind === 'event_received').map((t) => [t.details.deviceEventId, t.details.replayed ?? false]))
+        .toEqual([['older-1', true], ['older-2', false]]);
       const sent = await waitForDispatchesSent(stack, raised.id, 20_000, 'the raised alert dispatched');
       expect(sent.some((d) => d.recipientKind === 'family' && d.channel === 'sms')).toBe(true);
       expect(await alertsOf(stack, [home])).toHaveLength(1);

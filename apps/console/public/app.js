@@ -574,7 +574,7 @@ function timelineExtra(e) {
     case 'event_received':
     case 'event_attached':
       return [label('type', x.type), x.state ? label('state', x.state) : null, x.deviceEventId ? `#${x.deviceEventId}` : null,
-        x.late ? t('detail.late') : null, x.battery !== undefined && x.battery !== null ? t('detail.battery', { n: x.battery }) : null].filter(Boolean).join(' · ');
+        x.late ? t('detail.late') : null, x.replayed ? t('detail.replayed') : null, x.battery !== undefined && x.battery !== null ? t('detail.battery', { n: x.battery }) : null].filter(Boolean).join(' · ');
     case 'alert_opened':
       return x.priority ?? '';
     case 'dispatch_sent':

@@ -18,11 +18,12 @@ export class DeviceEventConsumer implements OnApplicationBootstrap, OnApplicatio
       topics: [Topics.deviceEvents],
       handle: async (m) => {
         const e = openEnvelope(Topics.deviceEvents, m);
-        const outcome = await this.useCase.execute(e);
+        const outcome = await this.useCase.execute(e, m.replayed === true);
         this.log.debug({ eventId: e.eventId, householdId: e.payload.householdId, correlationId: e.correlationId, outcome }, 'device event triaged');
       },
       handleBatch: async (batch) => {
-        await this.useCase.executeBatch(batch.map((m) => openEnvelope(Topics.deviceEvents, m)));
+        const envelopes = batch.map((m) => openEnvelope(Topics.deviceEvents, m));
+        await this.useCase.executeBatch(envelopes, new Set(envelopes.filter((_, i) => batch[i].replayed)));
       },
     });
   }

@@ -29,11 +29,15 @@ export class HandleDeviceEventUseCase {
     private readonly metrics: Metrics,
   ) {}
 
-  async execute(msg: Envelope<DeviceEventReceived>): Promise<TriageOutcome> {
-    return (await this.executeBatch([msg]))[0];
+  async execute(msg: Envelope<DeviceEventReceived>, replayed = false): Promise<TriageOutcome> {
+    return (await this.executeBatch([msg], replayed ? new Set([msg]) : undefined))[0];
   }
 
-  executeBatch(msgs: Envelope<DeviceEventReceived>[]): Promise<TriageOutcome[]> {
+  /**
+   * `replayed`: the events applied again because the database lost them (the consumer says which); their timeline
+   * entries say so, so that operators can tell an alarm raised again after a restore from a new one.
+   */
+  executeBatch(msgs: Envelope<DeviceEventReceived>[], replayed: ReadonlySet<Envelope<DeviceEventReceived>> = new Set()): Promise<TriageOutcome[]> {
     return this.uow.run(async () => {
       const now = this.clock.now();
       const fresh = new Set(await this.events.newOf(msgs.map((m) => m.payload)));
@@ -60,7 +64,10 @@ export class HandleDeviceEventUseCase {
         }
         const received = {
           at: e.receivedAt, kind: 'event_received', actor: `device:${e.serial}`,
-          details: { deviceEventId: e.deviceEventId, type: e.type, state: e.state, deviceTs: e.deviceTs, late: e.late, battery: e.battery },
+          details: {
+            deviceEventId: e.deviceEventId, type: e.type, state: e.state, deviceTs: e.deviceTs, late: e.late, battery: e.battery,
+            ...(replayed.has(msg) ? { replayed: true } : {}),
+          },
         };
         const decision = triage(e, open.get(keyOf(e)) ?? null);
         switch (decision.kind) {

@@ -179,7 +179,8 @@ export class KafkaBatchApplier {
 
   /**
    * The messages of a batch to apply: those past the stored offset, less those of a replay under way that are older
-   * than its age limit. Counts what a replay applies and skips, to be told once the transaction has committed.
+   * than its age limit; the ones a replay applies again are marked `replayed`. Counts what a replay applies and
+   * skips, to be told once the transaction has committed.
    */
   private toApply(b: PartitionBatch, stored: bigint, tally: Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>): InboundMessage[] {
     const r = this.replayOf(b, stored);
@@ -187,11 +188,14 @@ export class KafkaBatchApplier {
     if (!r) return fresh;
     const t = { applied: [] as InboundMessage[], tooOld: [] as InboundMessage[] };
     tally.set(slot(b), t);
-    return fresh.filter((m) => {
-      if (BigInt(m.offset) > r.to) return true;
-      const young = m.timestamp >= r.cutoff;
-      (young ? t.applied : t.tooOld).push(m);
-      return young;
+    return fresh.flatMap((m) => {
+      if (BigInt(m.offset) > r.to) return [m];
+      if (m.timestamp < r.cutoff) {
+        t.tooOld.push(m);
+        return [];
+      }
+      t.applied.push(m);
+      return [{ ...m, replayed: true as const }];
     });
   }
 
@@ -316,12 +320,13 @@ export class KafkaBatchApplier {
           await this.db.run(async () => {
             tally.clear();
             const stored = (await this.storedOffsets(one)).get(slot(part))!;
-            if (!this.toApply(one[0], stored, tally).length) {
+            const [now] = this.toApply(one[0], stored, tally);
+            if (!now) {
               // already applied, or too old to apply again: only the offset moves on
               if (BigInt(m.offset) > stored) await storeOffsets(this.db, this.sub.groupId, one);
               return;
             }
-            await this.sub.handle(m);
+            await this.sub.handle(now);
             await storeOffsets(this.db, this.sub.groupId, one);
           });
           this.settleReplays(one, tally);

@@ -189,8 +189,12 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
       const old = (offset: string): InboundMessage => ({ ...message(offset), timestamp: Date.now() - 2 * hour });
       /** An applier that replays what Kafka holds from `start` on, with what it applied, reported lost and replayed. */
       const replaying = (start: bigint) => {
-        const r = { seen: [] as string[], lost: [] as LostMessages[], replayed: [] as ReplayedMessages[], asked: 0 };
-        const a = new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void r.seen.push(m.value) },
+        const r = { seen: [] as string[], marked: [] as string[], lost: [] as LostMessages[], replayed: [] as ReplayedMessages[], asked: 0 };
+        const handle = async (m: InboundMessage) => {
+          r.seen.push(m.value);
+          if (m.replayed) r.marked.push(m.value);
+        };
+        const a = new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle, handleBatch: async (ms) => { for (const m of ms) await handle(m); } },
           { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false, {
             partitionEnd: async () => 30n, onLost: (e) => void r.lost.push(e), onReplayed: (e) => void r.replayed.push(e),
             partitionStart: async () => (r.asked++, start), replayMaxAgeMs: hour,
@@ -214,6 +218,8 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
         await a.apply([{ topic, partition: 0, highWatermark: '20', messages: ['10', '11', '12'].map(young) }], noHeartbeat);
         await a.apply([{ topic, partition: 0, highWatermark: '20', messages: ['13', '14', '15', '16'].map(young) }], noHeartbeat);
         expect(seen).toEqual(['10', '11', '12', '13', '14', '15', '16'].map((o) => `stale-${o}`));
+        // the handler is told which ones it sees again (the batch set-based, and one by one)
+        expect(r.marked).toEqual(['10', '11', '12', '13', '14'].map((o) => `stale-${o}`));
         expect(replayed).toEqual([
           { group: staleGroup, topic, partition: 0, from: '10', count: 3 },
           { group: staleGroup, topic, partition: 0, from: '13', count: 2 },
@@ -236,11 +242,12 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
       });
 
       it('one message at a time too (a batch that failed is run message by message): an old one only moves the offset', async () => {
-        const { a, r: { seen, lost, replayed } } = replaying(0n);
+        const { a, r: { seen, marked, lost, replayed } } = replaying(0n);
         await expect(a.applyOne({ topic, partition: 0, highWatermark: '20' }, young('12'), noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
         expect(await a.applyOne({ topic, partition: 0, highWatermark: '20' }, old('10'), noHeartbeat)).toBe(true);
         expect(await a.applyOne({ topic, partition: 0, highWatermark: '20' }, young('11'), noHeartbeat)).toBe(true);
         expect(seen).toEqual(['stale-11']);
+        expect(marked).toEqual(['stale-11']);
         expect(lost).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 1 }]);
         expect(replayed).toEqual([{ group: staleGroup, topic, partition: 0, from: '11', count: 1 }]);
         expect(await storedSeq()).toBe(11);

@@ -17,6 +17,11 @@ export interface InboundMessage {
   timestamp: number;
   /** 1 for the first delivery, more for redeliveries after a failure. */
   attempt: number;
+  /**
+   * Applied once before, and again now because the database lost its effects (restored, or failed over to a replica
+   * that was behind): see ReplayedMessages in kafka-batch-applier.ts.
+   */
+  replayed?: true;
 }
 
 export interface Subscription {
