@@ -66,6 +66,17 @@ describe('operators console (headless Chromium)', () => {
   const alertById = async (id: string) =>
     (await h.http().get(`/api/v1/alerts/${id}`).auth(h.adminToken, { type: 'bearer' }).expect(200)).body as { status: string; outcome: string | null };
   const row = (p: Page, alertId: string) => p.locator(`#queue li[data-alert-id="${alertId}"] .row`);
+  /** A page in a browser context of its own (a phone or a desktop), its script errors collected; `prepare` runs before it loads. */
+  const newPage = async (options: typeof PHONE | typeof DESKTOP, prepare?: (p: Page) => Promise<void>) => {
+    const ctx = await browser.newContext(options);
+    ctx.setDefaultTimeout(8000);
+    const p = await ctx.newPage();
+    p.on('pageerror', (e) => pageErrors.push(e.message));
+    await prepare?.(p);
+    await p.goto(h.platform.httpUrl);
+    await login(p);
+    return { ctx, p };
+  };
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -333,12 +344,7 @@ describe('operators console (headless Chromium)', () => {
   });
 
   it('on a desktop shows the queue and the detail side by side', async () => {
-    const ctx = await browser.newContext(DESKTOP);
-    ctx.setDefaultTimeout(8000);
-    const desk = await ctx.newPage();
-    desk.on('pageerror', (e) => pageErrors.push(e.message));
-    await desk.goto(h.platform.httpUrl);
-    await login(desk);
+    const { ctx, p: desk } = await newPage(DESKTOP);
     const top = desk.locator('#queue .row').first();
     await top.waitFor();
     await top.click();
@@ -362,13 +368,9 @@ describe('operators console (headless Chromium)', () => {
   });
 
   it('says so when the live feed drops, reconnects by itself, and returns to sign-in on a rejected token (4401)', async () => {
-    const ctx = await browser.newContext(PHONE);
-    ctx.setDefaultTimeout(8000);
-    const p = await ctx.newPage();
-    p.on('pageerror', (e) => pageErrors.push(e.message));
     let attempts = 0;
     let live: WebSocketRoute | null = null;
-    await p.routeWebSocket(/\/ws$/, (ws) => {
+    const { ctx, p } = await newPage(PHONE, (page) => page.routeWebSocket(/\/ws$/, (ws) => {
       attempts++;
       if (attempts <= 2) {
         void ws.close({ code: 4000, reason: 'test: feed down' });
@@ -376,9 +378,7 @@ describe('operators console (headless Chromium)', () => {
         ws.connectToServer();
         live = ws;
       }
-    });
-    await p.goto(h.platform.httpUrl);
-    await login(p);
+    }));
     const banner = p.locator('#conn-banner');
     await banner.waitFor({ state: 'visible', timeout: 5000 });
     expect(await text(banner.locator('strong'))).toBe('实时连接已断开，正在重连中…');
@@ -409,12 +409,7 @@ describe('operators console (headless Chromium)', () => {
     };
     await h.platform.app.get(HandleDeviceEventUseCase).executeBatch([sos], new Set([sos]));
     const alertId = await openAlertId(zhao.householdId);
-    const ctx = await browser.newContext(PHONE);
-    ctx.setDefaultTimeout(8000);
-    const p = await ctx.newPage();
-    p.on('pageerror', (e) => pageErrors.push(e.message));
-    await p.goto(h.platform.httpUrl);
-    await login(p);
+    const { ctx, p } = await newPage(PHONE);
     await row(p, alertId).click();
     await see('the mark on the event', async () =>
       expect(await text(p.locator('#detail .timeline li[data-kind="event_received"]'))).toMatch(/#r1 · 数据库恢复后重新处理$/));
