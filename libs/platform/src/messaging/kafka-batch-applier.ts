@@ -60,6 +60,9 @@ export class SeekBack extends Error {
   }
 }
 
+/** The later of two offsets. */
+const later = (a: bigint, b: bigint): bigint => (a > b ? a : b);
+
 /**
  * A replay under way: the partition, its offset stored at `stored`, was sent back to `from`, to apply again what lies
  * up to `to`. It holds while the stored offset is from `stored` to before `to`.
@@ -156,13 +159,13 @@ export class KafkaBatchApplier {
     const key = slot(b);
     const under = this.replayOf(b, stored);
     // the first batch from a start past the stored offset goes on; a batch fetched before the seek is sent back again
-    if (under) return first === under.from ? null : stored + 1n > under.from ? stored + 1n : under.from;
+    if (under) return first === under.from ? null : later(stored + 1n, under.from);
     const start = await this.hooks.partitionStart(b.topic, b.partition).catch((err) => {
       this.log.warn({ err, topic: b.topic, partition: b.partition }, 'Kafka did not say where the partition starts; the messages skipped over are not applied again');
       return null;
     });
     if (start === null || start >= first) return null;
-    const from = start > stored + 1n ? start : stored + 1n;
+    const from = later(start, stored + 1n);
     if (this.replays.size >= 1_000) this.replays.clear();
     this.replays.set(key, { stored, from, to: first - 1n, cutoff: Date.now() - maxAge });
     this.log.warn({ topic: b.topic, partition: b.partition, storedOffset: String(stored), from: String(from), to: String(first - 1n), maxAgeMs: maxAge },
@@ -179,47 +182,43 @@ export class KafkaBatchApplier {
 
   /**
    * The messages of a batch to apply: those past the stored offset, less those of a replay under way that are older
-   * than its age limit; the ones a replay applies again are marked `replayed`. Counts what a replay applies and
-   * skips, to be told once the transaction has committed.
+   * than its age limit; the ones a replay applies again are marked `replayed`. What a replay applied and skipped is
+   * told once the transaction has committed.
    */
-  private toApply(b: PartitionBatch, stored: bigint, tally: Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>): InboundMessage[] {
+  private toApply(b: PartitionBatch, stored: bigint): InboundMessage[] {
     const r = this.replayOf(b, stored);
     const fresh = b.messages.filter((m) => BigInt(m.offset) > stored);
     if (!r) return fresh;
-    const t = { applied: [] as InboundMessage[], tooOld: [] as InboundMessage[] };
-    tally.set(slot(b), t);
-    return fresh.flatMap((m) => {
+    const applied: InboundMessage[] = [];
+    const tooOld: InboundMessage[] = [];
+    const out = fresh.flatMap((m) => {
       if (BigInt(m.offset) > r.to) return [m];
       if (m.timestamp < r.cutoff) {
-        t.tooOld.push(m);
+        tooOld.push(m);
         return [];
       }
-      t.applied.push(m);
+      applied.push(m);
       return [{ ...m, replayed: true as const }];
     });
+    this.db.afterCommit(() => this.settleReplay(b, r, applied, tooOld));
+    return out;
   }
 
-  /** After a commit: tells what replays applied and skipped, and ends those that reached their last message. */
-  private settleReplays(batches: readonly PartitionBatch[], tally: Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>): void {
-    for (const b of batches) {
-      const key = slot(b);
-      const r = this.replays.get(key);
-      const t = tally.get(key);
-      if (!r || !t) continue;
-      const base = { group: this.sub.groupId, topic: b.topic, partition: b.partition };
-      if (t.tooOld.length) {
-        const e: LostMessages = { ...base, from: t.tooOld[0].offset, count: t.tooOld.length };
-        this.log.error({ ...e, maxAgeMs: this.hooks.replayMaxAgeMs }, 'messages skipped over are older than the replay limit: not applied again; they are lost to the record');
-        this.hooks.onLost?.(e);
-      }
-      if (t.applied.length) {
-        const e: ReplayedMessages = { ...base, from: t.applied[0].offset, count: t.applied.length };
-        this.log.warn(e, 'messages the database had lost applied again');
-        this.hooks.onReplayed?.(e);
-      }
-      const last = b.messages[b.messages.length - 1];
-      if (last && BigInt(last.offset) >= r.to) this.replays.delete(key);
+  /** After a commit: tells what a replay applied and skipped, and ends it once it reached its last message. */
+  private settleReplay(b: PartitionBatch, r: Replay, applied: InboundMessage[], tooOld: InboundMessage[]): void {
+    const base = { group: this.sub.groupId, topic: b.topic, partition: b.partition };
+    if (tooOld.length) {
+      const e: LostMessages = { ...base, from: tooOld[0].offset, count: tooOld.length };
+      this.log.error({ ...e, maxAgeMs: this.hooks.replayMaxAgeMs }, 'messages skipped over are older than the replay limit: not applied again; they are lost to the record');
+      this.hooks.onLost?.(e);
     }
+    if (applied.length) {
+      const e: ReplayedMessages = { ...base, from: applied[0].offset, count: applied.length };
+      this.log.warn(e, 'messages the database had lost applied again');
+      this.hooks.onReplayed?.(e);
+    }
+    const last = b.messages[b.messages.length - 1];
+    if (last && BigInt(last.offset) >= r.to && this.replays.get(slot(b)) === r) this.replays.delete(slot(b));
   }
 
   private reportGap(b: PartitionBatch, stored: bigint): void {
@@ -268,11 +267,9 @@ export class KafkaBatchApplier {
     let failed: InboundMessage | undefined;
     let failure: unknown;
     try {
-      const tally = new Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>();
       await this.db.run(async () => {
-        tally.clear();
         const done = await this.storedOffsets(batches);
-        const fresh = batches.flatMap((b) => this.toApply(b, done.get(slot(b))!, tally));
+        const fresh = batches.flatMap((b) => this.toApply(b, done.get(slot(b))!));
         if (fresh.length > 1 && this.sub.handleBatch) {
           await this.sub.handleBatch(fresh);
         } else {
@@ -284,7 +281,6 @@ export class KafkaBatchApplier {
         }
         await storeOffsets(this.db, this.sub.groupId, batches);
       });
-      this.settleReplays(batches, tally);
       return batches;
     } catch (err) {
       if (err instanceof SeekBack) throw err;
@@ -316,11 +312,9 @@ export class KafkaBatchApplier {
     for (;;) {
       if (failure === undefined) {
         try {
-          const tally = new Map<string, { applied: InboundMessage[]; tooOld: InboundMessage[] }>();
           await this.db.run(async () => {
-            tally.clear();
             const stored = (await this.storedOffsets(one)).get(slot(part))!;
-            const [now] = this.toApply(one[0], stored, tally);
+            const [now] = this.toApply(one[0], stored);
             if (!now) {
               // already applied, or too old to apply again: only the offset moves on
               if (BigInt(m.offset) > stored) await storeOffsets(this.db, this.sub.groupId, one);
@@ -329,7 +323,6 @@ export class KafkaBatchApplier {
             await this.sub.handle(now);
             await storeOffsets(this.db, this.sub.groupId, one);
           });
-          this.settleReplays(one, tally);
           return true;
         } catch (err) {
           if (err instanceof SeekBack) throw err;
