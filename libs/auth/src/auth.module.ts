@@ -1,8 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD, APP_INTERCEPTOR } from '@nestjs/core';
 import { JwtModule } from '@nestjs/jwt';
-import { ThrottlerModule } from '@nestjs/throttler';
-import { AppConfig, Database } from '@linan/platform';
+import { ThrottlerModule, type ThrottlerStorage } from '@nestjs/throttler';
+import { AppConfig, Database, RATE_LIMIT_STORAGE } from '@linan/platform';
 import { CreateUserUseCase } from './application/create-user.use-case';
 import { EnsureAdminUseCase } from './application/ensure-admin.use-case';
 import { LoginUseCase } from './application/login.use-case';
@@ -19,10 +19,11 @@ import { AuthGuard } from './http/auth.guard';
 /** Users, login, the global token and role guard, and the audit trail of every action. */
 @Module({
   imports: [
-    // password guessing: LOGIN_ATTEMPTS_PER_MINUTE login attempts per client address and minute (the login route only)
+    // password guessing: LOGIN_ATTEMPTS_PER_MINUTE login attempts per client address and minute (the login route only),
+    // counted across every replica in distributed mode (the platform's rate-limit storage is in Redis there)
     ThrottlerModule.forRootAsync({
-      inject: [AppConfig],
-      useFactory: (config: AppConfig) => ({ throttlers: [{ ttl: 60_000, limit: config.jwt.loginAttemptsPerMinute }] }),
+      inject: [AppConfig, RATE_LIMIT_STORAGE],
+      useFactory: (config: AppConfig, storage: ThrottlerStorage) => ({ throttlers: [{ ttl: 60_000, limit: config.jwt.loginAttemptsPerMinute }], storage }),
     }),
     JwtModule.registerAsync({
       inject: [AppConfig, Database],

@@ -1,5 +1,6 @@
 import { DynamicModule, Global, Inject, Injectable, Module, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { ThrottlerStorageService, type ThrottlerStorage } from '@nestjs/throttler';
 import { HealthRegistry } from './health/health-registry';
 import { Endpoints } from './health/endpoints';
 import { ObservabilityController } from './health/observability.controller';
@@ -7,6 +8,7 @@ import { AppConfig } from './config/config';
 import { Cache } from './cache/cache';
 import { MemoryCache } from './cache/memory.cache';
 import { RedisCache } from './cache/redis.cache';
+import { RedisThrottlerStorage } from './cache/redis.throttler-storage';
 import { LiveFanout } from './live/live-fanout';
 import { MemoryLiveFanout } from './live/memory.live-fanout';
 import { RedisLiveFanout } from './live/redis.live-fanout';
@@ -34,6 +36,12 @@ export interface PlatformOptions {
 
 const OPENED = Symbol('opened-database');
 
+/**
+ * The counts behind @nestjs/throttler's limits (pass it as the throttler's `storage`): in Redis in distributed mode,
+ * so every replica counts the same requests; in memory in embedded mode.
+ */
+export const RATE_LIMIT_STORAGE = Symbol('rate-limit-storage');
+
 const PRUNE_EVERY_MS = 10 * 60_000;
 
 @Injectable()
@@ -46,6 +54,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
     private readonly bus: MessageBus,
     private readonly cache: Cache,
     private readonly live: LiveFanout,
+    @Inject(RATE_LIMIT_STORAGE) private readonly rateLimits: ThrottlerStorage,
     private readonly config: AppConfig,
     private readonly clock: Clock,
     private readonly log: RootLogger,
@@ -84,6 +93,7 @@ class PlatformLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
     await this.live.close();
     if (this.cache instanceof MemoryCache) this.cache.close();
     if (this.cache instanceof RedisCache) await this.cache.close();
+    if (this.rateLimits instanceof RedisThrottlerStorage) await this.rateLimits.close();
     await this.opened.close();
   }
 }
@@ -183,10 +193,24 @@ export class PlatformModule {
           },
           inject: [RootLogger, HealthRegistry],
         },
+        {
+          provide: RATE_LIMIT_STORAGE,
+          useFactory: async (log: RootLogger, metrics: Metrics): Promise<ThrottlerStorage> => {
+            if (!config.redis.url) return new ThrottlerStorageService();
+            const storage = new RedisThrottlerStorage({
+              url: config.redis.url, keyPrefix: `${config.redis.keyPrefix}rate-limit:`, onError: () => metrics.cacheErrors.inc({ op: 'rate_limit' }),
+            }, log.child({ component: 'rate-limit' }));
+            await storage.connect();
+            return storage;
+          },
+          inject: [RootLogger, Metrics],
+        },
         PlatformLifecycle,
         Endpoints,
       ],
-      exports: [HealthRegistry, Endpoints, AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, LiveFanout, OPENED],
+      exports: [
+        HealthRegistry, Endpoints, AppConfig, RootLogger, Clock, Metrics, Database, UnitOfWork, MessageBus, Outbox, Cache, LiveFanout, RATE_LIMIT_STORAGE, OPENED,
+      ],
     };
   }
 }

@@ -31,7 +31,7 @@ export class Metrics {
   });
   readonly cacheErrors = new Counter({
     name: 'linan_cache_errors_total',
-    help: 'Cache (Redis) calls that failed and were passed over: dedup fails open, presence is best effort; by operation',
+    help: 'Cache (Redis) calls that failed and were passed over: dedup fails open, presence is best effort, rate limits are counted in the process; by operation',
     labelNames: ['op'] as const,
     registers: [this.registry],
   });

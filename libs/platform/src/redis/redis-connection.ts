@@ -19,6 +19,8 @@ export interface RedisConnectionOptions {
   /** Shown in `CLIENT LIST` and in log lines (cache, live-pub, live-sub). */
   name: string;
   commandTimeoutMs?: number;
+  /** ioredis's own key prefix, for clients that name keys themselves (a library's); our adapters prefix their keys. */
+  keyPrefix?: string;
 }
 
 const reconnectForever = (attempt: number) => Math.min(attempt * 100, REDIS_MAX_RECONNECT_DELAY_MS);
@@ -34,6 +36,7 @@ const reconnectForever = (attempt: number) => Math.min(attempt * 100, REDIS_MAX_
 export function openCommandConnection(o: RedisConnectionOptions, log: Logger): Redis {
   return watch(new Redis(o.url, {
     connectionName: o.name,
+    keyPrefix: o.keyPrefix,
     lazyConnect: true,
     enableOfflineQueue: false,
     enableAutoPipelining: true,
