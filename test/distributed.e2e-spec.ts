@@ -89,6 +89,10 @@ describeDistributed('distributed mode: one process per app on real services', ()
     expect(detail.timeline.length).toBeGreaterThan(0);
     expect(detail.dispatches).toHaveLength(dispatches.length);
 
+    // the console, where the edge sends /api/docs, documents the whole API: provisioning's and dispatch's routes too
+    const document = (await (await fetch(`${stack.console.baseUrl}/api/docs/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    expect(Object.keys(document.paths)).toEqual(expect.arrayContaining(['/api/v1/households', '/api/v1/embedded/sms', '/api/v1/alerts']));
+
     // each app counts its Kafka requests on /metrics: the gateway's produce requests, triage's and dispatch's fetches
     const kafkaRequests = async (app: string, labels: Record<string, string>) =>
       sumMetric(await (await fetch(`${stack.app(app).httpUrl}/metrics`)).text(), 'linan_kafka_requests_total', labels);

@@ -36,7 +36,7 @@ export const EDGE_ROUTES: readonly EdgeRoute[] = [
   // every app serves login and users (libs/auth); the console is the one the edge uses
   { path: '/api/v1/auth', match: 'prefix', app: 'console', what: 'login, who am I' },
   { path: '/api/v1/users', match: 'prefix', app: 'console', what: 'users (admin)' },
-  { path: '/api/docs', match: 'prefix', app: 'console', what: 'OpenAPI (the console’s document)' },
+  { path: '/api/docs', match: 'prefix', app: 'console', what: 'OpenAPI of the whole API (dist/openapi.json, served by the console)' },
   { path: '/ws', match: 'exact', app: 'console', websocket: true, what: 'live alert feed (WebSocket)' },
   { path: '/', match: 'exact', app: 'console', what: 'the operators’ console page' },
   ...CONSOLE_PAGE_FILES.map((f): EdgeRoute => ({ path: `/${f}`, match: 'exact', app: 'console', what: 'console page file' })),

@@ -1,7 +1,11 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { DynamicModule, Module, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { LoggerModule } from 'nestjs-pino';
 import {
-  createHttpApp, createLogger, displayHost, Endpoints, loadConfig, PlatformModule, readEnvironment, StartupError,
+  apiDocumentConfig, createHttpApp, createLogger, displayHost, Endpoints, loadConfig, PlatformModule, readEnvironment, StartupError,
   type AppConfig, type Clock, type Metrics, type RawEnv, type RootLogger,
 } from '@linan/platform';
 import { AuthModule, EnsureAdminUseCase, type AdminBootstrap } from '@linan/auth';
@@ -14,7 +18,21 @@ export interface AppSpec {
   modules: (config: AppConfig) => Type<unknown>[];
   staticDir?: string;
   websockets?: boolean;
+  /**
+   * A file holding the OpenAPI document to serve at /api/docs instead of the one made from this app's own
+   * controllers (when the file exists): the console, which the edge sends /api/docs to, serves the whole API's.
+   */
+  apiDocument?: string;
 }
+
+/**
+ * Where the build writes the whole API's OpenAPI document (`npm run build` runs dist/scripts/openapi.js): dist/openapi.json,
+ * beside dist/libs, when this module runs from dist.
+ */
+export const BUILT_API_DOCUMENT = join(__dirname, '..', '..', '..', 'openapi.json');
+
+/** The title of the whole API's document, and of each app's own. */
+const apiTitle = (name?: string) => `邻安 Lin'an${name ? ` — ${name}` : ''}`;
 
 export interface StartOptions {
   logger?: RootLogger;
@@ -52,8 +70,9 @@ class RootModule {
 export async function startApp(spec: AppSpec, env: RawEnv, options: StartOptions = {}): Promise<RunningApp> {
   const config = loadConfig(env);
   const logger = options.logger ?? (createLogger(config.log.level, config.log.pretty).child({ app: spec.name }) as RootLogger);
+  const document = spec.apiDocument && existsSync(spec.apiDocument) ? JSON.parse(readFileSync(spec.apiDocument, 'utf8')) as OpenAPIObject : undefined;
   const app = await createHttpApp(RootModule.register(spec, config, logger, options), {
-    title: `邻安 Lin'an — ${spec.name}`, staticDir: spec.staticDir, websockets: spec.websockets, trustProxyHops: config.http.trustProxyHops,
+    title: apiTitle(spec.name), staticDir: spec.staticDir, websockets: spec.websockets, trustProxyHops: config.http.trustProxyHops, document,
   });
   try {
     const admin = await app.get(EnsureAdminUseCase).execute({ username: config.admin.username, password: config.admin.password });
@@ -72,6 +91,18 @@ export async function startApp(spec: AppSpec, env: RawEnv, options: StartOptions
     await app.close().catch(() => undefined);
     throw e;
   }
+}
+
+/**
+ * The OpenAPI document of everything `spec` serves over HTTP, made without starting it: Nest's preview mode builds
+ * the module graph and reads the controllers' metadata, but creates no provider, so nothing connects to anything.
+ * The application is not closed: none of its shutdown hooks has an instance to run on, and it holds nothing open.
+ */
+export async function describeApi(spec: AppSpec, env: RawEnv = {}): Promise<OpenAPIObject> {
+  const config = loadConfig({ DATA_DIR: 'memory://', ...env });
+  const logger = createLogger('silent', false) as RootLogger;
+  const app = await NestFactory.create(RootModule.register(spec, config, logger, {}), { preview: true, logger: false, abortOnError: false });
+  return SwaggerModule.createDocument(app, apiDocumentConfig(apiTitle()));
 }
 
 /** The banner an operator sees at start: where everything is and how to sign in. */

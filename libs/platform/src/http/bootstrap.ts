@@ -3,7 +3,7 @@ import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { WsAdapter } from '@nestjs/platform-ws';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { RootLogger } from '../logging/root-logger';
 import { Database } from '../persistence/database';
@@ -25,6 +25,18 @@ export interface HttpAppOptions {
   websockets?: boolean;
   /** Proxy hops whose X-Forwarded-For is believed (0: the peer address is the client). */
   trustProxyHops?: number;
+  /** The OpenAPI document served at /api/docs instead of the one made from this app's own controllers. */
+  document?: OpenAPIObject;
+}
+
+/** What every OpenAPI document of the API says about itself. */
+export function apiDocumentConfig(title: string): Omit<OpenAPIObject, 'paths'> {
+  return new DocumentBuilder()
+    .setTitle(title)
+    .setDescription('邻安 Lin\'an HTTP API v1')
+    .setVersion('1')
+    .addBearerAuth()
+    .build();
 }
 
 /** One way to build every HTTP app: pino logs, validation, error mapping, OpenAPI at /api/docs. */
@@ -50,13 +62,9 @@ export async function createHttpApp(module: unknown, options: HttpAppOptions): P
   if (options.trustProxyHops) app.set('trust proxy', options.trustProxyHops);
   if (options.websockets) app.useWebSocketAdapter(new WsAdapter(app));
   if (options.staticDir) app.useStaticAssets(options.staticDir, { index: 'index.html', maxAge: 0 });
-  const doc = new DocumentBuilder()
-    .setTitle(options.title)
-    .setDescription('邻安 Lin\'an HTTP API v1')
-    .setVersion('1')
-    .addBearerAuth()
-    .build();
-  SwaggerModule.setup('api/docs', app, () => SwaggerModule.createDocument(app, doc), { jsonDocumentUrl: 'api/docs/openapi.json' });
+  const document = options.document;
+  SwaggerModule.setup('api/docs', app, document ? () => document : () => SwaggerModule.createDocument(app, apiDocumentConfig(options.title)),
+    { jsonDocumentUrl: 'api/docs/openapi.json' });
   app.enableShutdownHooks();
   return app;
 }
