@@ -233,10 +233,12 @@ describeDistributed('distributed mode: one process per app on real services', ()
     await dispatch.kill('SIGKILL');
     for (let i = homes.length / 2; i < homes.length; i++) presses.push(press(clients[i], homes[i], `dsp-${i}`));
     await Promise.all(presses);
+    const restartedAt = Date.now();
     await dispatch.restart();
 
     const alerts = await waitForAlerts(stack, homes, 30_000);
     expect(alerts).toHaveLength(homes.length);
+    const smsIds = new Set<string>();
     for (const alert of alerts) {
       // the restarted process goes on from the offsets stored with the dispatches; what it finds recorded and not
       // sent, its sweeper sends (after a grace of 10 s)
@@ -244,7 +246,13 @@ describeDistributed('distributed mode: one process per app on real services', ()
       expect(new Set(ds.map((d) => `${d.round}/${d.recipientKind}/${d.recipientId}/${d.channel}`)).size).toBe(ds.length);
       expect(ds.filter((d) => d.recipientKind === 'aide' && d.channel === 'sms').map((d) => d.recipientId).sort()).toEqual([...aides].sort());
       expect(ds.filter((d) => d.recipientKind === 'family' && d.channel === 'sms')).toHaveLength(1);
+      ds.filter((d) => d.channel === 'sms').forEach((d) => smsIds.add(d.id));
     }
+    // the fake provider's list is shared (Redis): the restarted process lists what the killed one sent, and its own
+    const outbox = await stack.console.on(dispatch.httpUrl).get<{ items: { reference: string; at: string }[] }>('/api/v1/embedded/sms');
+    const ours = outbox.items.filter((m) => smsIds.has(m.reference));
+    expect(ours.some((m) => Date.parse(m.at) < restartedAt)).toBe(true);
+    expect(ours.some((m) => Date.parse(m.at) >= restartedAt)).toBe(true);
     // resuming from the stored offsets after a crash raised neither check of batches against them
     expect(await dispatch.metric('linan_consumer_log_restarts_total')).toBe(0);
     expect(await dispatch.metric('linan_consumer_lost_messages_total')).toBe(0);

@@ -1,4 +1,4 @@
-import { Controller, Get, NotFoundException } from '@nestjs/common';
+import { Controller, Get, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Roles } from '@linan/auth';
 import { FakeSmsSender, SmsSender } from '@linan/dispatch';
@@ -6,7 +6,7 @@ import { maskPhone } from '@linan/platform';
 
 /**
  * What the fake SMS provider "sent": for embedded mode, demos and test deployments (404 with a real provider). Served
- * by dispatch, the process that sends: each dispatch replica lists its own.
+ * by dispatch, the process that sends; in distributed mode every replica lists what all of them sent (Redis).
  */
 @ApiTags('embedded')
 @ApiBearerAuth()
@@ -16,8 +16,11 @@ export class DevSmsController {
 
   @Roles('operator')
   @Get()
-  list() {
+  async list() {
     if (!(this.sms instanceof FakeSmsSender)) throw new NotFoundException('only the fake SMS provider keeps sent messages');
-    return { items: [...this.sms.messages()].reverse().map((m) => ({ ...m, to: maskPhone(m.to), at: new Date(m.at).toISOString() })) };
+    const sent = await this.sms.recent().catch(() => {
+      throw new ServiceUnavailableException('the list of sent messages is kept in Redis, which does not answer');
+    });
+    return { items: sent.map((m) => ({ ...m, to: maskPhone(m.to), at: new Date(m.at).toISOString() })) };
   }
 }

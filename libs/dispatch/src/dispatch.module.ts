@@ -1,5 +1,5 @@
 import { Module } from '@nestjs/common';
-import { AppConfig, Clock } from '@linan/platform';
+import { AppConfig, Cache, Clock, RootLogger } from '@linan/platform';
 import { AlertingModule } from '@linan/alerting';
 import { PeopleModule } from '@linan/people';
 import { HandleDispatchRequestUseCase } from './application/handle-dispatch-request.use-case';
@@ -10,10 +10,11 @@ import { LiveConsoleNotifier } from './adapters/live.console-notifier';
 import { FakeSmsSender } from './adapters/sms/fake.sms-sender';
 import { TypeOrmDispatchRepository } from './adapters/typeorm.dispatch.repository';
 
-function smsSender(config: AppConfig, clock: Clock): SmsSender {
+function smsSender(config: AppConfig, clock: Clock, cache: Cache, log: RootLogger): SmsSender {
   switch (config.sms.provider) {
     case 'fake':
-      return new FakeSmsSender(clock);
+      // with Redis (distributed mode), what every dispatch replica sent is listed by any of them
+      return new FakeSmsSender(clock, undefined, config.redis.url ? { cache, log: log.child({ component: 'fake-sms' }) as RootLogger } : undefined);
   }
 }
 
@@ -22,7 +23,7 @@ function smsSender(config: AppConfig, clock: Clock): SmsSender {
   imports: [AlertingModule, PeopleModule],
   providers: [
     { provide: DispatchRepository, useClass: TypeOrmDispatchRepository },
-    { provide: SmsSender, useFactory: smsSender, inject: [AppConfig, Clock] },
+    { provide: SmsSender, useFactory: smsSender, inject: [AppConfig, Clock, Cache, RootLogger] },
     { provide: ConsoleNotifier, useClass: LiveConsoleNotifier },
     HandleDispatchRequestUseCase, SendDispatchesUseCase, SendPendingDispatchesUseCase,
   ],

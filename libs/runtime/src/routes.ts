@@ -32,7 +32,7 @@ export const EDGE_ROUTES: readonly EdgeRoute[] = [
   { path: '/api/v1/aides', match: 'prefix', app: 'provisioning', what: 'community aides and their duty' },
   { path: '/api/v1/alerts', match: 'prefix', app: 'console', what: 'alert queue, detail, acknowledge, resolve' },
   { path: '/api/v1/dispatches', match: 'prefix', app: 'console', what: 'dispatch records' },
-  { path: '/api/v1/embedded/sms', match: 'prefix', app: 'dispatch', what: 'the fake SMS provider’s outbox (kept by the process that sends)' },
+  { path: '/api/v1/embedded/sms', match: 'prefix', app: 'dispatch', what: 'the fake SMS provider’s outbox (every dispatch replica’s, through Redis in distributed mode)' },
   // every app serves login and users (libs/auth); the console is the one the edge uses
   { path: '/api/v1/auth', match: 'prefix', app: 'console', what: 'login, who am I' },
   { path: '/api/v1/users', match: 'prefix', app: 'console', what: 'users (admin)' },

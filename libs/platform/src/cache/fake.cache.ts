@@ -1,7 +1,7 @@
 import { SystemClock, type Clock } from '../time/clock';
 import { MemoryCache } from './memory.cache';
 
-export type CacheOp = 'setIfAbsent' | 'set' | 'get' | 'delete';
+export type CacheOp = 'setIfAbsent' | 'set' | 'get' | 'delete' | 'pushRecent' | 'recent';
 
 /** The memory cache for tests, made to fail on command the way Redis does when it is down. */
 export class FakeCache extends MemoryCache {
@@ -14,7 +14,7 @@ export class FakeCache extends MemoryCache {
   }
 
   /** From now on the given operations (all by default) throw `error`, until recover(). */
-  fail(ops: CacheOp[] = ['setIfAbsent', 'set', 'get', 'delete'], error = new Error('Stream isn\'t writeable (fake Redis down)')): void {
+  fail(ops: CacheOp[] = ['setIfAbsent', 'set', 'get', 'delete', 'pushRecent', 'recent'], error = new Error('Stream isn\'t writeable (fake Redis down)')): void {
     this.failing = { ops: new Set(ops), error };
   }
 
@@ -40,6 +40,16 @@ export class FakeCache extends MemoryCache {
   override async delete(key: string): Promise<void> {
     this.check('delete');
     return super.delete(key);
+  }
+
+  override async pushRecent(key: string, values: readonly string[], keep: number): Promise<void> {
+    this.check('pushRecent');
+    return super.pushRecent(key, values, keep);
+  }
+
+  override async recent(key: string, count: number): Promise<string[]> {
+    this.check('recent');
+    return super.recent(key, count);
   }
 
   private check(op: CacheOp): void {

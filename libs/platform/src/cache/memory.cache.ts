@@ -4,6 +4,8 @@ import { Cache } from './cache';
 /** The embedded stand-in for Redis: a map with expiry, swept every minute. */
 export class MemoryCache extends Cache {
   private readonly entries = new Map<string, { value: string; expiresAt: number }>();
+  /** Capped lists, newest first. */
+  private readonly lists = new Map<string, string[]>();
   private readonly sweeper: NodeJS.Timeout;
 
   constructor(private readonly clock: Clock, sweepEveryMs = 60_000) {
@@ -37,6 +39,15 @@ export class MemoryCache extends Cache {
 
   async delete(key: string): Promise<void> {
     this.entries.delete(key);
+    this.lists.delete(key);
+  }
+
+  async pushRecent(key: string, values: readonly string[], keep: number): Promise<void> {
+    this.lists.set(key, [...values].reverse().concat(this.lists.get(key) ?? []).slice(0, keep));
+  }
+
+  async recent(key: string, count: number): Promise<string[]> {
+    return (this.lists.get(key) ?? []).slice(0, count);
   }
 
   private sweep(): void {

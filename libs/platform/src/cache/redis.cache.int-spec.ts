@@ -43,6 +43,19 @@ function cacheBehaviour(make: () => Promise<Cache>) {
     const results = await Promise.all(Array.from({ length: 20 }, (_, i) => cache.setIfAbsent('race', String(i), 60_000)));
     expect(results.filter(Boolean)).toHaveLength(1);
   });
+
+  it('keeps a capped list of recent values, newest first, whoever pushes', async () => {
+    expect(await cache.recent('sent', 10)).toEqual([]);
+    await cache.pushRecent('sent', ['a', 'b'], 4);
+    await cache.pushRecent('sent', [], 4);
+    await Promise.all([cache.pushRecent('sent', ['c', 'd'], 4), cache.pushRecent('sent', ['e'], 4)]);
+    const all = await cache.recent('sent', 10);
+    // the two pushes at once land whole, one after the other, and the list keeps its 4 newest
+    expect([['e', 'd', 'c', 'b'], ['d', 'c', 'e', 'b']]).toContainEqual(all);
+    expect(await cache.recent('sent', 2)).toEqual(all.slice(0, 2));
+    await cache.delete('sent');
+    expect(await cache.recent('sent', 10)).toEqual([]);
+  });
 }
 
 describe(MemoryCache.name, () => {

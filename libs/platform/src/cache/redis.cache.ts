@@ -43,6 +43,18 @@ export class RedisCache extends Cache {
     await this.client.del(this.key(key));
   }
 
+  async pushRecent(key: string, values: readonly string[], keep: number): Promise<void> {
+    if (!values.length) return;
+    // LPUSH puts each value in turn at the head, so the last given is the newest; MULTI trims in the same step
+    const answers = await this.client.multi().lpush(this.key(key), ...values).ltrim(this.key(key), 0, keep - 1).exec();
+    const failed = answers?.find(([err]) => err)?.[0];
+    if (!answers || failed) throw failed ?? new Error('Redis discarded the transaction');
+  }
+
+  recent(key: string, count: number): Promise<string[]> {
+    return this.client.lrange(this.key(key), 0, count - 1);
+  }
+
   /** Readiness: Redis answers PING within the command timeout. */
   async ping(): Promise<void> {
     const answer = await this.client.ping();

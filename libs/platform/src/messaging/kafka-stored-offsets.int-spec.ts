@@ -121,10 +121,12 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
     await after.publish(replayTopic, [{ key: 'home-1', value: 'm-10' }, { key: 'home-1', value: 'm-11' }]);
     await eventually(() => seenAfter.length >= 7, 20_000, 'the five the database lost and the two new ones applied');
     expect(seenAfter).toEqual(['m-5', 'm-6', 'm-7', 'm-8', 'm-9', 'm-10', 'm-11']);
+    // a replay is told of once its transaction has committed, which is after the handler saw its messages
+    await eventually(async () => (await stored()).join() === '11', 10_000, 'offset 11 stored');
+    await eventually(() => replayed.reduce((n, e) => n + e.count, 0) >= 5, 5_000, 'the replay told of');
     expect(replayed.reduce((n, e) => n + e.count, 0)).toBe(5);
     expect(replayed[0]).toMatchObject({ group: replayGroup, topic: replayTopic, from: '5' });
     expect(lost).toEqual([]);
-    await eventually(async () => (await stored()).join() === '11', 10_000, 'offset 11 stored');
   }, 60_000);
 
   describe('batches that do not follow on from the stored offset (the applier on PostgreSQL, offset 9 stored)', () => {
