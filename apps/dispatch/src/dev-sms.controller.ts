@@ -1,8 +1,8 @@
-import { Controller, Get, NotFoundException, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, NotFoundException } from '@nestjs/common';
 import { ApiBearerAuth, ApiTags } from '@nestjs/swagger';
 import { Roles } from '@linan/auth';
 import { FakeSmsSender, SmsSender } from '@linan/dispatch';
-import { maskPhone } from '@linan/platform';
+import { DomainError, maskPhone } from '@linan/platform';
 
 /**
  * What the fake SMS provider "sent": for embedded mode, demos and test deployments (404 with a real provider). Served
@@ -18,8 +18,8 @@ export class DevSmsController {
   @Get()
   async list() {
     if (!(this.sms instanceof FakeSmsSender)) throw new NotFoundException('only the fake SMS provider keeps sent messages');
-    const sent = await this.sms.recent().catch(() => {
-      throw new ServiceUnavailableException('the list of sent messages is kept in Redis, which does not answer');
+    const sent = await this.sms.recent().catch((err: unknown) => {
+      throw new DomainError('SMS.LIST_UNAVAILABLE', 'unavailable', 'the list of sent messages is kept in Redis, which does not answer', undefined, { cause: err });
     });
     return { items: sent.map((m) => ({ ...m, to: maskPhone(m.to), at: new Date(m.at).toISOString() })) };
   }
