@@ -4,7 +4,7 @@ import { Database } from '../persistence/database';
 import { deadLetterFor, sleep, type RetryPolicy } from './consumer-runner';
 import { forRetry, withoutRetryHeaders } from './kafka-records';
 import type { FailureReport, InboundMessage, OutgoingMessage, Subscription } from './message-bus';
-import { forgetStoredOffsets, lockStoredOffsets, pastLogEnd, slot, storeOffsets, type FetchedPartition } from './stored-offsets';
+import { forgetStoredOffsets, fromOtherLog, lockStoredOffsets, pastLogEnd, slot, storeOffsets, type FetchedPartition } from './stored-offsets';
 
 /** One partition's fetched messages. */
 export interface PartitionBatch extends FetchedPartition {
@@ -18,8 +18,10 @@ export interface LogRestart {
   partition: number;
   /** The offset stored for it, from the earlier log. */
   storedOffset: string;
-  /** Where its log ends now. */
-  logEnd: string;
+  /** Where its log ends now; unknown when the offset was stored on another cluster and no fetch said yet. */
+  logEnd: string | null;
+  /** When the offset was stored on another Kafka cluster: that cluster's id and this one's. */
+  cluster?: { stored: string; now: string };
 }
 
 /**
@@ -60,6 +62,12 @@ export class SeekBack extends Error {
   }
 }
 
+/** What lockStoredOffsets found, after the checks of storedOffsets: per partition, and the log read now. */
+interface Stored {
+  offsets: Map<string, bigint>;
+  logId: string | undefined;
+}
+
 /** The later of two offsets. */
 const later = (a: bigint, b: bigint): bigint => (a > b ? a : b);
 
@@ -82,6 +90,11 @@ export interface ApplierHooks {
   partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
   /** Told of every partition whose log started over. */
   onLogRestart?: (r: LogRestart) => void;
+  /**
+   * The identity of the log the consumer reads now (its Kafka cluster's id), stored with each offset; undefined when
+   * not known. Without it, a log that started over is seen only by its end (see storedOffsets).
+   */
+  logId?: () => Promise<string | undefined>;
   /** Told of messages the group never applied and will not be given (see LostMessages). */
   onLost?: (e: LostMessages) => void;
   /** Where a partition's log starts now (the oldest offset Kafka holds); without it nothing is applied again. */
@@ -122,17 +135,28 @@ export class KafkaBatchApplier {
    * over (the topic deleted and created again, a Kafka cluster rebuilt empty, data lost): its new messages reuse
    * offsets at or below the one stored, and would be taken for messages already applied and skipped. Its stored
    * offset is forgotten instead, so its messages are applied from the new log's start; every handler is idempotent by
-   * event id. A batch fetched before a rebalance can be older than the stored offset its successor wrote since, so the
-   * log's end is asked of Kafka again before anything is forgotten.
+   * event id. Two signs: the offset was stored on another Kafka cluster (its id is stored with it), which holds however
+   * far the new log has grown; or the partition's log ends at or before the stored offset, for a topic created again
+   * on the same cluster. A batch fetched before a rebalance can be older than the stored offset its successor wrote
+   * since, so for the second the log's end is asked of Kafka again before anything is forgotten.
    * (2) A batch that starts past the message after the stored offset: the messages between were never applied here
    * and Kafka will not give them (offsets in these topics are consecutive: no compaction, no transactions). Its
    * retention removed them, or the database was restored to a time before the group's position in Kafka. Those Kafka
    * still holds are applied again when young enough (replayMaxAgeMs): SeekBack is thrown and nothing is stored. The
    * rest are reported.
    */
-  private async storedOffsets(parts: readonly PartitionBatch[]): Promise<Map<string, bigint>> {
-    const stored = await lockStoredOffsets(this.db, this.sub.groupId, parts);
-    const suspects = pastLogEnd(parts, stored);
+  private async storedOffsets(parts: readonly PartitionBatch[]): Promise<Stored> {
+    const logId = await this.hooks.logId?.();
+    const rows = await lockStoredOffsets(this.db, this.sub.groupId, parts);
+    const stored = new Map([...rows].map(([key, r]) => [key, r.seq]));
+    const moved = fromOtherLog(parts, rows, logId);
+    if (moved.length) {
+      await this.forget(moved.map((p) => ({
+        group: this.sub.groupId, topic: p.topic, partition: p.partition, storedOffset: String(stored.get(slot(p))),
+        logEnd: p.highWatermark ?? null, cluster: { stored: rows.get(slot(p))!.logId!, now: logId! },
+      })), stored);
+    }
+    const suspects = pastLogEnd(parts.filter((p) => !moved.includes(p)), stored);
     if (suspects.length) await this.forgetRestartedLogs(suspects, stored);
     const seeks: SeekBack['to'][number][] = [];
     for (const p of parts) {
@@ -141,7 +165,7 @@ export class KafkaBatchApplier {
       else seeks.push({ topic: p.topic, partition: p.partition, offset: String(from) });
     }
     if (seeks.length) throw new SeekBack(seeks);
-    return stored;
+    return { offsets: stored, logId };
   }
 
   /**
@@ -244,11 +268,19 @@ export class KafkaBatchApplier {
       if (end > was) continue;
       restarts.push({ group: this.sub.groupId, topic: p.topic, partition: p.partition, storedOffset: String(was), logEnd: String(end) });
     }
+    await this.forget(restarts, stored);
+  }
+
+  /** Forgets the stored offsets of partitions whose log started over, so that they are applied from its start. */
+  private async forget(restarts: readonly LogRestart[], stored: Map<string, bigint>): Promise<void> {
     if (!restarts.length) return;
     await forgetStoredOffsets(this.db, this.sub.groupId, restarts);
     for (const r of restarts) {
-      this.log.error(r, 'the partition\'s log ends before the offset stored for it: the topic was created again or Kafka lost its data; '
-        + 'applying its messages from the start of its new log (messages the old log held and nobody had applied are gone)');
+      this.log.error(r, r.cluster
+        ? 'the offset stored for this partition was taken on another Kafka cluster: Kafka was rebuilt or replaced; '
+          + 'applying its messages from the start of this cluster\'s log (messages the old cluster held and nobody had applied are gone)'
+        : 'the partition\'s log ends before the offset stored for it: the topic was created again or Kafka lost its data; '
+          + 'applying its messages from the start of its new log (messages the old log held and nobody had applied are gone)');
       stored.set(slot(r), -1n);
       this.hooks.onLogRestart?.(r);
     }
@@ -269,7 +301,7 @@ export class KafkaBatchApplier {
     try {
       await this.db.run(async () => {
         const done = await this.storedOffsets(batches);
-        const fresh = batches.flatMap((b) => this.toApply(b, done.get(slot(b))!));
+        const fresh = batches.flatMap((b) => this.toApply(b, done.offsets.get(slot(b))!));
         if (fresh.length > 1 && this.sub.handleBatch) {
           await this.sub.handleBatch(fresh);
         } else {
@@ -279,7 +311,7 @@ export class KafkaBatchApplier {
           }
           failed = undefined;
         }
-        await storeOffsets(this.db, this.sub.groupId, batches);
+        await storeOffsets(this.db, this.sub.groupId, batches, done.logId);
       });
       return batches;
     } catch (err) {
@@ -313,15 +345,16 @@ export class KafkaBatchApplier {
       if (failure === undefined) {
         try {
           await this.db.run(async () => {
-            const stored = (await this.storedOffsets(one)).get(slot(part))!;
+            const { offsets, logId } = await this.storedOffsets(one);
+            const stored = offsets.get(slot(part))!;
             const [now] = this.toApply(one[0], stored);
             if (!now) {
               // already applied, or too old to apply again: only the offset moves on
-              if (BigInt(m.offset) > stored) await storeOffsets(this.db, this.sub.groupId, one);
+              if (BigInt(m.offset) > stored) await storeOffsets(this.db, this.sub.groupId, one, logId);
               return;
             }
             await this.sub.handle(now);
-            await storeOffsets(this.db, this.sub.groupId, one);
+            await storeOffsets(this.db, this.sub.groupId, one, logId);
           });
           return true;
         } catch (err) {
@@ -352,8 +385,8 @@ export class KafkaBatchApplier {
     }
     // the message is safely elsewhere: move this partition past it
     await this.db.run(async () => {
-      await this.storedOffsets(one);
-      await storeOffsets(this.db, this.sub.groupId, one);
+      const { logId } = await this.storedOffsets(one);
+      await storeOffsets(this.db, this.sub.groupId, one, logId);
     });
     return true;
   }

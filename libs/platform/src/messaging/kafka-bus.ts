@@ -279,6 +279,7 @@ export class KafkaBus extends MessageBus implements Outbox {
       ...this.options,
       partitionEnd: async (topic: string, partition: number) => (await this.partitionOffsets(topic, partition)).end,
       partitionStart: async (topic: string, partition: number) => (await this.partitionOffsets(topic, partition)).start,
+      logIdentity: () => this.clusterId(),
     };
     const consumers = parts.map((part) => new KafkaConsumer(
       this.kafka, sub, this.db, options, this.log.child({ group: sub.groupId, part }), (topic, messages) => this.publish(topic, messages), part,
@@ -291,6 +292,12 @@ export class KafkaBus extends MessageBus implements Outbox {
         await Promise.all(consumers.map((c) => c.stop()));
       },
     };
+  }
+
+  /** The cluster's id, from Kafka within 3 s (brokers before Kafka 0.10.1 have none). */
+  private async clusterId(): Promise<string | undefined> {
+    const r = await withTimeout(this.admin.describeCluster(), 3_000, 'Kafka did not say which cluster it is');
+    return r.clusterId || undefined;
   }
 
   /** Where a partition's log starts (the oldest offset Kafka holds) and ends now (its high watermark), from Kafka within 3 s. */

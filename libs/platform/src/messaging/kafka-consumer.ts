@@ -31,6 +31,11 @@ export interface KafkaConsumerOptions {
   onLost?: (e: LostMessages) => void;
   /** Where a partition's log ends now (the bus asks Kafka); without it the end seen at the fetch is believed. */
   partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
+  /**
+   * The id of the Kafka cluster the consumer reads (the bus asks Kafka when the consumer joins its group), stored with
+   * each offset: an offset stored on another cluster is not taken for one of this cluster's log.
+   */
+  logIdentity?: () => Promise<string | undefined>;
   /** Where a partition's log starts now (the bus asks Kafka); without it skipped messages are never applied again. */
   partitionStart?: (topic: string, partition: number) => Promise<bigint>;
   /**
@@ -83,6 +88,8 @@ export class KafkaConsumer {
   private readonly retryTopics: Map<string, string>;
   private stopping = false;
   private joined: Promise<void> = Promise.resolve();
+  /** The cluster read since the consumer last joined its group (see KafkaConsumerOptions.logIdentity). */
+  private logId: Promise<string | undefined> = Promise.resolve(undefined);
   /** Restarts in a row after crashes kafkajs gives up on; reset when the consumer has its partitions again. */
   private restarts = 0;
   /** Fetched, not yet handled: the partitions' batches in arrival order, and how many messages they hold. */
@@ -110,6 +117,7 @@ export class KafkaConsumer {
     if (part === 'retries' && sub.ephemeral) throw new Error('a live view has no retry topics');
     this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping, {
       report: options.onMessageFailed, partitionEnd: options.partitionEnd, onLogRestart: options.onLogRestart, onLost: options.onLost,
+      logId: () => this.logId,
       // the retry topics' consumer handles each message as it comes and cannot go back: its gaps are only reported
       ...(part === 'main' && !sub.ephemeral ? { partitionStart: options.partitionStart, replayMaxAgeMs: options.replayMaxAgeMs, onReplayed: options.onReplayed } : {}),
     });
@@ -148,6 +156,8 @@ export class KafkaConsumer {
     if (count) consumer.on(consumer.events.REQUEST, ({ payload }) => count('consumer', payload.apiName));
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       this.restarts = 0;
+      // asked at every join: after Kafka was replaced under a running consumer, it joins the new cluster's group
+      this.logId = this.askLogId();
       this.log.info({ topics: this.topics, memberId: payload.memberId, assignment: payload.memberAssignment }, 'consumer joined its group');
     });
     // kafkajs restarts a consumer by itself only after a retriable error; after any other (an unexpected protocol
@@ -158,6 +168,14 @@ export class KafkaConsumer {
       this.restartLater(consumer, payload.error, 'consumer stopped on an error kafkajs does not retry; starting it again');
     });
     return consumer;
+  }
+
+  private askLogId(): Promise<string | undefined> {
+    if (!this.options.logIdentity) return Promise.resolve(undefined);
+    return this.options.logIdentity().catch((err: unknown) => {
+      this.log.warn({ err, topics: this.topics }, 'Kafka did not say which cluster it is: offsets are stored without it until the next join');
+      return undefined;
+    });
   }
 
   /** Starts a consumer anew after a growing delay: 0.5 s, doubling up to 30 s while it keeps failing. */

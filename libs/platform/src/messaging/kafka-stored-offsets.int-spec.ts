@@ -88,8 +88,50 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
     expect(seenAfter).toEqual(['new-0', 'new-1', 'new-2']);
     // and the stored offset follows the new log
     await eventually(async () => (await storedOffsets()).join() === '2', 10_000, 'offset 2 stored');
-    // told once, with where the old log had got to and where the new one ends
-    expect(restarts).toEqual([{ group, topic, partition: expect.any(Number), storedOffset: '9', logEnd: expect.stringMatching(/^[123]$/) }]);
+    // told once, with where the old log had got to, where the new one ended when fetched, and the two clusters
+    expect(restarts).toEqual([{
+      group, topic, partition: expect.any(Number), storedOffset: '9', logEnd: expect.stringMatching(/^[123]$/),
+      cluster: { stored: expect.stringMatching(/^mockCluster/), now: expect.stringMatching(/^mockCluster/) },
+    }]);
+    expect(restarts[0].cluster!.stored).not.toBe(restarts[0].cluster!.now);
+  }, 60_000);
+
+  it('applies every message of a rebuilt Kafka whose log grew past the stored offset while the group was stopped', async () => {
+    const grownTopic = 'test.log-grown.v1';
+    const grownGroup = 'grown-group';
+    const stored = async () => (await opened.database.query<{ seq: string; log_id: string }>(
+      'SELECT seq, log_id FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND seq >= 0', [grownGroup, grownTopic]));
+    const consumeGrown = async (b: KafkaBus, seen: string[]) =>
+      void handles.push(await b.subscribe({ groupId: grownGroup, topics: [grownTopic], handle: async (m) => void seen.push(m.value) }));
+    const first = await startKafkaMock();
+    mocks.push(first);
+    const before = await busOn(first);
+    const seenBefore: string[] = [];
+    await consumeGrown(before, seenBefore);
+    for (let i = 0; i < 5; i++) await before.publish(grownTopic, [{ key: 'home-1', value: `old-${i}` }]);
+    await eventually(async () => (await stored()).map((r) => r.seq).join() === '4', 15_000, 'offset 4 stored');
+    const [{ log_id: firstCluster }] = await stored();
+    expect(firstCluster).toMatch(/^mockCluster/);
+    await Promise.all(handles.splice(0).map((h) => h.stop()));
+    await Promise.all(buses.splice(0).map((b) => b.close()));
+    restarts.length = 0;
+
+    // Kafka rebuilt empty while the group stays stopped, and the gateways go on: its log passes offset 4
+    const second = await startKafkaMock();
+    mocks.push(second);
+    const after = await busOn(second);
+    const pressed = Array.from({ length: 8 }, (_, i) => `new-${i}`);
+    for (const value of pressed) await after.publish(grownTopic, [{ key: 'home-1', value }]);
+    const seenAfter: string[] = [];
+    await consumeGrown(after, seenAfter);
+    // by its end alone (7 is past 4) this log looks like the one the offset came from: new-0..new-4 would be skipped
+    await eventually(() => seenAfter.length >= 8, 15_000, 'all eight applied');
+    expect(seenAfter).toEqual(pressed);
+    await eventually(async () => (await stored()).map((r) => r.seq).join() === '7', 10_000, 'offset 7 stored');
+    const [{ log_id: secondCluster }] = await stored();
+    expect(secondCluster).toMatch(/^mockCluster/);
+    expect(secondCluster).not.toBe(firstCluster);
+    expect(restarts).toEqual([{ group: grownGroup, topic: grownTopic, partition: expect.any(Number), storedOffset: '4', logEnd: '8', cluster: { stored: firstCluster, now: secondCluster } }]);
   }, 60_000);
 
   it('applies again, in order, what a group had applied before its database went back to an older state, when Kafka still holds it', async () => {
@@ -175,6 +217,55 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
       // the next batch follows on: nothing more to report
       await a.apply([{ topic, partition: 0, highWatermark: '20', messages: [message('17')] }], async () => undefined);
       expect(lost).toHaveLength(1);
+    });
+
+    describe('the Kafka cluster each offset was stored on', () => {
+      const storedRow = async () => (await opened.database.query<{ seq: string; log_id: string | null }>(
+        'SELECT seq, log_id FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND partition = 0', [staleGroup, topic]))[0];
+      const onCluster = (logId: string | undefined, seen: string[], told: LogRestart[]) =>
+        new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
+          { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false,
+          { partitionEnd: async () => 30n, onLogRestart: (r) => void told.push(r), logId: async () => logId });
+      const batch = (...offsets: string[]) => [{ topic, partition: 0, highWatermark: '30', messages: offsets.map(message) }];
+
+      it('an offset stored on another cluster is forgotten, however far this log has grown: its messages applied, the restart told', async () => {
+        await opened.database.query('UPDATE bus_offsets SET log_id = $2 WHERE group_id = $1', [staleGroup, 'cluster-a']);
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        await onCluster('cluster-b', seen, told).apply(batch('3', '12'), async () => undefined);
+        expect(seen).toEqual(['stale-3', 'stale-12']);
+        expect(told).toEqual([{ group: staleGroup, topic, partition: 0, storedOffset: '9', logEnd: '30', cluster: { stored: 'cluster-a', now: 'cluster-b' } }]);
+        expect(await storedRow()).toEqual({ seq: '12', log_id: 'cluster-b' });
+      });
+
+      it('an offset stored on this cluster holds: what it covers is skipped', async () => {
+        await opened.database.query('UPDATE bus_offsets SET log_id = $2 WHERE group_id = $1', [staleGroup, 'cluster-a']);
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        await onCluster('cluster-a', seen, told).apply(batch('9', '10'), async () => undefined);
+        expect(seen).toEqual(['stale-10']);
+        expect(told).toEqual([]);
+        expect(await storedRow()).toEqual({ seq: '10', log_id: 'cluster-a' });
+      });
+
+      it('an offset stored before clusters were recorded is taken for this cluster\'s, and gets its id', async () => {
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        await onCluster('cluster-b', seen, told).apply(batch('9', '10'), async () => undefined);
+        expect(seen).toEqual(['stale-10']);
+        expect(told).toEqual([]);
+        expect(await storedRow()).toEqual({ seq: '10', log_id: 'cluster-b' });
+      });
+
+      it('when Kafka does not say which cluster it is, the stored offset holds and keeps the cluster on record', async () => {
+        await opened.database.query('UPDATE bus_offsets SET log_id = $2 WHERE group_id = $1', [staleGroup, 'cluster-a']);
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        await onCluster(undefined, seen, told).apply(batch('9', '10'), async () => undefined);
+        expect(seen).toEqual(['stale-10']);
+        expect(told).toEqual([]);
+        expect(await storedRow()).toEqual({ seq: '10', log_id: 'cluster-a' });
+      });
     });
 
     it('a batch that follows on from the stored offset, or a group that never stored one, reports nothing', async () => {

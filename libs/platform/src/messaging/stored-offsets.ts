@@ -10,31 +10,41 @@ export interface FetchedPartition {
 /** A partition of a topic, as a map key. */
 export const slot = (p: { topic: string; partition: number }) => `${p.topic}/${p.partition}`;
 
+/** A group's stored offset for a partition, and the log it was taken from (a Kafka cluster's id; null if unknown). */
+export interface StoredOffset {
+  seq: bigint;
+  logId: string | null;
+}
+
 /**
  * Locks the partitions' offset rows of a consumer group (creating missing ones) and returns, per partition, the
  * offset stored with the last effects: messages at or below it were already applied (by this member before a crash,
  * or by another before a rebalance). Inside the transaction that applies the next messages.
  */
-export async function lockStoredOffsets(db: Database, groupId: string, parts: readonly { topic: string; partition: number }[]): Promise<Map<string, bigint>> {
-  const rows = await db.query<{ topic: string; partition: number; seq: string }>(
+export async function lockStoredOffsets(
+  db: Database, groupId: string, parts: readonly { topic: string; partition: number }[],
+): Promise<Map<string, StoredOffset>> {
+  const rows = await db.query<{ topic: string; partition: number; seq: string; log_id: string | null }>(
     `INSERT INTO bus_offsets (group_id, topic, partition, seq) SELECT $1, t, p, -1 FROM unnest($2::text[], $3::int[]) AS v (t, p)
-     ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING topic, partition, seq`,
+     ON CONFLICT (group_id, topic, partition) DO UPDATE SET seq = bus_offsets.seq RETURNING topic, partition, seq, log_id`,
     [groupId, parts.map((b) => b.topic), parts.map((b) => b.partition)],
   );
-  return new Map(rows.map((r) => [slot({ topic: r.topic, partition: Number(r.partition) }), BigInt(r.seq)]));
+  return new Map(rows.map((r) => [slot({ topic: r.topic, partition: Number(r.partition) }), { seq: BigInt(r.seq), logId: r.log_id }]));
 }
 
 /**
- * Stores each batch's last offset. Never backwards: a member that lost a partition during a rebalance must not undo
- * its successor's progress. A held write (Database.write): it goes with the transaction's other trailing writes.
+ * Stores each batch's last offset, and the log it was taken from when known (`logId`; otherwise the one on record
+ * stays). Never backwards: a member that lost a partition during a rebalance must not undo its successor's progress.
+ * A held write (Database.write): it goes with the transaction's other trailing writes.
  */
 export function storeOffsets(
   db: Database, groupId: string, batches: readonly { topic: string; partition: number; messages: readonly { offset: string }[] }[],
+  logId?: string,
 ): Promise<void> {
   return db.write(
-    `UPDATE bus_offsets AS o SET seq = GREATEST(o.seq, v.s) FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
+    `UPDATE bus_offsets AS o SET seq = GREATEST(o.seq, v.s), log_id = COALESCE($5::text, o.log_id) FROM unnest($2::text[], $3::int[], $4::bigint[]) AS v (t, p, s)
      WHERE o.group_id = $1 AND o.topic = v.t AND o.partition = v.p`,
-    [groupId, batches.map((b) => b.topic), batches.map((b) => b.partition), batches.map((b) => b.messages[b.messages.length - 1].offset)],
+    [groupId, batches.map((b) => b.topic), batches.map((b) => b.partition), batches.map((b) => b.messages[b.messages.length - 1].offset), logId ?? null],
   );
 }
 
@@ -46,10 +56,24 @@ export function pastLogEnd<P extends FetchedPartition>(parts: readonly P[], stor
   return parts.filter((p) => p.highWatermark !== undefined && BigInt(p.highWatermark) <= (stored.get(slot(p)) ?? -1n));
 }
 
+/**
+ * The partitions whose offset was stored from another log than the one read now (`logId`: another Kafka cluster). An
+ * offset stored before logs were named (null) is taken to be from this one.
+ */
+export function fromOtherLog<P extends { topic: string; partition: number }>(
+  parts: readonly P[], stored: ReadonlyMap<string, StoredOffset>, logId: string | undefined,
+): P[] {
+  if (logId === undefined) return [];
+  return parts.filter((p) => {
+    const s = stored.get(slot(p));
+    return s !== undefined && s.seq >= 0n && s.logId !== null && s.logId !== logId;
+  });
+}
+
 /** Forgets the stored offset of these partitions (their rows locked by lockStoredOffsets in the same transaction). */
 export async function forgetStoredOffsets(db: Database, groupId: string, parts: readonly { topic: string; partition: number }[]): Promise<void> {
   await db.query(
-    `UPDATE bus_offsets AS o SET seq = -1 FROM unnest($2::text[], $3::int[]) AS v (t, p)
+    `UPDATE bus_offsets AS o SET seq = -1, log_id = NULL FROM unnest($2::text[], $3::int[]) AS v (t, p)
      WHERE o.group_id = $1 AND o.topic = v.t AND o.partition = v.p`,
     [groupId, parts.map((p) => p.topic), parts.map((p) => p.partition)],
   );

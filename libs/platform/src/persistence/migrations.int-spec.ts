@@ -31,7 +31,7 @@ describe('migrations (PostgreSQL)', () => {
     await before.query(`INSERT INTO outbox (topic, key, value, headers) VALUES
       ('triage.dispatch-requests.v1', 'hh-1', '{"eventId":"e-1"}', '{"eventId":"e-1"}'), ('alerting.alert-changes.v1', 'hh-1', 'v"2', '{}')`);
 
-    const after = await open(MIGRATIONS);
+    const after = await open(MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === 'OutboxBatches1765000000000') + 1));
     await after.runMigrations({ transaction: 'all' });
     expect(await after.query(`SELECT to_regclass('outbox') AS t`)).toEqual([{ t: null }]);
     const rows: { messages: string }[] = await after.query('SELECT messages FROM outbox_batches ORDER BY id');
@@ -48,5 +48,20 @@ describe('migrations (PostgreSQL)', () => {
       { topic: 'triage.dispatch-requests.v1', key: 'hh-1', value: '{"eventId":"e-1"}', headers: { eventId: 'e-1' } },
       { topic: 'alerting.alert-changes.v1', key: 'hh-1', value: 'v"2', headers: {} },
     ]);
+  });
+
+  it('BusOffsetsLog keeps every stored offset, with no cluster on record, and back again', async () => {
+    const before = await open(MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === 'BusOffsetsLog1766000000000')));
+    await before.runMigrations({ transaction: 'all' });
+    await before.query(`INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ('triage', 'gateway.device-events.v1', 2, 41)`);
+
+    const after = await open(MIGRATIONS);
+    await after.runMigrations({ transaction: 'all' });
+    expect(await after.query('SELECT group_id, topic, partition, seq, log_id FROM bus_offsets')).toEqual([
+      { group_id: 'triage', topic: 'gateway.device-events.v1', partition: 2, seq: '41', log_id: null },
+    ]);
+
+    await after.undoLastMigration({ transaction: 'all' });
+    expect(await after.query('SELECT * FROM bus_offsets')).toEqual([{ group_id: 'triage', topic: 'gateway.device-events.v1', partition: 2, seq: '41' }]);
   });
 });
