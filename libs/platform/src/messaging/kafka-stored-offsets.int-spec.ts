@@ -238,33 +238,18 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
         expect(await storedRow()).toEqual({ seq: '12', log_id: 'cluster-b' });
       });
 
-      it('an offset stored on this cluster holds: what it covers is skipped', async () => {
-        await opened.database.query('UPDATE bus_offsets SET log_id = $2 WHERE group_id = $1', [staleGroup, 'cluster-a']);
+      it.each([
+        ['an offset stored on this cluster holds: what it covers is skipped', 'cluster-a', 'cluster-a', 'cluster-a'],
+        ['an offset stored before clusters were recorded is taken for this cluster\'s, and gets its id', null, 'cluster-b', 'cluster-b'],
+        ['when Kafka does not say which cluster it is, the stored offset holds and keeps the cluster on record', 'cluster-a', undefined, 'cluster-a'],
+      ])('%s', async (_, onRecord, reading, after) => {
+        await opened.database.query('UPDATE bus_offsets SET log_id = $2 WHERE group_id = $1', [staleGroup, onRecord]);
         const seen: string[] = [];
         const told: LogRestart[] = [];
-        await onCluster('cluster-a', seen, told).apply(batch('9', '10'), async () => undefined);
+        await onCluster(reading, seen, told).apply(batch('9', '10'), async () => undefined);
         expect(seen).toEqual(['stale-10']);
         expect(told).toEqual([]);
-        expect(await storedRow()).toEqual({ seq: '10', log_id: 'cluster-a' });
-      });
-
-      it('an offset stored before clusters were recorded is taken for this cluster\'s, and gets its id', async () => {
-        const seen: string[] = [];
-        const told: LogRestart[] = [];
-        await onCluster('cluster-b', seen, told).apply(batch('9', '10'), async () => undefined);
-        expect(seen).toEqual(['stale-10']);
-        expect(told).toEqual([]);
-        expect(await storedRow()).toEqual({ seq: '10', log_id: 'cluster-b' });
-      });
-
-      it('when Kafka does not say which cluster it is, the stored offset holds and keeps the cluster on record', async () => {
-        await opened.database.query('UPDATE bus_offsets SET log_id = $2 WHERE group_id = $1', [staleGroup, 'cluster-a']);
-        const seen: string[] = [];
-        const told: LogRestart[] = [];
-        await onCluster(undefined, seen, told).apply(batch('9', '10'), async () => undefined);
-        expect(seen).toEqual(['stale-10']);
-        expect(told).toEqual([]);
-        expect(await storedRow()).toEqual({ seq: '10', log_id: 'cluster-a' });
+        expect(await storedRow()).toEqual({ seq: '10', log_id: after });
       });
     });
 
