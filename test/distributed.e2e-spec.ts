@@ -98,6 +98,21 @@ describeDistributed('distributed mode: one process per app on real services', ()
       sumMetric(await (await fetch(`${stack.app(app).httpUrl}/metrics`)).text(), 'linan_kafka_requests_total', labels);
     expect(await kafkaRequests('gateway-a', { client: 'producer', api: 'Produce' })).toBeGreaterThanOrEqual(1);
     expect(await kafkaRequests('dispatch', { client: 'consumer', api: 'Fetch' })).toBeGreaterThanOrEqual(1);
+
+    // /health names the Kafka cluster, and the consumers stored it with their offsets
+    const kafkaHealth = async (app: string) =>
+      ((await (await fetch(`${stack.app(app).httpUrl}/health`)).json()) as { info: { kafka: { brokers: number; clusterId: string } } }).info.kafka;
+    const cluster = (await kafkaHealth('triage-a')).clusterId;
+    expect(cluster).toMatch(/^mockCluster/);
+    expect(await kafkaHealth('gateway-a')).toMatchObject({ status: 'up', brokers: 1, clusterId: cluster });
+    const db = new Client({ connectionString: stack.env.DATABASE_URL });
+    await db.connect();
+    try {
+      const { rows } = await db.query<{ log_id: string | null }>(`SELECT DISTINCT log_id FROM bus_offsets WHERE group_id IN ('triage', 'dispatch') AND seq >= 0`);
+      expect(rows).toEqual([{ log_id: cluster }]);
+    } finally {
+      await db.end();
+    }
     expect(await kafkaRequests('triage-a', { client: 'consumer', api: 'Heartbeat' })).toBeGreaterThanOrEqual(1);
 
     // and its consumer groups' lag, read at the scrape: every partition of the topics the app reads, nothing behind

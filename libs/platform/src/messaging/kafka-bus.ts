@@ -120,10 +120,13 @@ export class KafkaBus extends MessageBus implements Outbox {
     this.sweeper.unref();
   }
 
-  /** Readiness: the cluster answers a metadata request. */
-  async ping(timeoutMs = 2_000): Promise<{ brokers: number }> {
+  /**
+   * Readiness: the cluster answers a metadata request. With its id, which the consumers store with their offsets:
+   * /health shows which cluster an app is on.
+   */
+  async ping(timeoutMs = 2_000): Promise<{ brokers: number; clusterId: string | null }> {
     const r = await withTimeout(this.admin.describeCluster(), timeoutMs, 'Kafka did not answer');
-    return { brokers: r.brokers.length };
+    return { brokers: r.brokers.length, clusterId: r.clusterId || null };
   }
 
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
