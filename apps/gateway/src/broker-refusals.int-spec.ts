@@ -86,7 +86,7 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
     }
   });
 
-  it('reports refused connections by the user name tried: a wrong secret, an unknown one, another client id', async () => {
+  it('reports refused connections by the user name tried (a wrong secret, an unknown one, another client id), or by the client id of one without a user name', async () => {
     const { s, reports } = gateway('gw-conn');
     await s.whenReady();
     const attempts: { clientId: string; username?: string; password?: string; protocolVersion?: 4 | 5 }[] = [
@@ -94,23 +94,24 @@ describe('Mosquitto refusals reported by the linan_device_acl plugin', () => {
       { clientId: 'RF-1', username: 'RF-1', password: 'wrong', protocolVersion: 4 },
       { clientId: 'NOT-REGISTERED', username: 'NOT-REGISTERED', password: 'x' },
       { clientId: 'someone-else', username: 'RF-2', password: 'secret-RF-2' },
-      // no user name: not told from a TCP check that never sent a CONNECT (a load balancer's), so not reported
+      // no user name: reported under the client id it claimed (a device set up without its credentials, or a stranger)
       { clientId: 'anonymous-1' },
+      { clientId: 'RF-3', protocolVersion: 4 },
       // the platform's own account with a wrong password: Mosquitto's log says so, the devices' figures do not
       { clientId: 'linan-service-wrong', username: fx.broker.service.username, password: 'wrong' },
     ];
     for (const a of attempts) expect(await tryDeviceConnect(fx.broker.url, a)).toMatchObject({ ok: false });
-    // and a bare TCP connection, closed without a CONNECT
+    // and a bare TCP connection, closed without a CONNECT (a load balancer's check): not a refusal
     await new Promise<void>((done) => createConnection({ port: fx.broker.port, host: '127.0.0.1' }, function (this: Socket) {
       this.end();
       done();
     }));
-    await eventually(() => (sum(reports) >= 4 ? reports : undefined), 5000, 'four refusals reported');
+    await eventually(() => (sum(reports) >= 6 ? reports : undefined), 5000, 'six refusals reported');
     await new Promise((done) => setTimeout(done, 1200)); // the others would have come by now
     const byUser = new Map<string, number>();
     for (const r of reports) byUser.set(r.clientId, (byUser.get(r.clientId) ?? 0) + r.count);
     expect(reports.every((r) => r.action === 'connect' && r.topic === '')).toBe(true);
-    expect(Object.fromEntries(byUser)).toEqual({ 'RF-1': 2, 'NOT-REGISTERED': 1, 'RF-2': 1 });
+    expect(Object.fromEntries(byUser)).toEqual({ 'RF-1': 2, 'NOT-REGISTERED': 1, 'RF-2': 1, 'anonymous-1': 1, 'RF-3': 1 });
     expect(await fx.broker.logTail(100)).toMatch(/linan: refused a connection of the platform account linan/);
   });
 

@@ -17,8 +17,10 @@
  * subscription, count (linan_gateway_acl_denied_total) and keep on the rejected-events topic. A device that floods
  * refused packets costs one report a second, not one per packet. A refused connection is seen when Mosquitto closes
  * it: its client id is cleared by then and its user name is not; it is reported under that user name (the gateways
- * ask the registry why, for linan_gateway_connect_refused_total{reason}), except for the platform's own accounts and
- * CONNECTs without a user name, which look the same as a TCP check that never sent one.
+ * ask the registry why, for linan_gateway_connect_refused_total{reason}), except for the platform's own accounts. A
+ * CONNECT without a user name looks at its close like a TCP check that never sent one, so the plugin notes it when
+ * Mosquitto asks the plugins to authenticate it (which a TCP check never reaches) and reports it, if refused, under
+ * the client id it claimed.
  *
  * Options (plugin_opt_*, after this plugin's `plugin` line):
  *   report_topic     where reports go (default linan/broker/acl-denied)
@@ -44,6 +46,8 @@
 /* what the gateway keeps of a refused publish on the rejected-events topic, as it does of any rejected message */
 #define MAX_PAYLOAD_REPORTED 4096
 #define REPORT_INTERVAL_S 1
+/* CONNECTs without a user name between their authentication and their close (a moment, unless Mosquitto let them in) */
+#define MAX_ANONYMOUS 64
 
 struct pending {
 	char *client;
@@ -66,6 +70,11 @@ static int pending_count;
 /* refusals of devices beyond MAX_PENDING in one interval: reported together, per action */
 static unsigned long overflow_publish, overflow_subscribe, overflow_connect;
 static time_t last_report;
+static struct anonymous {
+	const struct mosquitto *client;
+	char *id; /* the client id it claimed */
+} anonymous[MAX_ANONYMOUS];
+static int anonymous_count;
 
 static char *dup_or_die(const char *s)
 {
@@ -288,20 +297,67 @@ static int on_acl_check(int event, void *event_data, void *userdata)
 	return MOSQ_ERR_ACL_DENIED;
 }
 
+/* The claimed client id of a CONNECT without a user name noted by on_basic_auth, taken off the list (NULL if none). */
+static char *take_anonymous(const struct mosquitto *client)
+{
+	for(int i = 0; i < anonymous_count; i++){
+		if(anonymous[i].client != client) continue;
+		char *id = anonymous[i].id;
+		anonymous[i] = anonymous[--anonymous_count];
+		return id;
+	}
+	return NULL;
+}
+
 /*
- * A connection Mosquitto refused (wrong secret, unknown or disabled account, a client id the account is not bound to):
- * it is closed with its client id already cleared, and its user name still there. The platform's own accounts are
- * left to Mosquitto's log. Without a user name there is nothing to tell apart from a connection closed before its
- * CONNECT (a load balancer's or a probe's TCP check), so those are not reported either.
+ * A CONNECT without a user name: noted with the client id it claimed, to be reported at its close if Mosquitto refused
+ * it (allow_anonymous false). The decision is left to the plugins after this one and to Mosquitto. Mosquitto refuses a
+ * CONNECT every plugin defers; with dynamic security after this one (the project's config) that changes nothing, as
+ * dynamic security decides every CONNECT with a user name.
+ */
+static int on_basic_auth(int event, void *event_data, void *userdata)
+{
+	struct mosquitto_evt_basic_auth *ed = event_data;
+	(void)event;
+	(void)userdata;
+	if(ed->username || !ed->client) return MOSQ_ERR_PLUGIN_DEFER;
+	free(take_anonymous(ed->client));
+	if(anonymous_count < MAX_ANONYMOUS){
+		const char *id = mosquitto_client_id(ed->client);
+		anonymous[anonymous_count].client = ed->client;
+		anonymous[anonymous_count].id = dup_or_die(id ? id : "");
+		anonymous_count++;
+	}else{
+		mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: too many connections without a user name at once; one is not reported");
+	}
+	return MOSQ_ERR_PLUGIN_DEFER;
+}
+
+/*
+ * A connection Mosquitto refused (wrong secret, unknown or disabled account, a client id the account is not bound to,
+ * no user name): it is closed with its client id already cleared, and its user name still there if it sent one. The
+ * platform's own accounts are left to Mosquitto's log. One without a user name is reported under the client id it
+ * claimed when on_basic_auth saw its CONNECT; else it is a connection closed before its CONNECT (a load balancer's or
+ * a probe's TCP check), not a refusal.
  */
 static int on_disconnect(int event, void *event_data, void *userdata)
 {
 	struct mosquitto_evt_disconnect *ed = event_data;
 	(void)event;
 	(void)userdata;
-	if(!ed->client || mosquitto_client_id(ed->client)) return MOSQ_ERR_SUCCESS;
+	if(!ed->client) return MOSQ_ERR_SUCCESS;
+	char *claimed = take_anonymous(ed->client);
+	if(mosquitto_client_id(ed->client)){
+		free(claimed);
+		return MOSQ_ERR_SUCCESS;
+	}
 	const char *username = mosquitto_client_username(ed->client);
-	if(!username) return MOSQ_ERR_SUCCESS;
+	if(!username){
+		if(claimed) note_refusal(claimed, "connect", "", NULL, 0);
+		free(claimed);
+		return MOSQ_ERR_SUCCESS;
+	}
+	free(claimed);
 	if(is_platform_user(username)){
 		mosquitto_log_printf(MOSQ_LOG_WARNING, "linan: refused a connection of the platform account %s", username);
 		return MOSQ_ERR_SUCCESS;
@@ -366,6 +422,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata, st
 	int rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL, NULL);
 	if(rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL, NULL);
 	if(rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_TICK, on_tick, NULL, NULL);
+	if(rc == MOSQ_ERR_SUCCESS) rc = mosquitto_callback_register(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL, NULL);
 	if(rc != MOSQ_ERR_SUCCESS){
 		mosquitto_log_printf(MOSQ_LOG_ERR, "linan_device_acl: could not register its callbacks (%d)", rc);
 		return rc;
@@ -384,6 +441,8 @@ int mosquitto_plugin_cleanup(void *userdata, struct mosquitto_opt *options, int 
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_ACL_CHECK, on_acl_check, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_DISCONNECT, on_disconnect, NULL);
 	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_TICK, on_tick, NULL);
+	mosquitto_callback_unregister(plugin_id, MOSQ_EVT_BASIC_AUTH, on_basic_auth, NULL);
+	while(anonymous_count) free(anonymous[--anonymous_count].id);
 	free(report_topic);
 	report_topic = NULL;
 	free_words(channels, &channel_count);
