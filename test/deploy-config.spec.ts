@@ -102,7 +102,7 @@ describe('deployment files', () => {
     it('starts each app after the services its configuration names are healthy', () => expect(r.dependencies).toEqual([]));
     it('mounts only files that exist', () => expect(r.mounts).toEqual([]));
     it("runs Mosquitto on the project's config with the dynamic-security file made first", () => expect(r.mosquitto).toEqual([]));
-    it('lets Kafka create topics with a partition per consumer', () => expect(r.kafka).toEqual([]));
+    it('lets Kafka create topics with a partition per consumer, on a cluster id of its own', () => expect(r.kafka).toEqual([]));
     it('routes the nginx edge by the route table', () => expect(r.nginx).toEqual([]));
     it('writes no secret into the file', () => expect(composeSecretProblems(loadCompose(), exampleEnv, composeText)).toEqual([]));
   });
@@ -200,6 +200,15 @@ describe('deployment files', () => {
 
     it('a configuration variable the guide does not describe', () => {
       expect(undocumented([...configVariables(), 'NEW_SETTING'], read('docs', 'deployment.md'))).toEqual(['NEW_SETTING']);
+    });
+
+    it('a Kafka formatted with a fixed cluster id, or the image\'s shared default', () => {
+      const fixed = compose();
+      fixed.services.kafka.environment = { ...(fixed.services.kafka.environment as object), CLUSTER_ID: 'MkU3OEVBNTcwNTJENDM2Qk' };
+      expect(composeAll(fixed).kafka.join('\n')).toMatch(/cluster id of its own/);
+      const imageDefault = compose();
+      delete imageDefault.services.kafka.command;
+      expect(composeAll(imageDefault).kafka.join('\n')).toMatch(/cluster id of its own/);
     });
 
     it('more consumers than partitions', () => {

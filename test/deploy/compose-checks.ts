@@ -252,6 +252,11 @@ export function composeKafkaProblems(compose: ComposeFile, apps: ComposeApp[]): 
   const env = rawEnvironment(kafka);
   const problems: string[] = [];
   if (env.KAFKA_AUTO_CREATE_TOPICS_ENABLE !== 'true') problems.push('Kafka: KAFKA_AUTO_CREATE_TOPICS_ENABLE is not "true" (the apps create no topics)');
+  // the apps tell a rebuilt Kafka by its cluster id; apache/kafka formats an empty volume with one fixed id unless told
+  const command = Array.isArray(kafka.command) ? kafka.command.join(' ') : String(kafka.command ?? '');
+  if (env.CLUSTER_ID !== undefined || !/kafka-storage\.sh random-uuid/.test(command) || !/exec \/etc\/kafka\/docker\/run$/.test(command)) {
+    problems.push('Kafka: an empty volume must be formatted with a cluster id of its own (CLUSTER_ID from kafka-storage.sh random-uuid, then the image\'s /etc/kafka/docker/run)');
+  }
   const partitions = Number(env.KAFKA_NUM_PARTITIONS ?? 1);
   for (const group of ['triage', 'dispatch'] as const) {
     const members = apps.filter((a) => a.app === group).reduce((n, a) => n + (a.service.deploy?.replicas ?? 1), 0);
