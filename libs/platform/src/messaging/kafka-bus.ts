@@ -125,8 +125,13 @@ export class KafkaBus extends MessageBus implements Outbox {
    * /health shows which cluster an app is on.
    */
   async ping(timeoutMs = 2_000): Promise<{ brokers: number; clusterId: string | null }> {
-    const r = await withTimeout(this.admin.describeCluster(), timeoutMs, 'Kafka did not answer');
+    const r = await this.describeCluster(timeoutMs);
     return { brokers: r.brokers.length, clusterId: r.clusterId || null };
+  }
+
+  /** Kafka's answer to a metadata request (its brokers and the cluster's id) within `timeoutMs`. */
+  private describeCluster(timeoutMs: number) {
+    return withTimeout(this.admin.describeCluster(), timeoutMs, 'Kafka did not answer');
   }
 
   publish(topic: string, messages: OutgoingMessage[]): Promise<void> {
@@ -299,8 +304,7 @@ export class KafkaBus extends MessageBus implements Outbox {
 
   /** The cluster's id, from Kafka within 3 s (brokers before Kafka 0.10.1 have none). */
   private async clusterId(): Promise<string | undefined> {
-    const r = await withTimeout(this.admin.describeCluster(), 3_000, 'Kafka did not say which cluster it is');
-    return r.clusterId || undefined;
+    return (await this.describeCluster(3_000)).clusterId || undefined;
   }
 
   /** Where a partition's log starts (the oldest offset Kafka holds) and ends now (its high watermark), from Kafka within 3 s. */
