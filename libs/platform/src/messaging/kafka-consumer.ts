@@ -25,9 +25,9 @@ export interface KafkaConsumerOptions {
   countRequest?: (client: KafkaClientKind, api: string) => void;
   /** Told of every message that failed (sent to the retry or dead-letter topic), for /metrics. */
   onMessageFailed?: FailureReport;
-  /** Told of every partition whose log started over (see KafkaBatchApplier), for /metrics. */
+  /** Told of every partition whose log started over (see StoredOffsetChecks), for /metrics. */
   onLogRestart?: (r: LogRestart) => void;
-  /** Told of messages the group never applied and will not be given (see KafkaBatchApplier), for /metrics. */
+  /** Told of messages the group never applied and will not be given (see StoredOffsetChecks), for /metrics. */
   onLost?: (e: LostMessages) => void;
   /** Where a partition's log ends now (the bus asks Kafka); without it the end seen at the fetch is believed. */
   partitionEnd?: (topic: string, partition: number) => Promise<bigint>;
@@ -43,7 +43,7 @@ export interface KafkaConsumerOptions {
    * failed over) may be and still be applied again, from Kafka's timestamp; 0: never, they are only reported.
    */
   replayMaxAgeMs?: number;
-  /** Told of messages applied again (see KafkaBatchApplier), for /metrics. */
+  /** Told of messages applied again (see StoredOffsetChecks), for /metrics. */
   onReplayed?: (e: ReplayedMessages) => void;
 }
 

@@ -19,7 +19,7 @@ export interface InboundMessage {
   attempt: number;
   /**
    * Applied once before, and again now because the database lost its effects (restored, or failed over to a replica
-   * that was behind): see ReplayedMessages in kafka-batch-applier.ts.
+   * that was behind): see ReplayedMessages in stored-offset-checks.ts.
    */
   replayed?: true;
 }
