@@ -99,7 +99,7 @@ describeDistributed('distributed mode: one process per app on real services', ()
     expect(await kafkaRequests('gateway-a', { client: 'producer', api: 'Produce' })).toBeGreaterThanOrEqual(1);
     expect(await kafkaRequests('dispatch', { client: 'consumer', api: 'Fetch' })).toBeGreaterThanOrEqual(1);
 
-    // /health names the Kafka cluster, and the consumers stored it with their offsets
+    // /health names the Kafka cluster, and the consumers stored it with their offsets, each with its message's digest
     const kafkaHealth = async (app: string) =>
       ((await (await fetch(`${stack.app(app).httpUrl}/health`)).json()) as { info: { kafka: { brokers: number; clusterId: string } } }).info.kafka;
     const cluster = (await kafkaHealth('triage-a')).clusterId;
@@ -108,8 +108,9 @@ describeDistributed('distributed mode: one process per app on real services', ()
     const db = new Client({ connectionString: stack.env.DATABASE_URL });
     await db.connect();
     try {
-      const { rows } = await db.query<{ log_id: string | null }>(`SELECT DISTINCT log_id FROM bus_offsets WHERE group_id IN ('triage', 'dispatch') AND seq >= 0`);
-      expect(rows).toEqual([{ log_id: cluster }]);
+      const { rows } = await db.query<{ log_id: string | null; digested: boolean }>(
+        `SELECT DISTINCT log_id, last_digest IS NOT NULL AS digested FROM bus_offsets WHERE group_id IN ('triage', 'dispatch') AND seq >= 0`);
+      expect(rows).toEqual([{ log_id: cluster, digested: true }]);
     } finally {
       await db.end();
     }

@@ -1,6 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { silentLogger } from '@linan/testing';
 import type { Database } from '../persistence/database';
+import { SeekBack } from './kafka-batch-applier';
 import { KAFKA_COMMIT_INTERVAL_MS, KafkaConsumer } from './kafka-consumer';
 import { LIVE_VIEW_GATHER_MS, type Subscription } from './message-bus';
 
@@ -171,4 +172,31 @@ describe('KafkaConsumer fetch gathering', () => {
       [{ topic: 't', partition: 1, offset: '11' }],
     ]);
   }));
+});
+
+describe('KafkaConsumer of the retry topics', () => {
+  it('sends a partition back where StoredOffsetChecks says (a retry topic created again) and takes nothing more of the batch', async () => {
+    const seeks: { topic: string; partition: number; offset: string }[] = [];
+    const kafka = {
+      consumer: () => ({ on: () => () => undefined, events: {}, seek: (at: { topic: string; partition: number; offset: string }) => void seeks.push(at) }),
+    } as unknown as Kafka;
+    const c = new KafkaConsumer(kafka, { groupId: 'g', topics: ['t'], handle: async () => undefined }, {} as Database,
+      { maxWaitMs: 5, retry: { maxAttempts: 3, baseDelayMs: 10 } }, silentLogger, async () => undefined, 'retries');
+    const tried: string[] = [];
+    (c as unknown as { applier: unknown }).applier = {
+      applyOne: async (_: unknown, m: { offset: string }) => {
+        tried.push(m.offset);
+        throw new SeekBack([{ topic: 't.g.retry', partition: 2, offset: '0' }]);
+      },
+    };
+    const message = (offset: string) => ({ offset, key: Buffer.from('k'), value: Buffer.from('v'), headers: {}, timestamp: '0' });
+    const resolved: string[] = [];
+    await (c as unknown as { eachBatch(p: unknown): Promise<void> }).eachBatch({
+      batch: { topic: 't.g.retry', partition: 2, highWatermark: '9', messages: [message('6'), message('7')] },
+      resolveOffset: (o: string) => void resolved.push(o), heartbeat: async () => undefined, isRunning: () => true, isStale: () => false,
+    });
+    expect(tried).toEqual(['6']);
+    expect(resolved).toEqual([]);
+    expect(seeks).toEqual([{ topic: 't.g.retry', partition: 2, offset: '0' }]);
+  });
 });

@@ -118,8 +118,9 @@ export class KafkaConsumer {
     this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping, {
       report: options.onMessageFailed, partitionEnd: options.partitionEnd, onLogRestart: options.onLogRestart, onLost: options.onLost,
       logId: () => this.logId,
-      // the retry topics' consumer handles each message as it comes and cannot go back: its gaps are only reported
-      ...(part === 'main' && !sub.ephemeral ? { partitionStart: options.partitionStart, replayMaxAgeMs: options.replayMaxAgeMs, onReplayed: options.onReplayed } : {}),
+      ...(sub.ephemeral ? {} : { partitionStart: options.partitionStart }),
+      // the retry topics' consumer handles each message as it comes, after its delay: its gaps are only reported
+      ...(part === 'main' && !sub.ephemeral ? { replayMaxAgeMs: options.replayMaxAgeMs, onReplayed: options.onReplayed } : {}),
     });
     this.retryTopics = new Map(part === 'retries' ? sub.topics.map((t) => [retryTopic(t, sub.groupId), t]) : []);
     this.consumer = this.createConsumer();
@@ -256,7 +257,15 @@ export class KafkaConsumer {
         if (!isRunning() || isStale()) return;
         await this.waitUntil(Number(m.headers[RETRY_HEADERS.notBefore] ?? 0), heartbeat);
         if (!isRunning() || isStale()) return;
-        if (!(await this.applier.applyOne(batch, m, heartbeat))) return;
+        try {
+          if (!(await this.applier.applyOne(batch, m, heartbeat))) return;
+        } catch (err) {
+          // a retry topic created again: sent back to its log's start (see StoredOffsetChecks)
+          if (!(err instanceof SeekBack)) throw err;
+          this.log.warn({ seeks: err.to }, 'fetching partitions again from before what was fetched');
+          this.seekTo(err.to);
+          return;
+        }
         resolveOffset(m.offset);
         this.commit([{ topic: batch.topic, partition: batch.partition, messages: [m] }]);
       }
@@ -346,12 +355,17 @@ export class KafkaConsumer {
       this.buffer = [];
       this.buffered = 0;
       this.roomWaiters.splice(0).forEach((r) => r());
-      for (const at of first.values()) {
-        try {
-          this.consumer.seek(at);
-        } catch (e) {
-          this.log.error({ err: e, ...at }, 'cannot seek back; the partition resumes from Kafka\'s committed offset after the next rebalance');
-        }
+      this.seekTo([...first.values()]);
+    }
+  }
+
+  /** Sends partitions back to fetch again from an earlier offset. */
+  private seekTo(to: SeekBack['to']): void {
+    for (const at of to) {
+      try {
+        this.consumer.seek(at);
+      } catch (e) {
+        this.log.error({ err: e, ...at }, 'cannot seek back; the partition resumes from Kafka\'s committed offset after the next rebalance');
       }
     }
   }

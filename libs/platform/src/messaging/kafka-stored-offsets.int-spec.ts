@@ -5,6 +5,7 @@ import type { OpenedDatabase } from '../persistence/open-database';
 import { KafkaBatchApplier, SeekBack, type LostMessages, type LogRestart, type ReplayedMessages } from './kafka-batch-applier';
 import { KafkaBus, type KafkaBusOptions } from './kafka-bus';
 import type { ConsumerHandle, InboundMessage } from './message-bus';
+import { messageDigest } from './stored-offsets';
 
 const available = postgresAvailable();
 
@@ -134,6 +135,53 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
     expect(restarts).toEqual([{ group: grownGroup, topic: grownTopic, partition: expect.any(Number), storedOffset: '4', logEnd: '8', cluster: { stored: firstCluster, now: secondCluster } }]);
   }, 60_000);
 
+  it.each([
+    ['one produce request each (the mock gives one per fetch: the batches before offset 4 come first)', false],
+    ['one produce request (the first batch holds them all)', true],
+  ])('applies every message of a topic created again on the same cluster whose log grew past the stored offset while the group was stopped: %s', async (_, together) => {
+    const againTopic = `test.topic-again-${together ? 'together' : 'apart'}.v1`;
+    const againGroup = `again-group-${together ? 'together' : 'apart'}`;
+    const stored = async () => (await opened.database.query<{ seq: string; last_digest: string | null }>(
+      'SELECT seq, last_digest FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND seq >= 0', [againGroup, againTopic]));
+    const consumeAgain = async (b: KafkaBus, seen: string[]) =>
+      void handles.push(await b.subscribe({ groupId: againGroup, topics: [againTopic], handle: async (m) => void seen.push(m.value) }));
+    const first = await startKafkaMock();
+    mocks.push(first);
+    const before = await busOn(first);
+    const seenBefore: string[] = [];
+    await consumeAgain(before, seenBefore);
+    for (let i = 0; i < 5; i++) await before.publish(againTopic, [{ key: 'home-1', value: `old-${i}` }]);
+    await eventually(async () => (await stored()).map((r) => r.seq).join() === '4', 15_000, 'offset 4 stored');
+    const [{ last_digest: oldDigest }] = await stored();
+    expect(oldDigest).toMatch(/^\d+:[\w-]{16}$/);
+    await Promise.all(handles.splice(0).map((h) => h.stop()));
+    await Promise.all(buses.splice(0).map((b) => b.close()));
+    restarts.length = 0;
+
+    // the topic deleted and created again while the group stays stopped (Kafka drops its committed offsets with it),
+    // and the gateways go on: its new log passes offset 4. The mock cannot delete a topic, so a second mock stands for
+    // the new log, and the stored offset is made to name its cluster: the cluster's id tells nothing here
+    const second = await startKafkaMock();
+    mocks.push(second);
+    const after = await busOn(second);
+    const pressed = Array.from({ length: 8 }, (_, i) => `new-${i}`);
+    if (together) await after.publish(againTopic, pressed.map((value) => ({ key: 'home-1', value })));
+    else for (const value of pressed) await after.publish(againTopic, [{ key: 'home-1', value }]);
+    const { clusterId } = await after.ping();
+    await opened.database.query('UPDATE bus_offsets SET log_id = $3 WHERE group_id = $1 AND topic = $2', [againGroup, againTopic, clusterId]);
+    const seenAfter: string[] = [];
+    await consumeAgain(after, seenAfter);
+    // by its end (7 is past 4) and its cluster this log looks like the one the offset came from: new-0..new-4 would be skipped
+    await eventually(() => seenAfter.length >= 8, 15_000, 'all eight applied');
+    expect(seenAfter).toEqual(pressed);
+    await eventually(async () => (await stored()).map((r) => r.seq).join() === '7', 10_000, 'offset 7 stored');
+    expect(restarts).toEqual([{
+      group: againGroup, topic: againTopic, partition: expect.any(Number), storedOffset: '4', logEnd: '8',
+      message: { stored: oldDigest, now: expect.stringMatching(/^\d+:/) },
+    }]);
+    expect(restarts[0].message!.now).not.toBe(oldDigest);
+  }, 60_000);
+
   it('applies again, in order, what a group had applied before its database went back to an older state, when Kafka still holds it', async () => {
     const mock = await startKafkaMock();
     mocks.push(mock);
@@ -250,6 +298,89 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
         expect(seen).toEqual(['stale-10']);
         expect(told).toEqual([]);
         expect(await storedRow()).toEqual({ seq: '10', log_id: after });
+      });
+    });
+
+    describe('the message at the stored offset (its digest stored with it)', () => {
+      const storedRow = async () => (await opened.database.query<{ seq: string; last_digest: string | null }>(
+        'SELECT seq, last_digest FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND partition = 0', [staleGroup, topic]))[0];
+      /** A message of the new log: another value at the same offset. */
+      const again = (offset: string): InboundMessage => ({ ...message(offset), value: `again-${offset}` });
+      const onLog = (start: bigint, seen: string[], told: LogRestart[]) =>
+        new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
+          { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false,
+          { partitionEnd: async () => 30n, onLogRestart: (r) => void told.push(r), partitionStart: async () => start });
+      const noHeartbeat = async () => undefined;
+
+      beforeEach(async () => {
+        await opened.database.query('UPDATE bus_offsets SET last_digest = $2 WHERE group_id = $1', [staleGroup, messageDigest(message('9'))]);
+      });
+
+      it('is stored with every offset, and a batch older than the stored offset leaves it', async () => {
+        const a = onLog(0n, [], []);
+        await a.apply([{ topic, partition: 0, highWatermark: '30', messages: [message('10'), message('11')] }], noHeartbeat);
+        expect(await storedRow()).toEqual({ seq: '11', last_digest: messageDigest(message('11')) });
+        await a.apply([{ topic, partition: 0, highWatermark: '30', messages: [message('4')] }], noHeartbeat);
+        expect(await storedRow()).toEqual({ seq: '11', last_digest: messageDigest(message('11')) });
+        await a.applyOne({ topic, partition: 0, highWatermark: '30' }, message('12'), noHeartbeat);
+        expect(await storedRow()).toEqual({ seq: '12', last_digest: messageDigest(message('12')) });
+      });
+
+      it('the same message there (a group reading again after a restart) holds: what it covers is skipped', async () => {
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        await onLog(0n, seen, told).apply([{ topic, partition: 0, highWatermark: '30', messages: ['8', '9', '10'].map(message) }], noHeartbeat);
+        expect(seen).toEqual(['stale-10']);
+        expect(told).toEqual([]);
+      });
+
+      it('another message there, in a batch from the log\'s start: the offset forgotten at once, the whole batch applied, the restart told', async () => {
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        const offsets = Array.from({ length: 12 }, (_, i) => String(i));
+        await onLog(0n, seen, told).apply([{ topic, partition: 0, highWatermark: '12', messages: offsets.map(again) }], noHeartbeat);
+        expect(seen).toEqual(offsets.map((o) => `again-${o}`));
+        expect(told).toEqual([{
+          group: staleGroup, topic, partition: 0, storedOffset: '9', logEnd: '12',
+          message: { stored: messageDigest(message('9')), now: messageDigest(again('9')) },
+        }]);
+        expect(await storedRow()).toEqual({ seq: '11', last_digest: messageDigest(again('11')) });
+      });
+
+      it('another message there, in a later batch: the partition sent back to its log\'s start, and applied from there', async () => {
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        const a = onLog(2n, seen, told);
+        // the batches before it were taken for messages already applied
+        await a.apply([{ topic, partition: 0, highWatermark: '14', messages: ['2', '3', '4', '5'].map(again) }], noHeartbeat);
+        expect(seen).toEqual([]);
+        const err = await a.apply([{ topic, partition: 0, highWatermark: '14', messages: ['6', '7', '8', '9', '10'].map(again) }], noHeartbeat)
+          .catch((e: unknown) => e);
+        expect((err as SeekBack).to).toEqual([{ topic, partition: 0, offset: '2' }]);
+        expect(seen).toEqual([]);
+        expect(told).toEqual([]);
+        expect(await storedRow()).toEqual({ seq: '9', last_digest: messageDigest(message('9')) });
+        // a batch fetched before the seek comes on: sent back again
+        await expect(a.apply([{ topic, partition: 0, highWatermark: '14', messages: [again('11')] }], noHeartbeat)).rejects.toBeInstanceOf(SeekBack);
+        // what the seek fetches: the log from its start, every message applied
+        await a.apply([{ topic, partition: 0, highWatermark: '14', messages: ['2', '3', '4', '5', '6'].map(again) }], noHeartbeat);
+        await a.apply([{ topic, partition: 0, highWatermark: '14', messages: ['7', '8', '9', '10', '11', '12', '13'].map(again) }], noHeartbeat);
+        expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => `again-${i + 2}`));
+        expect(told).toEqual([{
+          group: staleGroup, topic, partition: 0, storedOffset: '9', logEnd: '14',
+          message: { stored: messageDigest(message('9')), now: messageDigest(again('9')) },
+        }]);
+        expect(await storedRow()).toEqual({ seq: '13', last_digest: messageDigest(again('13')) });
+      });
+
+      it('an offset stored before digests were kept holds, and gets one', async () => {
+        await opened.database.query('UPDATE bus_offsets SET last_digest = NULL WHERE group_id = $1', [staleGroup]);
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        await onLog(0n, seen, told).apply([{ topic, partition: 0, highWatermark: '30', messages: ['9', '10'].map(again) }], noHeartbeat);
+        expect(seen).toEqual(['again-10']);
+        expect(told).toEqual([]);
+        expect(await storedRow()).toEqual({ seq: '10', last_digest: messageDigest(again('10')) });
       });
     });
 

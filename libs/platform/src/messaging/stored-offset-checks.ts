@@ -1,7 +1,9 @@
 import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
 import type { InboundMessage } from './message-bus';
-import { forgetStoredOffsets, fromOtherLog, lockStoredOffsets, pastLogEnd, slot, type FetchedPartition } from './stored-offsets';
+import {
+  forgetStoredOffsets, fromOtherLog, lockStoredOffsets, messageDigest, pastLogEnd, slot, type FetchedPartition, type StoredOffset,
+} from './stored-offsets';
 
 /** One partition's fetched messages. */
 export interface PartitionBatch extends FetchedPartition {
@@ -19,6 +21,11 @@ export interface LogRestart {
   logEnd: string | null;
   /** When the offset was stored on another Kafka cluster: that cluster's id and this one's. */
   cluster?: { stored: string; now: string };
+  /**
+   * When the message at the stored offset is not the one applied there: the digest on record and the one read now
+   * (see messageDigest).
+   */
+  message?: { stored: string; now: string };
 }
 
 /**
@@ -80,6 +87,19 @@ interface Replay {
   cutoff: number;
 }
 
+/**
+ * A partition whose message at the stored offset was found to be another (a log created again and grown past it),
+ * sent back to its log's start at `from`; its offset is forgotten with the first batch from there (one that starts at
+ * or before `seen`, where the other message was found: later ones were fetched before the seek).
+ */
+interface Rewrite {
+  stored: bigint;
+  digest: string;
+  from: bigint;
+  seen: bigint;
+  restart: LogRestart;
+}
+
 /** What the checks of stored offsets ask of Kafka and tell of what they found. */
 export interface StoredOffsetHooks {
   /** Where a partition's log ends now (Kafka's high watermark). */
@@ -93,7 +113,11 @@ export interface StoredOffsetHooks {
   logId?: () => Promise<string | undefined>;
   /** Told of messages the group never applied and will not be given (see LostMessages). */
   onLost?: (e: LostMessages) => void;
-  /** Where a partition's log starts now (the oldest offset Kafka holds); without it nothing is applied again. */
+  /**
+   * Where a partition's log starts now (the oldest offset Kafka holds). Without it nothing is applied again, and a log
+   * found created again is fetched again from offset 0 (Kafka gives a group reading from the beginning its log's start
+   * for an offset it no longer holds).
+   */
   partitionStart?: (topic: string, partition: number) => Promise<bigint>;
   /**
    * How old (from Kafka's timestamp) a message skipped over may be and still be applied again (0: none are; they are
@@ -114,6 +138,8 @@ export class StoredOffsetChecks {
   private readonly gapsReported = new Set<string>();
   /** Per partition (slot), the replay it was sent back for. */
   private readonly replays = new Map<string, Replay>();
+  /** Per partition (slot), the start of its log it was sent back to because the log was created again. */
+  private readonly rewrites = new Map<string, Rewrite>();
 
   constructor(
     private readonly db: Database,
@@ -127,10 +153,12 @@ export class StoredOffsetChecks {
    * over (the topic deleted and created again, a Kafka cluster rebuilt empty, data lost): its new messages reuse
    * offsets at or below the one stored, and would be taken for messages already applied and skipped. Its stored
    * offset is forgotten instead, so its messages are applied from the new log's start; every handler is idempotent by
-   * event id. Two signs: the offset was stored on another Kafka cluster (its id is stored with it), which holds however
-   * far the new log has grown; or the partition's log ends at or before the stored offset, for a topic created again
-   * on the same cluster. A batch fetched before a rebalance can be older than the stored offset its successor wrote
-   * since, so for the second the log's end is asked of Kafka again before anything is forgotten.
+   * event id. Three signs: the offset was stored on another Kafka cluster (its id is stored with it), which holds
+   * however far the new log has grown; the partition's log ends at or before the stored offset, for a topic created
+   * again on the same cluster; or, for such a topic whose new log grew past the stored offset, the message at that
+   * offset is not the one applied there (its digest is stored with it; see rewrittenLogs). A batch fetched before a
+   * rebalance can be older than the stored offset its successor wrote since, so for the second the log's end is asked
+   * of Kafka again before anything is forgotten.
    * (2) A batch that starts past the message after the stored offset: the messages between were never applied here
    * and Kafka will not give them (offsets in these topics are consecutive: no compaction, no transactions). Its
    * retention removed them, or the database was restored to a time before the group's position in Kafka. Those Kafka
@@ -150,8 +178,9 @@ export class StoredOffsetChecks {
     }
     const suspects = pastLogEnd(parts.filter((p) => !moved.includes(p)), stored);
     if (suspects.length) await this.forgetRestartedLogs(suspects, stored);
-    const seeks: SeekBack['to'][number][] = [];
+    const seeks = await this.rewrittenLogs(parts, rows, stored);
     for (const p of parts) {
+      if (seeks.some((s) => slot(s) === slot(p))) continue;
       const from = await this.replayFrom(p, stored.get(slot(p))!);
       if (from === null) this.reportGap(p, stored.get(slot(p))!);
       else seeks.push({ topic: p.topic, partition: p.partition, offset: String(from) });
@@ -251,6 +280,68 @@ export class StoredOffsetChecks {
     this.hooks.onLost?.(e);
   }
 
+  /**
+   * The third sign of a log that started over: the batch holds the message at the stored offset, and it is not the one
+   * applied there (a topic deleted and created again on this cluster, whose new log grew past the stored offset before
+   * the group read it; Kafka drops a deleted topic's committed offsets, so the group reads the new log from its start
+   * and comes by that offset). The batches before it were taken for messages already applied, so unless this batch
+   * starts at the log's start, the partition is sent back there (SeekBack) and its offset forgotten with the first
+   * batch from there; otherwise at once. Returns the partitions to send back.
+   */
+  private async rewrittenLogs(
+    parts: readonly PartitionBatch[], rows: ReadonlyMap<string, StoredOffset>, stored: Map<string, bigint>,
+  ): Promise<SeekBack['to'][number][]> {
+    const seeks: SeekBack['to'][number][] = [];
+    const restarts: LogRestart[] = [];
+    for (const p of parts) {
+      const key = slot(p);
+      const row = rows.get(key);
+      const seq = stored.get(key)!;
+      // no digest on record (stored before digests were kept), or already forgotten above
+      if (!row?.digest || seq < 0n || seq !== row.seq || !p.messages.length) continue;
+      const first = BigInt(p.messages[0].offset);
+      const sent = this.rewrites.get(key);
+      if (sent && sent.stored === seq && sent.digest === row.digest) {
+        if (first > sent.seen) {
+          seeks.push({ topic: p.topic, partition: p.partition, offset: String(sent.from) });
+        } else {
+          restarts.push(sent.restart);
+          this.db.afterCommit(() => this.rewrites.get(key) === sent && this.rewrites.delete(key));
+        }
+        continue;
+      }
+      const at = p.messages[Number(seq - first)];
+      if (!at || at.offset !== String(seq)) continue;
+      const now = messageDigest(at);
+      if (now === row.digest) continue;
+      const restart: LogRestart = {
+        group: this.groupId, topic: p.topic, partition: p.partition, storedOffset: String(seq), logEnd: p.highWatermark ?? null,
+        message: { stored: row.digest, now },
+      };
+      const from = first === 0n ? 0n : await this.logStart(p);
+      if (first <= from) {
+        restarts.push(restart);
+        continue;
+      }
+      if (this.rewrites.size >= 1_000) this.rewrites.clear();
+      this.rewrites.set(key, { stored: seq, digest: row.digest, from, seen: first, restart });
+      this.log.warn({ ...restart, from: String(from) },
+        'the message at the offset stored for this partition is not the one applied there: its log was created again; fetching it again from its start');
+      seeks.push({ topic: p.topic, partition: p.partition, offset: String(from) });
+    }
+    await this.forget(restarts, stored);
+    return seeks;
+  }
+
+  /** Where a partition's log starts, as Kafka says; 0 when it cannot (a seek there is moved to the log's start). */
+  private async logStart(p: { topic: string; partition: number }): Promise<bigint> {
+    if (!this.hooks.partitionStart) return 0n;
+    return this.hooks.partitionStart(p.topic, p.partition).catch((err) => {
+      this.log.warn({ err, topic: p.topic, partition: p.partition }, 'Kafka did not say where the partition starts; fetching it from offset 0');
+      return 0n;
+    });
+  }
+
   private async forgetRestartedLogs(suspects: readonly FetchedPartition[], stored: Map<string, bigint>): Promise<void> {
     const restarts: LogRestart[] = [];
     for (const p of suspects) {
@@ -268,11 +359,15 @@ export class StoredOffsetChecks {
     if (!restarts.length) return;
     await forgetStoredOffsets(this.db, this.groupId, restarts);
     for (const r of restarts) {
-      this.log.error(r, r.cluster
+      const why = r.cluster
         ? 'the offset stored for this partition was taken on another Kafka cluster: Kafka was rebuilt or replaced; '
           + 'applying its messages from the start of this cluster\'s log (messages the old cluster held and nobody had applied are gone)'
-        : 'the partition\'s log ends before the offset stored for it: the topic was created again or Kafka lost its data; '
-          + 'applying its messages from the start of its new log (messages the old log held and nobody had applied are gone)');
+        : r.message
+          ? 'the message at the offset stored for this partition is not the one applied there: the topic was created again; '
+            + 'applying its messages from the start of its new log (messages the old log held and nobody had applied are gone)'
+          : 'the partition\'s log ends before the offset stored for it: the topic was created again or Kafka lost its data; '
+            + 'applying its messages from the start of its new log (messages the old log held and nobody had applied are gone)';
+      this.log.error(r, why);
       stored.set(slot(r), -1n);
       this.hooks.onLogRestart?.(r);
     }

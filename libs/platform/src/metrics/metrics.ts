@@ -84,7 +84,7 @@ export class Metrics {
   });
   readonly logRestarts = new Counter({
     name: 'linan_consumer_log_restarts_total',
-    help: 'Partitions found with a log that ends before the offset stored for them, or on another Kafka cluster than the one it was stored on (the topic created again, Kafka rebuilt or its data lost): their messages were applied from the new log\'s start',
+    help: 'Partitions found with a log that ends before the offset stored for them, holds another message at that offset, or is on another Kafka cluster than the one it was stored on (the topic created again, Kafka rebuilt or its data lost): their messages were applied from the new log\'s start',
     labelNames: ['group', 'topic'] as const,
     registers: [this.registry],
   });

@@ -55,7 +55,7 @@ describe('migrations (PostgreSQL)', () => {
     await before.runMigrations({ transaction: 'all' });
     await before.query(`INSERT INTO bus_offsets (group_id, topic, partition, seq) VALUES ('triage', 'gateway.device-events.v1', 2, 41)`);
 
-    const after = await open(MIGRATIONS);
+    const after = await open(MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === 'BusOffsetsLog1766000000000') + 1));
     await after.runMigrations({ transaction: 'all' });
     expect(await after.query('SELECT group_id, topic, partition, seq, log_id FROM bus_offsets')).toEqual([
       { group_id: 'triage', topic: 'gateway.device-events.v1', partition: 2, seq: '41', log_id: null },
@@ -63,5 +63,23 @@ describe('migrations (PostgreSQL)', () => {
 
     await after.undoLastMigration({ transaction: 'all' });
     expect(await after.query('SELECT * FROM bus_offsets')).toEqual([{ group_id: 'triage', topic: 'gateway.device-events.v1', partition: 2, seq: '41' }]);
+  });
+
+  it('BusOffsetsDigest keeps every stored offset and its cluster, with no digest on record, and back again', async () => {
+    const before = await open(MIGRATIONS.slice(0, MIGRATIONS.findIndex((m) => m.name === 'BusOffsetsDigest1767000000000')));
+    await before.runMigrations({ transaction: 'all' });
+    await before.query('DELETE FROM bus_offsets');
+    await before.query(`INSERT INTO bus_offsets (group_id, topic, partition, seq, log_id) VALUES ('dispatch', 'triage.dispatch-requests.v1', 1, 7, 'cluster-a')`);
+
+    const after = await open(MIGRATIONS);
+    await after.runMigrations({ transaction: 'all' });
+    expect(await after.query('SELECT * FROM bus_offsets')).toEqual([
+      { group_id: 'dispatch', topic: 'triage.dispatch-requests.v1', partition: 1, seq: '7', log_id: 'cluster-a', last_digest: null },
+    ]);
+
+    await after.undoLastMigration({ transaction: 'all' });
+    expect(await after.query('SELECT * FROM bus_offsets')).toEqual([
+      { group_id: 'dispatch', topic: 'triage.dispatch-requests.v1', partition: 1, seq: '7', log_id: 'cluster-a' },
+    ]);
   });
 });
