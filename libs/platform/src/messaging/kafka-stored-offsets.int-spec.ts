@@ -97,89 +97,75 @@ describe('KafkaBus offsets stored in PostgreSQL against Kafka\'s log (Kafka-prot
     expect(restarts[0].cluster!.stored).not.toBe(restarts[0].cluster!.now);
   }, 60_000);
 
-  it('applies every message of a rebuilt Kafka whose log grew past the stored offset while the group was stopped', async () => {
-    const grownTopic = 'test.log-grown.v1';
-    const grownGroup = 'grown-group';
-    const stored = async () => (await opened.database.query<{ seq: string; log_id: string }>(
-      'SELECT seq, log_id FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND seq >= 0', [grownGroup, grownTopic]));
-    const consumeGrown = async (b: KafkaBus, seen: string[]) =>
-      void handles.push(await b.subscribe({ groupId: grownGroup, topics: [grownTopic], handle: async (m) => void seen.push(m.value) }));
+  /**
+   * A log that starts over and grows past the stored offset while its group is stopped: five messages applied on one
+   * mock (offset 4 stored), then eight published to a second mock (one produce request each, or one for all) before
+   * the group starts again on it. With `sameCluster` the stored offset is made to name the second mock's cluster, as
+   * for a topic deleted and created again on the same cluster (the mock cannot delete a topic). Returns the offset rows
+   * stored after each life, and what was published and applied in the second.
+   */
+  async function grownWhileStopped(name: string, o: { sameCluster: boolean; together: boolean }) {
+    const t = `test.${name}.v1`;
+    const g = `${name}-group`;
+    const stored = async () => (await opened.database.query<{ seq: string; log_id: string | null; last_digest: string | null }>(
+      'SELECT seq, log_id, last_digest FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND seq >= 0', [g, t]));
+    const consumeOn = async (b: KafkaBus, seen: string[]) =>
+      void handles.push(await b.subscribe({ groupId: g, topics: [t], handle: async (m) => void seen.push(m.value) }));
     const first = await startKafkaMock();
     mocks.push(first);
     const before = await busOn(first);
-    const seenBefore: string[] = [];
-    await consumeGrown(before, seenBefore);
-    for (let i = 0; i < 5; i++) await before.publish(grownTopic, [{ key: 'home-1', value: `old-${i}` }]);
+    await consumeOn(before, []);
+    for (let i = 0; i < 5; i++) await before.publish(t, [{ key: 'home-1', value: `old-${i}` }]);
     await eventually(async () => (await stored()).map((r) => r.seq).join() === '4', 15_000, 'offset 4 stored');
-    const [{ log_id: firstCluster }] = await stored();
-    expect(firstCluster).toMatch(/^mockCluster/);
+    const [firstRow] = await stored();
     await Promise.all(handles.splice(0).map((h) => h.stop()));
     await Promise.all(buses.splice(0).map((b) => b.close()));
     restarts.length = 0;
 
-    // Kafka rebuilt empty while the group stays stopped, and the gateways go on: its log passes offset 4
+    // the group stays stopped, and the gateways go on: the new log passes offset 4
     const second = await startKafkaMock();
     mocks.push(second);
     const after = await busOn(second);
     const pressed = Array.from({ length: 8 }, (_, i) => `new-${i}`);
-    for (const value of pressed) await after.publish(grownTopic, [{ key: 'home-1', value }]);
-    const seenAfter: string[] = [];
-    await consumeGrown(after, seenAfter);
+    if (o.together) await after.publish(t, pressed.map((value) => ({ key: 'home-1', value })));
+    else for (const value of pressed) await after.publish(t, [{ key: 'home-1', value }]);
+    if (o.sameCluster) {
+      await opened.database.query('UPDATE bus_offsets SET log_id = $3 WHERE group_id = $1 AND topic = $2', [g, t, (await after.ping()).clusterId]);
+    }
+    const seen: string[] = [];
+    await consumeOn(after, seen);
     // by its end alone (7 is past 4) this log looks like the one the offset came from: new-0..new-4 would be skipped
-    await eventually(() => seenAfter.length >= 8, 15_000, 'all eight applied');
-    expect(seenAfter).toEqual(pressed);
+    await eventually(() => seen.length >= 8, 15_000, 'all eight applied');
     await eventually(async () => (await stored()).map((r) => r.seq).join() === '7', 10_000, 'offset 7 stored');
-    const [{ log_id: secondCluster }] = await stored();
-    expect(secondCluster).toMatch(/^mockCluster/);
-    expect(secondCluster).not.toBe(firstCluster);
-    expect(restarts).toEqual([{ group: grownGroup, topic: grownTopic, partition: expect.any(Number), storedOffset: '4', logEnd: '8', cluster: { stored: firstCluster, now: secondCluster } }]);
+    const [secondRow] = await stored();
+    return { group: g, topic: t, firstRow, secondRow, pressed, seen };
+  }
+
+  it('applies every message of a rebuilt Kafka whose log grew past the stored offset while the group was stopped', async () => {
+    const r = await grownWhileStopped('log-grown', { sameCluster: false, together: false });
+    expect(r.seen).toEqual(r.pressed);
+    expect(r.firstRow.log_id).toMatch(/^mockCluster/);
+    expect(r.secondRow.log_id).toMatch(/^mockCluster/);
+    expect(r.secondRow.log_id).not.toBe(r.firstRow.log_id);
+    expect(restarts).toEqual([{
+      group: r.group, topic: r.topic, partition: expect.any(Number), storedOffset: '4', logEnd: '8',
+      cluster: { stored: r.firstRow.log_id, now: r.secondRow.log_id },
+    }]);
   }, 60_000);
 
   it.each([
-    ['one produce request each (the mock gives one per fetch: the batches before offset 4 come first)', false],
-    ['one produce request (the first batch holds them all)', true],
-  ])('applies every message of a topic created again on the same cluster whose log grew past the stored offset while the group was stopped: %s', async (_, together) => {
-    const againTopic = `test.topic-again-${together ? 'together' : 'apart'}.v1`;
-    const againGroup = `again-group-${together ? 'together' : 'apart'}`;
-    const stored = async () => (await opened.database.query<{ seq: string; last_digest: string | null }>(
-      'SELECT seq, last_digest FROM bus_offsets WHERE group_id = $1 AND topic = $2 AND seq >= 0', [againGroup, againTopic]));
-    const consumeAgain = async (b: KafkaBus, seen: string[]) =>
-      void handles.push(await b.subscribe({ groupId: againGroup, topics: [againTopic], handle: async (m) => void seen.push(m.value) }));
-    const first = await startKafkaMock();
-    mocks.push(first);
-    const before = await busOn(first);
-    const seenBefore: string[] = [];
-    await consumeAgain(before, seenBefore);
-    for (let i = 0; i < 5; i++) await before.publish(againTopic, [{ key: 'home-1', value: `old-${i}` }]);
-    await eventually(async () => (await stored()).map((r) => r.seq).join() === '4', 15_000, 'offset 4 stored');
-    const [{ last_digest: oldDigest }] = await stored();
-    expect(oldDigest).toMatch(/^\d+:[\w-]{16}$/);
-    await Promise.all(handles.splice(0).map((h) => h.stop()));
-    await Promise.all(buses.splice(0).map((b) => b.close()));
-    restarts.length = 0;
-
-    // the topic deleted and created again while the group stays stopped (Kafka drops its committed offsets with it),
-    // and the gateways go on: its new log passes offset 4. The mock cannot delete a topic, so a second mock stands for
-    // the new log, and the stored offset is made to name its cluster: the cluster's id tells nothing here
-    const second = await startKafkaMock();
-    mocks.push(second);
-    const after = await busOn(second);
-    const pressed = Array.from({ length: 8 }, (_, i) => `new-${i}`);
-    if (together) await after.publish(againTopic, pressed.map((value) => ({ key: 'home-1', value })));
-    else for (const value of pressed) await after.publish(againTopic, [{ key: 'home-1', value }]);
-    const { clusterId } = await after.ping();
-    await opened.database.query('UPDATE bus_offsets SET log_id = $3 WHERE group_id = $1 AND topic = $2', [againGroup, againTopic, clusterId]);
-    const seenAfter: string[] = [];
-    await consumeAgain(after, seenAfter);
-    // by its end (7 is past 4) and its cluster this log looks like the one the offset came from: new-0..new-4 would be skipped
-    await eventually(() => seenAfter.length >= 8, 15_000, 'all eight applied');
-    expect(seenAfter).toEqual(pressed);
-    await eventually(async () => (await stored()).map((r) => r.seq).join() === '7', 10_000, 'offset 7 stored');
+    ['one produce request each (the mock gives one per fetch: the batches before offset 4 come first)', 'apart', false],
+    ['one produce request (the first batch holds them all)', 'together', true],
+  ])('applies every message of a topic created again on the same cluster whose log grew past the stored offset while the group was stopped: %s', async (_, name, together) => {
+    const r = await grownWhileStopped(`topic-again-${name}`, { sameCluster: true, together });
+    // its cluster and its end tell nothing: the message at offset 4 does
+    expect(r.seen).toEqual(r.pressed);
+    expect(r.firstRow.last_digest).toMatch(/^\d+:[\w-]{16}$/);
     expect(restarts).toEqual([{
-      group: againGroup, topic: againTopic, partition: expect.any(Number), storedOffset: '4', logEnd: '8',
-      message: { stored: oldDigest, now: expect.stringMatching(/^\d+:/) },
+      group: r.group, topic: r.topic, partition: expect.any(Number), storedOffset: '4', logEnd: '8',
+      message: { stored: r.firstRow.last_digest, now: expect.stringMatching(/^\d+:/) },
     }]);
-    expect(restarts[0].message!.now).not.toBe(oldDigest);
+    expect(restarts[0].message!.now).not.toBe(r.firstRow.last_digest);
   }, 60_000);
 
   it('applies again, in order, what a group had applied before its database went back to an older state, when Kafka still holds it', async () => {
