@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { Database } from '../persistence/database';
 import type { InboundMessage } from './message-bus';
 import {
-  forgetStoredOffsets, fromOtherLog, lockStoredOffsets, messageDigest, pastLogEnd, slot, type FetchedPartition, type StoredOffset,
+  digestOf, forgetStoredOffsets, fromOtherLog, lockStoredOffsets, messageDigest, pastLogEnd, slot, type FetchedPartition, type StoredOffset,
 } from './stored-offsets';
 
 /** One partition's fetched messages. */
@@ -297,11 +297,12 @@ export class StoredOffsetChecks {
       const key = slot(p);
       const row = rows.get(key);
       const seq = stored.get(key)!;
-      // no digest on record (stored before digests were kept), or already forgotten above
-      if (!row?.digest || seq < 0n || seq !== row.seq || !p.messages.length) continue;
+      const digest = row && digestOf(row);
+      // no digest of the stored offset on record (see digestOf), or already forgotten above
+      if (!row || !digest || seq < 0n || seq !== row.seq || !p.messages.length) continue;
       const first = BigInt(p.messages[0].offset);
       const sent = this.rewrites.get(key);
-      if (sent && sent.stored === seq && sent.digest === row.digest) {
+      if (sent && sent.stored === seq && sent.digest === digest) {
         if (first > sent.seen) {
           seeks.push({ topic: p.topic, partition: p.partition, offset: String(sent.from) });
         } else {
@@ -313,10 +314,10 @@ export class StoredOffsetChecks {
       const at = p.messages[Number(seq - first)];
       if (!at || at.offset !== String(seq)) continue;
       const now = messageDigest(at);
-      if (now === row.digest) continue;
+      if (now === digest) continue;
       const restart: LogRestart = {
         group: this.groupId, topic: p.topic, partition: p.partition, storedOffset: String(seq), logEnd: p.highWatermark ?? null,
-        message: { stored: row.digest, now },
+        message: { stored: digest, now },
       };
       const from = first === 0n ? 0n : await this.logStart(p);
       if (first <= from) {
@@ -324,7 +325,7 @@ export class StoredOffsetChecks {
         continue;
       }
       if (this.rewrites.size >= 1_000) this.rewrites.clear();
-      this.rewrites.set(key, { stored: seq, digest: row.digest, from, seen: first, restart });
+      this.rewrites.set(key, { stored: seq, digest, from, seen: first, restart });
       this.log.warn({ ...restart, from: String(from) },
         'the message at the offset stored for this partition is not the one applied there: its log was created again; fetching it again from its start');
       seeks.push({ topic: p.topic, partition: p.partition, offset: String(from) });

@@ -22,11 +22,20 @@ export interface StoredOffset {
 }
 
 /**
- * What tells one message from another at the same offset: its Kafka timestamp and a hash of its key and value. Stored
- * with the offset of the last message applied, it shows whether the log read now still holds that message there.
+ * What tells one message from another at the same offset: its offset, its Kafka timestamp and a hash of its key and
+ * value. Stored with the offset of the last message applied, it shows whether the log read now still holds that
+ * message there. The offset in it tells whether it is the digest of the offset stored with it (see digestOf).
  */
-export function messageDigest(m: { key: string; value: string; timestamp: number }): string {
-  return `${m.timestamp}:${createHash('sha1').update(m.key).update('\0').update(m.value).digest('base64url').slice(0, 16)}`;
+export function messageDigest(m: { offset: string; key: string; value: string; timestamp: number }): string {
+  return `${m.offset}/${m.timestamp}/${createHash('sha1').update(m.key).update('\0').update(m.value).digest('base64url').slice(0, 16)}`;
+}
+
+/**
+ * The digest on record of the message at the stored offset; null when there is none, or when the offset moved on
+ * without it: stored by an app older than digests (during a rolling upgrade) or set by hand.
+ */
+export function digestOf(s: StoredOffset): string | null {
+  return s.digest?.startsWith(`${s.seq}/`) ? s.digest : null;
 }
 
 /**
