@@ -262,8 +262,7 @@ export class KafkaConsumer {
         } catch (err) {
           // a retry topic created again: sent back to its log's start (see StoredOffsetChecks)
           if (!(err instanceof SeekBack)) throw err;
-          this.log.warn({ seeks: err.to }, 'fetching partitions again from before what was fetched');
-          this.seekTo(err.to);
+          this.seekTo(err.to, err);
           return;
         }
         resolveOffset(m.offset);
@@ -350,17 +349,17 @@ export class KafkaConsumer {
         const k = slot(b);
         if (!first.has(k) && b.messages.length) first.set(k, { topic: b.topic, partition: b.partition, offset: b.messages[0].offset });
       }
-      if (err instanceof SeekBack) this.log.warn({ seeks: err.to }, 'fetching partitions again from before what was fetched');
-      else this.log.error({ err, topics: this.topics }, 'consumer processing loop failed; fetching its buffered messages again');
+      if (!(err instanceof SeekBack)) this.log.error({ err, topics: this.topics }, 'consumer processing loop failed; fetching its buffered messages again');
       this.buffer = [];
       this.buffered = 0;
       this.roomWaiters.splice(0).forEach((r) => r());
-      this.seekTo([...first.values()]);
+      this.seekTo([...first.values()], err instanceof SeekBack ? err : undefined);
     }
   }
 
-  /** Sends partitions back to fetch again from an earlier offset. */
-  private seekTo(to: SeekBack['to']): void {
+  /** Sends partitions back to fetch again from an earlier offset; told when StoredOffsetChecks asked for it. */
+  private seekTo(to: SeekBack['to'], asked?: SeekBack): void {
+    if (asked) this.log.warn({ seeks: asked.to }, 'fetching partitions again from before what was fetched');
     for (const at of to) {
       try {
         this.consumer.seek(at);

@@ -205,10 +205,7 @@ export class StoredOffsetChecks {
     const under = this.replayOf(b, stored);
     // the first batch from a start past the stored offset goes on; a batch fetched before the seek is sent back again
     if (under) return first === under.from ? null : later(stored + 1n, under.from);
-    const start = await this.hooks.partitionStart(b.topic, b.partition).catch((err) => {
-      this.log.warn({ err, topic: b.topic, partition: b.partition }, 'Kafka did not say where the partition starts; the messages skipped over are not applied again');
-      return null;
-    });
+    const start = await this.logStart(b, 'the messages skipped over are not applied again');
     if (start === null || start >= first) return null;
     const from = later(start, stored + 1n);
     if (this.replays.size >= 1_000) this.replays.clear();
@@ -319,7 +316,7 @@ export class StoredOffsetChecks {
         group: this.groupId, topic: p.topic, partition: p.partition, storedOffset: String(seq), logEnd: p.highWatermark ?? null,
         message: { stored: digest, now },
       };
-      const from = first === 0n ? 0n : await this.logStart(p);
+      const from = first === 0n ? 0n : (await this.logStart(p, 'fetching it from offset 0')) ?? 0n;
       if (first <= from) {
         restarts.push(restart);
         continue;
@@ -334,12 +331,15 @@ export class StoredOffsetChecks {
     return seeks;
   }
 
-  /** Where a partition's log starts, as Kafka says; 0 when it cannot (a seek there is moved to the log's start). */
-  private async logStart(p: { topic: string; partition: number }): Promise<bigint> {
-    if (!this.hooks.partitionStart) return 0n;
+  /**
+   * Where a partition's log starts, as Kafka says; null when it cannot (or there is no one to ask), with a warning
+   * saying what follows (`ifUnknown`). A seek to offset 0 is moved to the log's start by Kafka.
+   */
+  private async logStart(p: { topic: string; partition: number }, ifUnknown: string): Promise<bigint | null> {
+    if (!this.hooks.partitionStart) return null;
     return this.hooks.partitionStart(p.topic, p.partition).catch((err) => {
-      this.log.warn({ err, topic: p.topic, partition: p.partition }, 'Kafka did not say where the partition starts; fetching it from offset 0');
-      return 0n;
+      this.log.warn({ err, topic: p.topic, partition: p.partition }, `Kafka did not say where the partition starts; ${ifUnknown}`);
+      return null;
     });
   }
 
