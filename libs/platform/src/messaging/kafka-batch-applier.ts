@@ -35,6 +35,11 @@ export class KafkaBatchApplier {
     this.checks = new StoredOffsetChecks(db, sub.groupId, log, hooks);
   }
 
+  /** The consumer joined its group: each partition's log is checked at its stored offset again (see StoredOffsetChecks). */
+  recheckLogs(): void {
+    this.checks.recheckLogs();
+  }
+
   /**
    * The batches (any partitions) in one transaction that also stores every partition's offset. Returns what is done
    * with per partition — applied, or sent to the retry or dead-letter topic — in order: all of it, or less when the

@@ -200,3 +200,26 @@ describe('KafkaConsumer of the retry topics', () => {
     expect(seeks).toEqual([{ topic: 't.g.retry', partition: 2, offset: '0' }]);
   });
 });
+
+describe('KafkaConsumer joining its group', () => {
+  it('has every partition\'s log checked again at its stored offset after each join (kafkajs resumes after it)', () => {
+    const handlers = new Map<string, (e: { payload: { memberId: string; memberAssignment: object } }) => void>();
+    const kafka = {
+      consumer: () => ({
+        events: { GROUP_JOIN: 'consumer.group_join', CRASH: 'consumer.crash', REQUEST: 'consumer.network.request' },
+        on: (event: string, h: (e: { payload: { memberId: string; memberAssignment: object } }) => void) => {
+          handlers.set(event, h);
+          return () => undefined;
+        },
+      }),
+    } as unknown as Kafka;
+    const c = new KafkaConsumer(kafka, { groupId: 'g', topics: ['t'], handle: async () => undefined }, {} as Database,
+      { maxWaitMs: 5, retry: { maxAttempts: 3, baseDelayMs: 10 } }, silentLogger, async () => undefined);
+    let rechecks = 0;
+    (c as unknown as { applier: unknown }).applier = { recheckLogs: () => void rechecks++ };
+    const join = () => handlers.get('consumer.group_join')!({ payload: { memberId: 'm', memberAssignment: { t: [0, 1] } } });
+    join();
+    join();
+    expect(rechecks).toBe(2);
+  });
+});

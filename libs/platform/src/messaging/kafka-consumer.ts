@@ -45,6 +45,11 @@ export interface KafkaConsumerOptions {
   replayMaxAgeMs?: number;
   /** Told of messages applied again (see StoredOffsetChecks), for /metrics. */
   onReplayed?: (e: ReplayedMessages) => void;
+  /**
+   * How often each partition's log is checked at its stored offset while the consumer runs, besides after every join
+   * (see StoredOffsetChecks.sendBackToCheck); LOG_CHECK_EVERY_MS unless set.
+   */
+  logCheckEveryMs?: number;
 }
 
 export type KafkaClientKind = 'producer' | 'consumer' | 'admin';
@@ -66,6 +71,13 @@ export const RETRY_FETCH_WAIT_MS = 250;
  * request a second does instead of one per transaction, each of which cost as much as a fetch.
  */
 export const KAFKA_COMMIT_INTERVAL_MS = 1_000;
+
+/**
+ * How often a running consumer reads the message at each partition's stored offset again, to see that its log is still
+ * the one applied (StoredOffsetChecks.sendBackToCheck). One message fetched again per partition: the time bounds how
+ * long a log rewritten under a running consumer goes unnoticed.
+ */
+export const LOG_CHECK_EVERY_MS = 60_000;
 
 /**
  * Which of a subscription's topics a consumer reads: its own (`main`), or their retry topics (`retries`). The two are
@@ -118,6 +130,7 @@ export class KafkaConsumer {
     this.applier = new KafkaBatchApplier(db, sub, options.retry, log, publish, () => this.stopping, {
       report: options.onMessageFailed, partitionEnd: options.partitionEnd, onLogRestart: options.onLogRestart, onLost: options.onLost,
       logId: () => this.logId,
+      logCheckEveryMs: options.logCheckEveryMs ?? LOG_CHECK_EVERY_MS,
       ...(sub.ephemeral ? {} : { partitionStart: options.partitionStart }),
       // the retry topics' consumer handles each message as it comes, after its delay: its gaps are only reported
       ...(part === 'main' && !sub.ephemeral ? { replayMaxAgeMs: options.replayMaxAgeMs, onReplayed: options.onReplayed } : {}),
@@ -159,6 +172,8 @@ export class KafkaConsumer {
       this.restarts = 0;
       // asked at every join: after Kafka was replaced under a running consumer, it joins the new cluster's group
       this.logId = this.askLogId();
+      // kafkajs resumes each partition after the message at its stored offset: read it again to check the log
+      this.applier.recheckLogs();
       this.log.info({ topics: this.topics, memberId: payload.memberId, assignment: payload.memberAssignment }, 'consumer joined its group');
     });
     // kafkajs restarts a consumer by itself only after a retriable error; after any other (an unexpected protocol
@@ -359,7 +374,8 @@ export class KafkaConsumer {
 
   /** Sends partitions back to fetch again from an earlier offset; told when StoredOffsetChecks asked for it. */
   private seekTo(to: SeekBack['to'], asked?: SeekBack): void {
-    if (asked) this.log.warn({ seeks: asked.to }, 'fetching partitions again from before what was fetched');
+    if (asked?.toCheck) this.log.debug({ seeks: asked.to }, 'fetching the message at the stored offset again to check the log');
+    else if (asked) this.log.warn({ seeks: asked.to }, 'fetching partitions again from before what was fetched');
     for (const at of to) {
       try {
         this.consumer.seek(at);

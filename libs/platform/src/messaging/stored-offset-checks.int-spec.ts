@@ -125,7 +125,7 @@ describe('batches that do not follow on from the stored offset (the applier on P
 
     it('is stored with every offset, and a batch older than the stored offset leaves it', async () => {
       const a = onLog(0n, [], []);
-      await a.apply([{ topic, partition: 0, highWatermark: '30', messages: [message('10'), message('11')] }], noHeartbeat);
+      await a.apply([{ topic, partition: 0, highWatermark: '30', messages: [message('9'), message('10'), message('11')] }], noHeartbeat);
       expect(await storedRow()).toEqual({ seq: '11', last_digest: messageDigest(message('11')) });
       await a.apply([{ topic, partition: 0, highWatermark: '30', messages: [message('4')] }], noHeartbeat);
       expect(await storedRow()).toEqual({ seq: '11', last_digest: messageDigest(message('11')) });
@@ -178,6 +178,80 @@ describe('batches that do not follow on from the stored offset (the applier on P
         message: { stored: messageDigest(message('9')), now: messageDigest(again('9')) },
       }]);
       expect(await storedRow()).toEqual({ seq: '13', last_digest: messageDigest(again('13')) });
+    });
+
+    describe('checked at the stored offset when a batch goes on from the message after it (see sendBackToCheck)', () => {
+      const checking = (seen: string[], told: LogRestart[], logCheckEveryMs?: number) =>
+        new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
+          { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false,
+          { partitionEnd: async () => 30n, onLogRestart: (r) => void told.push(r), partitionStart: async () => 0n, logCheckEveryMs });
+      const batch = (make: (o: string) => InboundMessage, ...offsets: string[]) => [{ topic, partition: 0, highWatermark: '30', messages: offsets.map(make) }];
+      const sentBack = (p: Promise<unknown>) => p.then(() => null, (e: unknown) => (e instanceof SeekBack ? { to: e.to, toCheck: e.toCheck } : Promise.reject(e)));
+
+      it('the first batch is sent back to the stored offset, quietly and storing nothing; the same message there holds and the group goes on', async () => {
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        const a = checking(seen, told);
+        expect(await sentBack(a.apply(batch(message, '10', '11'), noHeartbeat))).toEqual({ to: [{ topic, partition: 0, offset: '9' }], toCheck: true });
+        expect(seen).toEqual([]);
+        expect(await storedRow()).toEqual({ seq: '9', last_digest: messageDigest(message('9')) });
+        await a.apply(batch(message, '9', '10', '11'), noHeartbeat);
+        // checked: the next batches go on without being sent back
+        await a.apply(batch(message, '12'), noHeartbeat);
+        expect(seen).toEqual(['stale-10', 'stale-11', 'stale-12']);
+        expect(told).toEqual([]);
+      });
+
+      it('another message there: the partition is sent back to its log\'s start, and the whole log applied from there', async () => {
+        const seen: string[] = [];
+        const told: LogRestart[] = [];
+        const a = checking(seen, told);
+        await expect(sentBack(a.apply(batch(again, '10'), noHeartbeat))).resolves.toMatchObject({ toCheck: true });
+        expect(await sentBack(a.apply(batch(again, '9', '10'), noHeartbeat))).toEqual({ to: [{ topic, partition: 0, offset: '0' }], toCheck: false });
+        const offsets = Array.from({ length: 11 }, (_, i) => String(i));
+        await a.apply(batch(again, ...offsets), noHeartbeat);
+        expect(seen).toEqual(offsets.map((o) => `again-${o}`));
+        expect(told).toEqual([{
+          group: staleGroup, topic, partition: 0, storedOffset: '9', logEnd: '30',
+          message: { stored: messageDigest(message('9')), now: messageDigest(again('9')) },
+        }]);
+      });
+
+      it('sent back once only: when the message there does not come (Kafka no longer holds it), the batch after it is applied', async () => {
+        const seen: string[] = [];
+        const a = checking(seen, []);
+        await expect(sentBack(a.apply(batch(message, '10'), noHeartbeat))).resolves.toMatchObject({ toCheck: true });
+        await a.apply(batch(message, '10'), noHeartbeat);
+        expect(seen).toEqual(['stale-10']);
+      });
+
+      it('not sent back for a batch from before the stored offset, one past the message after it (the gap checks take it), or with no digest on record', async () => {
+        const seen: string[] = [];
+        const lost: LostMessages[] = [];
+        await checking(seen, []).apply(batch(message, '4', '5'), noHeartbeat);
+        const a = new KafkaBatchApplier(opened.database, { groupId: staleGroup, topics: [topic], handle: async (m) => void seen.push(m.value) },
+          { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async () => undefined, () => false, { partitionEnd: async () => 30n, onLost: (e) => void lost.push(e) });
+        await a.apply(batch(message, '12'), noHeartbeat);
+        expect(lost).toEqual([{ group: staleGroup, topic, partition: 0, from: '10', count: 2 }]);
+        await opened.database.query('UPDATE bus_offsets SET last_digest = NULL WHERE group_id = $1', [staleGroup]);
+        await checking(seen, []).apply(batch(message, '13'), noHeartbeat);
+        expect(seen).toEqual(['stale-12', 'stale-13']);
+      });
+
+      it('checked again after each join (recheckLogs), and every logCheckEveryMs while the consumer runs', async () => {
+        const seen: string[] = [];
+        const a = checking(seen, [], 100);
+        await a.apply(batch(message, '9', '10'), noHeartbeat);
+        await a.apply(batch(message, '11'), noHeartbeat);
+        a.recheckLogs();
+        expect(await sentBack(a.apply(batch(message, '12'), noHeartbeat))).toEqual({ to: [{ topic, partition: 0, offset: '11' }], toCheck: true });
+        await a.apply(batch(message, '11', '12'), noHeartbeat);
+        await a.apply(batch(message, '13'), noHeartbeat);
+        await new Promise((r) => setTimeout(r, 120));
+        expect(await sentBack(a.apply(batch(message, '14'), noHeartbeat))).toEqual({ to: [{ topic, partition: 0, offset: '13' }], toCheck: true });
+        await a.apply(batch(message, '13', '14'), noHeartbeat);
+        expect(seen).toEqual(['stale-10', 'stale-11', 'stale-12', 'stale-13', 'stale-14']);
+      });
     });
 
     it('a digest of another offset than the one stored is not compared: the offset moved on without it (an app older than digests during a rolling upgrade, a hand edit)', async () => {

@@ -61,7 +61,11 @@ export interface ReplayedMessages {
  * stored, and the consumer fetches each of these partitions again from the offset given.
  */
 export class SeekBack extends Error {
-  constructor(readonly to: readonly { topic: string; partition: number; offset: string }[]) {
+  constructor(
+    readonly to: readonly { topic: string; partition: number; offset: string }[],
+    /** Only to read the message at the stored offset again (see StoredOffsetChecks.sendBackToCheck): nothing is wrong. */
+    readonly toCheck = false,
+  ) {
     super(`seek back to ${to.map((t) => `${t.topic}/${t.partition}@${t.offset}`).join(', ')}`);
   }
 }
@@ -126,6 +130,11 @@ export interface StoredOffsetHooks {
   replayMaxAgeMs?: number;
   /** Told of messages applied again (see ReplayedMessages). */
   onReplayed?: (e: ReplayedMessages) => void;
+  /**
+   * How often each partition's log is checked at its stored offset while the consumer runs (see sendBackToCheck), in
+   * ms; 0 or unset: only after each join (recheckLogs).
+   */
+  logCheckEveryMs?: number;
 }
 
 /**
@@ -140,6 +149,10 @@ export class StoredOffsetChecks {
   private readonly replays = new Map<string, Replay>();
   /** Per partition (slot), the start of its log it was sent back to because the log was created again. */
   private readonly rewrites = new Map<string, Rewrite>();
+  /** Per partition (slot), when its log was last checked at the stored offset (see sendBackToCheck). */
+  private readonly checkedAt = new Map<string, number>();
+  /** Per partition (slot), the stored offset it was sent back to, to read the message there. */
+  private readonly sentToCheck = new Map<string, bigint>();
 
   constructor(
     private readonly db: Database,
@@ -179,14 +192,60 @@ export class StoredOffsetChecks {
     const suspects = pastLogEnd(parts.filter((p) => !moved.includes(p)), stored);
     if (suspects.length) await this.forgetRestartedLogs(suspects, stored);
     const seeks = await this.rewrittenLogs(parts, rows, stored);
+    const toCheck: SeekBack['to'][number][] = [];
     for (const p of parts) {
       if (seeks.some((s) => slot(s) === slot(p))) continue;
+      const check = this.sendBackToCheck(p, rows.get(slot(p)), stored.get(slot(p))!);
+      if (check) {
+        toCheck.push(check);
+        continue;
+      }
       const from = await this.replayFrom(p, stored.get(slot(p))!);
       if (from === null) this.reportGap(p, stored.get(slot(p))!);
       else seeks.push({ topic: p.topic, partition: p.partition, offset: String(from) });
     }
-    if (seeks.length) throw new SeekBack(seeks);
+    if (seeks.length || toCheck.length) throw new SeekBack([...seeks, ...toCheck], !seeks.length);
     return { offsets: stored, logId };
+  }
+
+  /** Every partition's log is checked again at its next batch (see sendBackToCheck): the consumer joined its group. */
+  recheckLogs(): void {
+    this.checkedAt.clear();
+    this.sentToCheck.clear();
+  }
+
+  /**
+   * The third sign (rewrittenLogs) needs the message at the stored offset, and a consumer that goes on from where it
+   * was reading never fetches it again. So it is fetched again once after each join (kafkajs resumes from Kafka's
+   * committed offset, the one after it) and every logCheckEveryMs while the consumer runs: the partition is sent back
+   * to its stored offset (a quiet SeekBack, before anything of the batch is applied), and the batch from there shows
+   * whether that is still the message applied. That covers the logs rewritten under a consumer that kept its position:
+   * a topic deleted and created again while a member was held up (its database down) or between two of its fetches,
+   * and an unclean leader election that cut a log back and wrote other messages there. Kafka's own consumers see both
+   * by the topic's id or the leader's epoch; kafkajs reads neither. Returns where to send the partition, or null.
+   */
+  private sendBackToCheck(p: PartitionBatch, row: StoredOffset | undefined, seq: bigint): SeekBack['to'][number] | null {
+    const key = slot(p);
+    const every = this.hooks.logCheckEveryMs ?? 0;
+    const checked = this.checkedAt.get(key);
+    if (!p.messages.length || (checked !== undefined && (every <= 0 || Date.now() - checked < every))) return null;
+    const first = BigInt(p.messages[0].offset);
+    const last = BigInt(p.messages[p.messages.length - 1].offset);
+    // a batch from before the stored offset (fetched before another member's progress): the check is still to come
+    if (row && seq >= 0n && last < seq) return null;
+    // Checked now or never possible: no digest of the stored offset on record (see digestOf); the batch holds the
+    // message there (rewrittenLogs compared it); it starts past the message after it (the gap checks take it); or it
+    // was asked for and did not come (Kafka no longer holds it: a seek past a log's start gives the start).
+    const digest = row && digestOf(row);
+    if (!digest || seq < 0n || seq !== row.seq || first !== seq + 1n || this.sentToCheck.get(key) === seq) {
+      if (this.checkedAt.size >= 1_000) this.checkedAt.clear();
+      this.checkedAt.set(key, Date.now());
+      this.sentToCheck.delete(key);
+      return null;
+    }
+    if (this.sentToCheck.size >= 1_000) this.sentToCheck.clear();
+    this.sentToCheck.set(key, seq);
+    return { topic: p.topic, partition: p.partition, offset: String(seq) };
   }
 
   /**
