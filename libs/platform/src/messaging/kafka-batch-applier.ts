@@ -137,9 +137,10 @@ export class KafkaBatchApplier {
       await this.forward(retryTopic(m.topic, this.sub.groupId), forRetry(m, Date.now() + delay));
       this.hooks.report?.({ group: this.sub.groupId, topic: m.topic, outcome: 'retry', reason: 'transient' });
     }
-    // the message is safely elsewhere: move this partition past it
+    // the message is safely elsewhere: move this partition past it (not sent back to check the log now: it would come,
+    // and be forwarded, again)
     await this.db.run(async () => {
-      const { logId } = await this.checks.storedOffsets(one);
+      const { logId } = await this.checks.storedOffsets(one, { sendBackToCheck: false });
       await storeOffsets(this.db, this.sub.groupId, one, logId);
     });
     return true;

@@ -1,3 +1,4 @@
+import { PermanentMessageError } from '@linan/contracts';
 import { createTestDatabase, postgresAvailable, type TestDatabase } from '../../../testing/src/services/postgres';
 import { openTestDatabase, silentLogger } from '../../../testing/src/test-platform';
 import type { OpenedDatabase } from '../persistence/open-database';
@@ -236,6 +237,22 @@ describe('batches that do not follow on from the stored offset (the applier on P
         await opened.database.query('UPDATE bus_offsets SET last_digest = NULL WHERE group_id = $1', [staleGroup]);
         await checking(seen, []).apply(batch(message, '13'), noHeartbeat);
         expect(seen).toEqual(['stale-12', 'stale-13']);
+      });
+
+      it('not sent back when a message that failed is moved past (it went to the dead-letter topic, and would go again)', async () => {
+        const forwarded: string[] = [];
+        const a = new KafkaBatchApplier(opened.database, {
+          groupId: staleGroup, topics: [topic], handle: async () => {
+            // longer than logCheckEveryMs: the check falls due while the message is handled
+            await new Promise((r) => setTimeout(r, 80));
+            throw new PermanentMessageError('bad_payload', 'unreadable');
+          },
+        }, { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async (t, ms) => void forwarded.push(...ms.map((m) => `${t}:${m.value}`)), () => false,
+        { partitionEnd: async () => 30n, logCheckEveryMs: 50 });
+        await a.apply(batch(message, '9'), noHeartbeat);
+        await expect(a.applyOne({ topic, partition: 0, highWatermark: '30' }, message('10'), noHeartbeat)).resolves.toBe(true);
+        expect(forwarded).toEqual([`${topic}.${staleGroup}.dlq:stale-10`]);
+        expect(await storedRow()).toEqual({ seq: '10', last_digest: messageDigest(message('10')) });
       });
 
       it('checked again after each join (recheckLogs), and every logCheckEveryMs while the consumer runs', async () => {

@@ -177,8 +177,11 @@ export class StoredOffsetChecks {
    * retention removed them, or the database was restored to a time before the group's position in Kafka. Those Kafka
    * still holds are applied again when young enough (replayMaxAgeMs): SeekBack is thrown and nothing is stored. The
    * rest are reported.
+   * (3) A batch that goes on from the message after the stored offset, once after each join and every
+   * logCheckEveryMs: sent back to the stored offset to read the message there (sendBackToCheck), unless
+   * `sendBackToCheck` is false.
    */
-  async storedOffsets(parts: readonly PartitionBatch[]): Promise<Stored> {
+  async storedOffsets(parts: readonly PartitionBatch[], o: { sendBackToCheck?: boolean } = {}): Promise<Stored> {
     const logId = await this.hooks.logId?.();
     const rows = await lockStoredOffsets(this.db, this.groupId, parts);
     const stored = new Map([...rows].map(([key, r]) => [key, r.seq]));
@@ -195,7 +198,7 @@ export class StoredOffsetChecks {
     const toCheck: SeekBack['to'][number][] = [];
     for (const p of parts) {
       if (seeks.some((s) => slot(s) === slot(p))) continue;
-      const check = this.sendBackToCheck(p, rows.get(slot(p)), stored.get(slot(p))!);
+      const check = o.sendBackToCheck === false ? null : this.sendBackToCheck(p, rows.get(slot(p)), stored.get(slot(p))!);
       if (check) {
         toCheck.push(check);
         continue;
