@@ -85,11 +85,15 @@ function sqlLines(sql: SqlWindow, alarms: number): string[] {
   ];
 }
 
-/** Runs the scenario's rounds on a target; with profiling, the first counted paced round is cut out of each profiled process. */
+/**
+ * Runs the scenario's rounds on a target; with profiling, the first counted paced round (or the last:
+ * BENCH_PROFILE_ROUND) is cut out of each profiled process.
+ */
 async function runRounds(CFG: BenchConfig, target: BenchTarget, homes: Parameters<typeof runRound>[1], scenario: Parameters<typeof roundPlan>[0],
   profiled: { label: string; pid: number; base: string }[], onProfile: (label: string, file: string) => void): Promise<{ rounds: RoundResult[]; idleCores: number; idleByProcess: Record<string, number> }> {
   const plan = roundPlan(scenario);
-  const profiledRound = plan.find((p) => p.kind === 'paced') ?? plan[0];
+  const paced = plan.filter((p) => p.kind === 'paced');
+  const profiledRound = (CFG.profileRound === 'last' ? paced.at(-1) : paced[0]) ?? plan[0];
   const { cores: idleCores, byProcess: idleByProcess } = await measureIdle(target);
   // an operator's console on the live channel, as the browser page holds it: when each alert is shown there
   const live = await LiveWatcher.open(target.api.baseUrl, target.api.accessToken ?? '')

@@ -23,6 +23,7 @@ const schema = z.object({
   BENCH_MODE: z.enum(BENCH_MODES).default('both'),
   BENCH_OUT: z.string().min(1).default(join(REPO_ROOT, 'bench-results')),
   BENCH_PROFILE: flag('0'),
+  BENCH_PROFILE_ROUND: z.enum(['first', 'last']).default('first'),
   BENCH_BASELINE: flag('1'),
   BENCH_BASELINE_ONLY: z.string().min(1).default('c-1k,c-max'),
   BENCH_BASELINE_DIR: z.string().min(1).default(join(REPO_ROOT, '..', 'shared', 'bench')),
@@ -82,6 +83,8 @@ export interface BenchConfig {
   mode: BenchMode;
   outDir: string;
   profile: boolean;
+  /** Which paced round is profiled: the first counted one, or the last (what builds up over a run shows there). */
+  profileRound: 'first' | 'last';
   baseline: boolean;
   baselineOnly: string;
   baselineDir: string;
@@ -128,6 +131,7 @@ export function loadBenchConfig(env: RawEnv = readEnvironment()): BenchConfig {
     mode: e.BENCH_MODE,
     outDir: resolve(e.BENCH_OUT),
     profile: e.BENCH_PROFILE,
+    profileRound: e.BENCH_PROFILE_ROUND,
     baseline: e.BENCH_BASELINE,
     baselineOnly: e.BENCH_BASELINE_ONLY,
     baselineDir: resolve(e.BENCH_BASELINE_DIR),

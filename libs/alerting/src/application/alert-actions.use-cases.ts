@@ -63,7 +63,10 @@ export class EscalateDueAlertsUseCase {
   ) {}
 
   async execute(limit = 50): Promise<number> {
-    const due = await this.alerts.dueTimers(this.clock.now(), limit);
+    // The look for due timers, every TIMER_POLL_MS, is background work: it finds nothing almost always, and as
+    // alarm-path work it kept the embedded database from ever being quiet for a second, so its vacuum and analyze
+    // waited their ten minutes at most (Database.whenQuiet). The escalations it finds are alarm-path work.
+    const due = await this.uow.run(() => this.alerts.dueTimers(this.clock.now(), limit), { background: true });
     let escalated = 0;
     for (const { id, timerId } of due) {
       try {

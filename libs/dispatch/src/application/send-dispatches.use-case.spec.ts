@@ -136,10 +136,23 @@ describe(SendDispatchesUseCase.name, () => {
     const stale = dispatch({ createdAt: clock.now() - 60_000, updatedAt: clock.now() - 60_000 });
     const fresh = dispatch({ id: 'fresh', recipientId: 'aide-2', createdAt: clock.now(), updatedAt: clock.now() });
     await repo.insertMissing([stale, fresh]);
-    const sweeper = new SendPendingDispatchesUseCase(repo, useCase, clock);
+    const sweeper = new SendPendingDispatchesUseCase(new InlineUnitOfWork(), repo, useCase, clock);
     expect(await sweeper.execute(10_000)).toBe(1);
     expect(await sweeper.execute(10_000)).toBe(0);
     expect(sms.messages()).toHaveLength(1);
     expect(repo.rows.get('fresh')!.status).toBe('pending');
+  });
+
+  it('the sweeper claims what was left pending as background work (on the embedded database, alarms go first and it can be quiet)', async () => {
+    const { clock, repo, useCase } = setup();
+    const runs: (boolean | undefined)[] = [];
+    const uow = new (class extends InlineUnitOfWork {
+      override run<T>(fn: () => Promise<T>, options?: { background?: boolean }): Promise<T> {
+        runs.push(options?.background);
+        return super.run(fn);
+      }
+    })();
+    await new SendPendingDispatchesUseCase(uow, repo, useCase, clock).execute(10_000);
+    expect(runs).toEqual([true]);
   });
 });

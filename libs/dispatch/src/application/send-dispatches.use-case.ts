@@ -120,11 +120,18 @@ export class SendDispatchesUseCase {
 /** The sweeper: dispatches still pending a while after they were recorded (the process stopped before sending). */
 @Injectable()
 export class SendPendingDispatchesUseCase {
-  constructor(private readonly dispatches: DispatchRepository, private readonly sender: SendDispatchesUseCase, private readonly clock: Clock) {}
+  constructor(
+    private readonly uow: UnitOfWork,
+    private readonly dispatches: DispatchRepository,
+    private readonly sender: SendDispatchesUseCase,
+    private readonly clock: Clock,
+  ) {}
 
   async execute(olderThanMs: number, limit = 100): Promise<number> {
     const now = this.clock.now();
-    const pending = await this.dispatches.claimPending(now - olderThanMs, now, limit);
+    // background work, like the sending it recovers: a sweep every few seconds must not keep the embedded database
+    // from ever being quiet (see EscalateDueAlertsUseCase)
+    const pending = await this.uow.run(() => this.dispatches.claimPending(now - olderThanMs, now, limit), { background: true });
     await this.sender.execute(pending);
     return pending.length;
   }

@@ -244,11 +244,11 @@ describe('batches that do not follow on from the stored offset (the applier on P
         const a = new KafkaBatchApplier(opened.database, {
           groupId: staleGroup, topics: [topic], handle: async () => {
             // longer than logCheckEveryMs: the check falls due while the message is handled
-            await new Promise((r) => setTimeout(r, 80));
+            await new Promise((r) => setTimeout(r, 400));
             throw new PermanentMessageError('bad_payload', 'unreadable');
           },
         }, { maxAttempts: 3, baseDelayMs: 20 }, silentLogger, async (t, ms) => void forwarded.push(...ms.map((m) => `${t}:${m.value}`)), () => false,
-        { partitionEnd: async () => 30n, logCheckEveryMs: 50 });
+        { partitionEnd: async () => 30n, logCheckEveryMs: 300 });
         await a.apply(batch(message, '9'), noHeartbeat);
         await expect(a.applyOne({ topic, partition: 0, highWatermark: '30' }, message('10'), noHeartbeat)).resolves.toBe(true);
         expect(forwarded).toEqual([`${topic}.${staleGroup}.dlq:stale-10`]);
@@ -257,14 +257,14 @@ describe('batches that do not follow on from the stored offset (the applier on P
 
       it('checked again after each join (recheckLogs), and every logCheckEveryMs while the consumer runs', async () => {
         const seen: string[] = [];
-        const a = checking(seen, [], 100);
+        const a = checking(seen, [], 500);
         await a.apply(batch(message, '9', '10'), noHeartbeat);
         await a.apply(batch(message, '11'), noHeartbeat);
         a.recheckLogs();
         expect(await sentBack(a.apply(batch(message, '12'), noHeartbeat))).toEqual({ to: [{ topic, partition: 0, offset: '11' }], toCheck: true });
         await a.apply(batch(message, '11', '12'), noHeartbeat);
         await a.apply(batch(message, '13'), noHeartbeat);
-        await new Promise((r) => setTimeout(r, 120));
+        await new Promise((r) => setTimeout(r, 550));
         expect(await sentBack(a.apply(batch(message, '14'), noHeartbeat))).toEqual({ to: [{ topic, partition: 0, offset: '13' }], toCheck: true });
         await a.apply(batch(message, '13', '14'), noHeartbeat);
         expect(seen).toEqual(['stale-10', 'stale-11', 'stale-12', 'stale-13', 'stale-14']);

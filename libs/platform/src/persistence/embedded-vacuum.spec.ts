@@ -19,13 +19,55 @@ describe('vacuumEmbedded (autovacuum for PGlite, which has none)', () => {
     await flushStats();
     expect(await dead('bus_offsets')).toBeGreaterThan(52); // the threshold for 10 live rows (HOT pruning reclaims some by itself)
 
-    const vacuumed = await vacuumEmbedded(db, silentLogger);
+    const { vacuumed } = await vacuumEmbedded(db, silentLogger);
 
     expect(vacuumed).toContain('bus_offsets');
     expect(vacuumed).not.toContain('settings'); // one dead row: under the threshold
     await flushStats();
     expect(await dead('bus_offsets')).toBe(0);
-    expect(await vacuumEmbedded(db, silentLogger)).toEqual([]);
+    expect((await vacuumEmbedded(db, silentLogger)).vacuumed).toEqual([]);
+  });
+
+  it('analyzes the tables that grew or changed past PostgreSQL\'s threshold since their statistics were taken, and only those', async () => {
+    const db = opened().database;
+    const analyzedAt = async (table: string) => (await db.query<{ n: string | number }>(
+      'SELECT analyze_count AS n FROM pg_stat_user_tables WHERE relname = $1', [table]))[0].n;
+    // an insert-only table (no dead rows, so never vacuumed): 500 rows since its statistics were last taken
+    await db.query("INSERT INTO settings (key, value) SELECT 'k' || i, 'v' FROM generate_series(1, 500) i");
+    await db.query("INSERT INTO users (id, username, display_name, password_hash, role) VALUES (gen_random_uuid(), 'few-changes', 'x', 'x', 'operator')");
+    await flushStats();
+    const before = Number(await analyzedAt('settings'));
+
+    const round = await vacuumEmbedded(db, silentLogger);
+
+    expect(round.analyzed).toContain('settings');
+    expect(round.vacuumed).not.toContain('settings');
+    expect(round.analyzed).not.toContain('users'); // one change: under the threshold
+    await flushStats();
+    expect(Number(await analyzedAt('settings'))).toBe(before + 1);
+    expect((await vacuumEmbedded(db, silentLogger)).analyzed).toEqual([]);
+  });
+
+  it('keeps dispatch\'s lookup of a few alerts by id an index lookup once the alerts have grown (without statistics, a scan of them all)', async () => {
+    const db = opened().database;
+    await db.query(`INSERT INTO households (id, name, phone, address, district, street, community, subsidy_category, funding)
+      SELECT gen_random_uuid(), 'h' || i, '1', 'a', 'd', 's', 'c', 'dibao', 'government' FROM generate_series(1, 200) i`);
+    await db.query(`INSERT INTO alerts (id, household_id, type, priority, status, district, community, opened_at, first_device_ts, policy)
+      SELECT gen_random_uuid(), h.id, 'sos', 'P1', 'resolved', 'd', 'c', now(), now(), '{}' FROM households h, generate_series(1, 16)`);
+    await db.query(`INSERT INTO dispatches (id, alert_id, round, recipient_kind, recipient_id, recipient_name, channel, status, body, created_at, updated_at)
+      SELECT gen_random_uuid(), a.id, 0, 'aide', 'aide-' || r, 'n', 'sms', 'sent', 'b', now(), now() FROM alerts a, generate_series(1, 3) r`);
+    const ids = (await db.query<{ id: string }>('SELECT id FROM alerts ORDER BY random() LIMIT 30')).map((r) => r.id);
+    // the statement of DispatchRepository.onRecord, with its ids written out so EXPLAIN can plan it
+    const plan = async () => (await db.query<{ 'QUERY PLAN': string }>(
+      `EXPLAIN SELECT a.id, d.recipient_id, d.round FROM alerts a LEFT JOIN dispatches d ON d.alert_id = a.id AND d.recipient_kind = 'aide'
+       WHERE a.id = ANY('{${ids.join(',')}}'::uuid[])`)).map((r) => r['QUERY PLAN']).join('\n');
+    expect(await plan()).toMatch(/Seq Scan on alerts/);
+    await flushStats();
+
+    expect((await vacuumEmbedded(db, silentLogger)).analyzed).toEqual(expect.arrayContaining(['alerts', 'dispatches']));
+
+    expect(await plan()).not.toMatch(/Seq Scan on alerts/);
+    expect(await plan()).toMatch(/alerts_pkey/);
   });
 
   it('vacuums only once alarm-path work has paused', async () => {
@@ -41,7 +83,7 @@ describe('vacuumEmbedded (autovacuum for PGlite, which has none)', () => {
       }
     })();
     await new Promise((r) => setTimeout(r, 30));
-    const vacuumed = await vacuumEmbedded(db, silentLogger, { quietMs: 150, maxWaitMs: 10_000 });
+    const { vacuumed } = await vacuumEmbedded(db, silentLogger, { quietMs: 150, maxWaitMs: 10_000 });
     const done = Date.now();
     await busy;
     expect(vacuumed).toContain('bus_offsets');

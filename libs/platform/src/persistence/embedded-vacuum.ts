@@ -21,26 +21,50 @@ const whenQuietTimed = (db: Database, sql: string, quiet: QuietOptions): Promise
 const deadRowsAllowed = (live: number) => 50 + 0.2 * live;
 
 /**
+ * And for its analyze (autovacuum_analyze_threshold + autovacuum_analyze_scale_factor × live rows): a table's
+ * statistics are taken again once more rows than this were inserted, updated or deleted since they were last taken.
+ */
+const changesBeforeAnalyze = (live: number) => 50 + 0.1 * live;
+
+/** What one round of vacuumEmbedded did: the tables vacuumed (and analyzed), and those only analyzed. */
+export interface VacuumRound {
+  vacuumed: string[];
+  analyzed: string[];
+}
+
+/**
  * Autovacuum for the embedded database. PGlite runs PostgreSQL in single-user mode, where autovacuum's background
  * workers do not exist, so every update and delete (alerts moving through their states, dispatch results, the bus's
  * offsets and retention, device presence) leaves dead rows that nothing reclaims: tables and their indexes grow and
- * statements slow down the longer the platform runs. This does what autovacuum would: it reads the dead-row counts
- * and vacuums (and analyzes) each table past PostgreSQL's default threshold, one table at a time, as background work.
- * A table's vacuum holds the one connection for up to a few hundred milliseconds and cannot be interrupted, so each
- * waits for a quiet moment (`Database.whenQuiet`: no alarm-path work for a second, or ten minutes at most under
- * sustained load). Returns the tables it vacuumed.
+ * statements slow down the longer the platform runs. Nor are statistics ever taken, and without them the planner
+ * reads a grown table as the small one it was: lookups of a few alerts by id became scans of every alert and
+ * dispatch, and an alarm's time to its first dispatch doubled over 3,000 alarms (docs/performance.md, "Embedded
+ * mode"). This does what autovacuum would: it reads the dead-row and change counts and vacuums and analyzes each
+ * table past PostgreSQL's default threshold of dead rows, and analyzes each table past its threshold of changes, one
+ * table at a time, as background work. A table's vacuum holds the one connection for up to a few hundred
+ * milliseconds and cannot be interrupted, so each waits for a quiet moment (`Database.whenQuiet`: no alarm-path work
+ * for a second, or ten minutes at most under sustained load); an analyze reads a sample of at most 30,000 rows and
+ * waits likewise.
  */
-export async function vacuumEmbedded(db: Database, log: Logger, quiet: QuietOptions = {}): Promise<string[]> {
-  const rows = await backgroundQuery<{ relname: string; live: string | number; dead: string | number }>(db,
-    "SELECT relname, n_live_tup AS live, n_dead_tup AS dead FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY n_dead_tup DESC",
+export async function vacuumEmbedded(db: Database, log: Logger, quiet: QuietOptions = {}): Promise<VacuumRound> {
+  const rows = await backgroundQuery<{ relname: string; live: string | number; dead: string | number; changed: string | number }>(db,
+    `SELECT relname, n_live_tup AS live, n_dead_tup AS dead, n_mod_since_analyze AS changed
+     FROM pg_stat_user_tables WHERE schemaname = 'public' ORDER BY n_dead_tup DESC`,
   );
-  const due = rows.filter((r) => Number(r.dead) > deadRowsAllowed(Number(r.live))).map((r) => r.relname);
-  for (const table of due) {
-    // a table name from the catalogue, quoted as an identifier
-    const ms = await whenQuietTimed(db, `VACUUM (ANALYZE) "${table.replace(/"/g, '""')}"`, quiet);
+  const vacuumed = rows.filter((r) => Number(r.dead) > deadRowsAllowed(Number(r.live))).map((r) => r.relname);
+  const analyzed = rows.filter((r) => !vacuumed.includes(r.relname) && Number(r.changed) > changesBeforeAnalyze(Number(r.live)))
+    .map((r) => r.relname);
+  // a table name from the catalogue, quoted as an identifier
+  const quoted = (table: string) => `"${table.replace(/"/g, '""')}"`;
+  for (const table of vacuumed) {
+    const ms = await whenQuietTimed(db, `VACUUM (ANALYZE) ${quoted(table)}`, quiet);
     log.debug({ table, ms }, 'embedded database: table vacuumed');
   }
-  return due;
+  for (const table of analyzed) {
+    const ms = await whenQuietTimed(db, `ANALYZE ${quoted(table)}`, quiet);
+    log.debug({ table, ms }, 'embedded database: table analyzed');
+  }
+  return { vacuumed, analyzed };
 }
 
 /** WAL written since the last checkpoint after which the embedded database takes one at its next quiet moment. */
