@@ -1,5 +1,4 @@
-import { Database, type OpenedDatabase } from '@linan/platform';
-import { OPENED_DATABASE } from '../libs/platform/src/platform.module';
+import { Database, OPENED_DATABASE, type OpenedDatabase } from '@linan/platform';
 import { startHarness, type Harness } from '@linan/testing';
 
 /**
